@@ -1,0 +1,89 @@
+"""Writing outputs whole or not at all, and checksums.
+
+Every file returnmodels writes goes through :func:`atomic_write`: the content is
+written to a temporary file in the destination folder and renamed into place, so a
+killed process never leaves a half-written file under the final name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+
+from returnmodels.errors import ConfigError
+
+__all__ = ["atomic_write", "sha256_file", "write_json", "write_table", "TABLE_SUFFIXES"]
+
+#: File suffixes of the case-table formats, and the writer each uses.
+TABLE_SUFFIXES: tuple[str, ...] = (".csv", ".parquet")
+
+
+@contextmanager
+def atomic_write(path: str | os.PathLike):
+    """Yield a temporary path next to ``path``; move it into place on success."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise ConfigError(f"output folder {str(path.parent)!r} does not exist")
+    if not os.access(path.parent, os.W_OK):
+        raise ConfigError(f"output folder {str(path.parent)!r} is not writable")
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        yield Path(temporary)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+
+
+def write_table(frame: pd.DataFrame, path: str | os.PathLike) -> Path:
+    """Write a case table as CSV or Parquet (zstd), chosen by the suffix, atomically.
+
+    CSV booleans are written ``true``/``false``, as the contract reads them.
+    """
+    path = Path(path)
+    writers: dict[str, Callable[[pd.DataFrame, Path], None]] = {
+        ".csv": _write_csv,
+        ".parquet": _write_parquet,
+    }
+    if path.suffix not in writers:
+        raise ConfigError(
+            f"cannot write {str(path)!r}: the file name must end in one of {list(writers)}"
+        )
+    with atomic_write(path) as temporary:
+        writers[path.suffix](frame, temporary)
+    return path
+
+
+def _write_csv(frame: pd.DataFrame, path: Path) -> None:
+    booleans = frame.select_dtypes(bool).columns
+    text = frame.assign(**{c: frame[c].map({True: "true", False: "false"}) for c in booleans})
+    text.to_csv(path, index=False, lineterminator="\n")
+
+
+def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    frame.to_parquet(path, engine="pyarrow", compression="zstd", index=False)
+
+
+def write_json(document: dict, path: str | os.PathLike) -> Path:
+    """Write ``document`` as indented, key-sorted JSON, atomically."""
+    path = Path(path)
+    with atomic_write(path) as temporary:
+        temporary.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
+    return path
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,152 @@
+"""The known generative model behind the synthetic case files.
+
+Two stages, so that every model family has an exact truth to recover:
+
+1. **Uptake** (the binary models' form). For case :math:`i` of nationality :math:`j`
+
+   .. math::
+
+       \\Pr(\\text{assisted}_i) = \\operatorname{logit}^{-1}\\big(
+           \\alpha + \\beta_{\\text{proc}} (\\text{n\\_procedures}_i - 1)
+           + \\beta_{\\text{year}[i]} + \\beta_{\\text{gender}[i]}
+           + \\beta_{\\text{age}[i]} + \\beta_{\\text{family}}\\,\\text{family}_i
+           + \\gamma_{\\text{coop}[j]} + \\sigma z_j\\big),
+       \\qquad z_j \\sim \\mathcal N(0, 1).
+
+   Cooperation enters at the nationality level (constant within a nationality), so
+   :math:`\\gamma_{\\text{coop}[j]} + \\sigma z_j` is nationality :math:`j`'s intercept.
+
+2. **Competing outcomes** of the cases that did not take assisted return: a
+   multinomial logit over the five other outcomes with ``unsupervised_departure`` as
+   reference (all its effects zero); each other outcome :math:`k` has a linear
+   predictor of the same form with its own coefficients and nationality effects
+   :math:`\\sigma_k z_{jk}`.
+
+Effects of categorical predictors are stored for every level, with zero at the
+reference level (``closing_year`` 2017, ``gender`` male, ``age_group`` 18-29,
+``cooperation`` low), so any other coding can be derived by differences.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit, softmax
+
+from returnmodels.schema import OUTCOMES
+
+__all__ = ["LogitEffects", "TrueParameters", "REFERENCE_OUTCOME", "COMPETING_OUTCOMES"]
+
+REFERENCE_OUTCOME = "unsupervised_departure"
+#: The outcomes of stage 2, in schema order.
+COMPETING_OUTCOMES: tuple[str, ...] = tuple(o for o in OUTCOMES if o != "assisted_return")
+
+_CATEGORICAL = ("closing_year", "gender", "age_group", "cooperation")
+
+
+@dataclass
+class LogitEffects:
+    """Coefficients of one logit linear predictor (see the module docstring)."""
+
+    intercept: float
+    n_procedures: float
+    family: float
+    closing_year: dict[int, float]
+    gender: dict[str, float]
+    age_group: dict[str, float]
+    cooperation: dict[str, float]
+    nationality_sigma: float
+    nationality_offset: dict[str, float] = field(default_factory=dict)
+
+    def nationality_effect(self) -> dict[str, float]:
+        """``sigma * z_j``: nationality j's deviation from its cooperation level."""
+        return {code: self.nationality_sigma * z for code, z in self.nationality_offset.items()}
+
+    def linear_predictor(self, cases: pd.DataFrame) -> np.ndarray:
+        """The logit of each case, from the case columns of the contract."""
+        eta = (
+            self.intercept
+            + self.n_procedures * (cases["n_procedures"].to_numpy(float) - 1.0)
+            + self.family * cases["family"].to_numpy(float)
+        )
+        for column in _CATEGORICAL:
+            eta = eta + _lookup(cases[column], getattr(self, column), column)
+        return eta + _lookup(cases["nationality"], self.nationality_effect(), "nationality")
+
+    def to_dict(self) -> dict:
+        return {
+            "intercept": self.intercept,
+            "n_procedures": self.n_procedures,
+            "family": self.family,
+            "closing_year": {str(k): v for k, v in self.closing_year.items()},
+            "gender": dict(self.gender),
+            "age_group": dict(self.age_group),
+            "cooperation": dict(self.cooperation),
+            "nationality_sigma": self.nationality_sigma,
+            "nationality_offset": dict(self.nationality_offset),
+            "nationality_effect": self.nationality_effect(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> LogitEffects:
+        fields = {k: v for k, v in data.items() if k != "nationality_effect"}
+        fields["closing_year"] = {int(k): v for k, v in data["closing_year"].items()}
+        return cls(**fields)
+
+
+@dataclass
+class TrueParameters:
+    """Both stages of the generative model."""
+
+    uptake: LogitEffects
+    competing: dict[str, LogitEffects]
+
+    def uptake_probability(self, cases: pd.DataFrame) -> np.ndarray:
+        """True Pr(assisted_return) of each case."""
+        return expit(self.uptake.linear_predictor(cases))
+
+    def competing_probabilities(self, cases: pd.DataFrame) -> np.ndarray:
+        """True Pr(outcome | not assisted), shape (cases, 5), columns COMPETING_OUTCOMES."""
+        eta = np.column_stack(
+            [
+                np.zeros(len(cases))
+                if outcome == REFERENCE_OUTCOME
+                else self.competing[outcome].linear_predictor(cases)
+                for outcome in COMPETING_OUTCOMES
+            ]
+        )
+        return softmax(eta, axis=1)
+
+    def outcome_probabilities(self, cases: pd.DataFrame) -> np.ndarray:
+        """True probability of each of the six outcomes, shape (cases, 6), schema order."""
+        assisted = self.uptake_probability(cases)
+        others = self.competing_probabilities(cases) * (1.0 - assisted)[:, None]
+        return np.column_stack([assisted, others])
+
+    def to_dict(self) -> dict:
+        return {
+            "uptake": self.uptake.to_dict(),
+            "competing": {
+                "reference": REFERENCE_OUTCOME,
+                "outcomes": {k: v.to_dict() for k, v in self.competing.items()},
+            },
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrueParameters:
+        return cls(
+            uptake=LogitEffects.from_dict(data["uptake"]),
+            competing={
+                k: LogitEffects.from_dict(v) for k, v in data["competing"]["outcomes"].items()
+            },
+        )
+
+
+def _lookup(values: pd.Series, effects: dict, column: str) -> np.ndarray:
+    mapped = pd.Series(values.to_numpy(object)).map(effects)
+    if mapped.isna().any():
+        missing = sorted(set(values[mapped.isna().to_numpy()].astype(str)))[:5]
+        raise KeyError(f"no true effect for {column} = {missing}")
+    return mapped.to_numpy(float)
