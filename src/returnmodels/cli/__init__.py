@@ -41,6 +41,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ReturnModelsError as error:
         print(f"returnmodels {args.command}: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print(f"returnmodels {args.command}: interrupted", file=sys.stderr)
         return 130
