@@ -20,7 +20,13 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 from returnmodels.aggregate import aggregate_cells
 from returnmodels.errors import ConfigError, ReturnModelsError
 from returnmodels.simulate import SimulatedCases, simulate_cases
-from returnmodels.validation import ContractError, load_cases, summarise_cases, validate_cases
+from returnmodels.validation import (
+    ContractError,
+    format_summary,
+    load_cases,
+    summarise_cases,
+    validate_cases,
+)
 
 __all__ = [
     "__version__",
@@ -29,6 +35,7 @@ __all__ = [
     "ReturnModelsError",
     "SimulatedCases",
     "aggregate_cells",
+    "format_summary",
     "load_cases",
     "simulate_cases",
     "summarise_cases",

@@ -91,7 +91,9 @@ def calibrate_uptake(effects: LogitEffects, cases: pd.DataFrame) -> LogitEffects
         coop_effect = np.array([0.0, x[2], x[3]])
         year_effect = np.concatenate([[0.0], x[4:]])
         base = fixed + x[0] + year_effect[year]
-        procedures = [expit(base + coop_effect[coop] + x[1] * (k - 1)).mean() for k in PROCEDURE_MARGINS]
+        procedures = [
+            expit(base + coop_effect[coop] + x[1] * (k - 1)).mean() for k in PROCEDURE_MARGINS
+        ]
         cooperation = [
             expit(base + coop_effect[COOPERATION_LEVELS.index(level)] + x[1] * extra).mean()
             for level in COOPERATION_MARGINS

@@ -174,7 +174,9 @@ def _fixed_effects(
             c: coefficients.get("cooperation", {}).get(c, 0.0) for c in COOPERATION_LEVELS
         },
         nationality_sigma=sigma,
-        nationality_offset=dict(zip(codes, np.round(rng.standard_normal(len(codes)), 4))),
+        nationality_offset=dict(
+            zip(codes, np.round(rng.standard_normal(len(codes)), 4).tolist(), strict=True)
+        ),
     )
 
 
