@@ -8,10 +8,11 @@ the CSV file line), the offending value and what was expected. Nothing is droppe
 or invented: ``'2.0'`` is not an integer, ``' true'`` is not a boolean and ``'Male'`` is not
 ``'male'`` (the message suggests the near match instead).
 
-The checks are plain vectorised pandas/numpy rather than pandera. pandera reports failure
-cases by index and check name; turning those into our messages (user row numbers, CSV lines,
-grouping many rows under one rule, near-match suggestions) and stopping its dtype coercion
-took more code than the checks themselves. Per-element Python runs only on object columns
+The row-level checks are plain vectorised pandas/numpy; the typed result is then checked
+against the declarative pandera schema :data:`returnmodels.contract.CASE_SCHEMA`. pandera
+alone reports failure cases by index and check name, and coerces dtypes; turning those into
+our messages (user row numbers, CSV lines, grouping many rows under one rule, near-match
+suggestions) without coercion took more code than the checks themselves. Per-element Python runs only on object columns
 of mixed types and on the offending values when reporting.
 
 Returned dtypes (:data:`CASE_DTYPES`): ``case_id``, ``person_id``, ``nationality`` as
@@ -36,7 +37,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pandera.errors
 
+from returnmodels.contract import CASE_SCHEMA
 from returnmodels.reading import (
     MAX_PROBLEMS_SHOWN,
     MAX_VALUES_SHOWN,
@@ -170,7 +173,19 @@ def validate_cases(
     problems += _expand(findings, MAX_PROBLEMS_SHOWN - len(problems) - len(cross)) + cross
     if problems:
         raise ContractError(problems, source)
-    return _typed_frame(frame, checked, levels)
+    return _checked_against_contract(_typed_frame(frame, checked, levels))
+
+
+def _checked_against_contract(typed: pd.DataFrame) -> pd.DataFrame:
+    """The typed frame, checked once more against the declarative pandera contract.
+
+    Every rule was already checked above with row-level messages; a failure here means
+    the two statements of the contract disagree, which is a bug in returnmodels.
+    """
+    try:
+        return CASE_SCHEMA.validate(typed, lazy=True)
+    except pandera.errors.SchemaErrors as error:
+        raise AssertionError(f"validated cases break CASE_SCHEMA: {error}") from error
 
 
 def validate_nationality_table(
