@@ -608,3 +608,17 @@ def test_parquet_without_rows_is_refused(tmp_path):
     path = tmp_path / "cases.parquet"
     cases_frame().iloc[:0].to_parquet(path)
     assert "the table has no rows" in file_error(path)
+
+
+def test_the_declarative_contract_catches_what_it_declares():
+    """CASE_SCHEMA (pandera) accepts every validated frame and refuses a broken one."""
+    from pandera.errors import SchemaErrors
+
+    from returnmodels.contract import CASE_SCHEMA
+
+    frame = pd.read_csv(io.StringIO(CSV), dtype=str, keep_default_na=False)
+    typed = validate_cases(frame)
+    CASE_SCHEMA.validate(typed)
+    broken = typed.assign(n_procedures=typed["n_procedures"] - 1)
+    with pytest.raises(SchemaErrors, match="n_procedures"):
+        CASE_SCHEMA.validate(broken, lazy=True)

@@ -12,8 +12,9 @@ The row-level checks are plain vectorised pandas/numpy; the typed result is then
 against the declarative pandera schema :data:`returnmodels.contract.CASE_SCHEMA`. pandera
 alone reports failure cases by index and check name, and coerces dtypes; turning those into
 our messages (user row numbers, CSV lines, grouping many rows under one rule, near-match
-suggestions) without coercion took more code than the checks themselves. Per-element Python runs only on object columns
-of mixed types and on the offending values when reporting.
+suggestions) without coercion took more code than the checks themselves. Per-element
+Python runs only on object columns of mixed types and on the offending values when
+reporting.
 
 Returned dtypes (:data:`CASE_DTYPES`): ``case_id``, ``person_id``, ``nationality`` as
 ``pd.StringDtype()`` (``"string"``, missing = ``pd.NA``); ``closing_year``,
