@@ -1,0 +1,138 @@
+"""Execute one notebook in a fresh process: ``python -P worker.py TASK.json``.
+
+Each run gets its own process, kernel and working directory: papermill changes the
+process-wide working directory while it runs, so two notebooks must never share a
+process. The kernel is the ``python3`` spec of *this* environment (its folder comes
+first on ``JUPYTER_PATH``; jupyter_client runs a spec whose command is ``python`` with
+this process's interpreter), and kernels talk over IPC sockets, not TCP ports, which
+removes the port race behind papermill's "ZMQError: Address already in use" when many
+kernels start at once. A kernel that fails to start is retried once.
+
+The file is run as a script (not ``-m``) and imports only the standard library and
+papermill, so that a worker does not pay for importing ``returnmodels`` and its
+scientific stack before the kernel even starts.
+
+The task file holds ``notebook``, ``executed``, ``parameters``, ``cwd``, ``result``,
+``start_timeout``; the result file gets ``status``, ``error``, ``attempts`` and
+``kernel_argv``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+__all__ = ["main", "execute", "KERNEL_NAME"]
+
+KERNEL_NAME = "python3"
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    task = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
+    _exit_with_parent()
+    result = execute(task)
+    Path(task["result"]).write_text(json.dumps(result, indent=2), encoding="utf-8")
+    return 0
+
+
+def execute(task: dict[str, Any]) -> dict[str, Any]:
+    """Run the notebook, retrying once if its kernel failed to start."""
+    kernel_argv = _use_this_environments_kernel()
+    attempts, error = 1, _execute_once(task)
+    if error is not None and error.pop("kernel_start"):
+        print(f"no cell ran ({error['name']}: {error['message']}); retrying once", file=sys.stderr)
+        time.sleep(1.0)
+        attempts, error = 2, _execute_once(task)
+        if error is not None:
+            error.pop("kernel_start")
+    return {
+        "status": "ok" if error is None else "failed",
+        "error": error,
+        "attempts": attempts,
+        "kernel_argv": kernel_argv,
+    }
+
+
+def _execute_once(task: dict[str, Any]) -> dict[str, Any] | None:
+    import papermill
+    from traitlets.config import Config
+
+    config = Config({"KernelManager": {"transport": "ipc" if os.name == "posix" else "tcp"}})
+    try:
+        papermill.execute_notebook(
+            task["notebook"],
+            task["executed"],
+            parameters=task["parameters"],
+            kernel_name=KERNEL_NAME,
+            cwd=task["cwd"],
+            progress_bar=False,
+            start_timeout=task.get("start_timeout", 120),
+            config=config,
+        )
+    except papermill.PapermillExecutionError as failure:
+        return {
+            "name": failure.ename,
+            "message": str(failure.evalue),
+            "cell": failure.exec_count,
+            "kernel_start": False,
+        }
+    except Exception as failure:  # kernel death, timeouts, unreadable notebook
+        return {
+            "name": type(failure).__name__,
+            "message": str(failure),
+            "cell": None,
+            "kernel_start": not _any_cell_ran(Path(task["executed"])),
+        }
+    return None
+
+
+def _any_cell_ran(executed: Path) -> bool:
+    try:
+        nb = json.loads(executed.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return any(c.get("execution_count") for c in nb.get("cells", []))
+
+
+def _use_this_environments_kernel() -> list[str]:
+    """Put this environment's kernel specs first; refuse a ``python3`` spec that would run
+    another interpreter."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    here = str(Path(sys.prefix) / "share" / "jupyter")
+    os.environ["JUPYTER_PATH"] = os.pathsep.join([here, os.environ.get("JUPYTER_PATH", "")])
+    try:
+        argv = list(KernelSpecManager().get_kernel_spec(KERNEL_NAME).argv)
+    except NoSuchKernel:
+        raise RuntimeError(
+            f"no '{KERNEL_NAME}' kernel: install ipykernel in {sys.prefix}"
+        ) from None
+    if argv and argv[0] not in ("python", "python3", sys.executable):
+        raise RuntimeError(
+            f"kernel '{KERNEL_NAME}' would run {argv[0]}, not {sys.executable}; run "
+            f"`{sys.executable} -m ipykernel install --sys-prefix`"
+        )
+    return argv
+
+
+def _exit_with_parent() -> None:
+    """Exit when the process that started us dies (the kernel follows: ipykernel polls
+    its parent), so a killed batch leaves no notebook running."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(3)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
