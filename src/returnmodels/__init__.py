@@ -41,3 +41,34 @@ __all__ = [
     "summarise_cases",
     "validate_cases",
 ]
+
+# -- the model library, imported on first use (PyMC is heavy) ---------------------------
+_LAZY: dict[str, str] = {
+    "fit": "returnmodels.fitting",
+    "build_model": "returnmodels.fitting",
+    "column_spec": "returnmodels.models",
+    "list_models": "returnmodels.models",
+    "get_model": "returnmodels.models",
+    "ColumnSpec": "returnmodels.models",
+    "check_convergence": "returnmodels.diagnostics",
+    "save_result": "returnmodels.results",
+    "load_result": "returnmodels.results",
+    "write_fit_folder": "returnmodels.results",
+    "parameter_summary": "returnmodels.summaries",
+    "odds_ratios": "returnmodels.summaries",
+    "margins": "returnmodels.summaries",
+    "group_effects": "returnmodels.summaries",
+    "contrast": "returnmodels.summaries",
+    "predict_new_group": "returnmodels.summaries",
+    "ppc_shares": "returnmodels.summaries",
+    "compare_models": "returnmodels.summaries",
+}
+__all__ += list(_LAZY)
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'returnmodels' has no attribute {name!r}")

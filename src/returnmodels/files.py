@@ -19,7 +19,14 @@ import pandas as pd
 
 from returnmodels.errors import ConfigError
 
-__all__ = ["atomic_write", "sha256_file", "write_json", "write_table", "TABLE_SUFFIXES"]
+__all__ = [
+    "TABLE_SUFFIXES",
+    "atomic_write",
+    "check_new_folder",
+    "sha256_file",
+    "write_json",
+    "write_table",
+]
 
 #: File suffixes of the case-table formats, and the writer each uses.
 TABLE_SUFFIXES: tuple[str, ...] = (".csv", ".parquet")
@@ -42,6 +49,29 @@ def atomic_write(path: str | os.PathLike):
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)
+
+
+def check_new_folder(path: str | os.PathLike) -> Path:
+    """Refuse, before any work, an output folder that could not be created and filled.
+
+    ``path`` must not be a file or a non-empty folder, and its nearest existing parent
+    must be a writable folder. Nothing is created.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"output folder {str(path)!r} is a file, not a folder")
+    if path.is_dir() and any(path.iterdir()):
+        raise ConfigError(f"output folder {str(path)!r} exists and is not empty")
+    parent = path.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ConfigError(
+            f"output folder {str(path)!r} cannot be created: {str(parent)!r} is a file"
+        )
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigError(f"output folder {str(path)!r} cannot be created in {str(parent)!r}")
+    return path
 
 
 def _umask() -> int:

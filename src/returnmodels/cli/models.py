@@ -1,0 +1,31 @@
+"""``returnmodels models``: list the registered models, one line each."""
+
+from __future__ import annotations
+
+import argparse
+
+from returnmodels.models import get_model, list_models
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "models",
+        help="list the models, one line on what each is for",
+        description="List the registered models; with a NAME, show its documentation.",
+    )
+    parser.add_argument("name", nargs="?", help="show this model's likelihood and priors")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.name:
+        entry = get_model(args.name)
+        print(entry.doc.strip())
+        print("\ndefault priors:")
+        for name, prior in entry.default_priors.items():
+            print(f"  {name}: {prior}")
+        return 0
+    width = max(len(name) for name, _ in list_models())
+    for name, summary in list_models():
+        print(f"{name:<{width}}  {summary}")
+    return 0

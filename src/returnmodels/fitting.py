@@ -1,0 +1,229 @@
+"""Fit a registered model: validate, build, sample, stamp, judge.
+
+:func:`fit` is the one call behind ``returnmodels fit``. Configuration is checked before
+any compilation. Samplers plug into :data:`SAMPLERS`; the default is nutpie with its
+low-rank modified mass-matrix adaptation (``adaptation="low_rank"``): on these models
+nutpie's default diagonal adaptation stalled without warning (R-hat 1.045, ESS 106),
+while the low-rank one converged at about ten gradient steps per draw. The sampler is
+always named explicitly, so results never depend on what happens to be installed.
+Compiled nutpie models are cached per model structure (name, configuration, data) for
+the life of the process; PyTensor's own compile cache persists on disk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pymc as pm
+import xarray as xr
+
+from returnmodels.diagnostics import check_convergence
+from returnmodels.errors import ConfigError
+from returnmodels.files import sha256_file
+from returnmodels.models.data import CASE_FILE_SPEC, CELL_DIM, ColumnSpec, build_design, read_data
+from returnmodels.models.priors import merge_priors
+from returnmodels.models.registry import get_model
+from returnmodels.results import config_hash, stamp
+
+__all__ = ["DEFAULT_SAMPLING", "SAMPLERS", "build_model", "fit"]
+
+#: Sampler settings used when the caller gives none.
+DEFAULT_SAMPLING: dict = {
+    "sampler": "nutpie",
+    "draws": 1000,
+    "tune": 1000,
+    "chains": 4,
+    "random_seed": 20251,
+    "target_accept": 0.8,
+}
+
+_COMPILED: dict[str, object] = {}
+
+
+def _sample_nutpie(model: pm.Model, settings: dict, key: str) -> xr.DataTree:
+    import nutpie
+
+    compiled = _COMPILED.get(key)
+    if compiled is None:
+        started = time.perf_counter()
+        compiled = nutpie.compile_pymc_model(model, backend="numba")
+        settings["timings"]["compile_s"] = time.perf_counter() - started
+        _COMPILED[key] = compiled
+    return nutpie.sample(
+        compiled,
+        draws=settings["draws"],
+        tune=settings["tune"],
+        chains=settings["chains"],
+        cores=settings["cores"],
+        seed=settings["random_seed"],
+        adaptation="low_rank",
+        target_accept=settings["target_accept"],
+        save_warmup=False,
+        progress_bar=settings["progressbar"],
+    )
+
+
+def _sample_pm(nuts_sampler: str) -> Callable:
+    def sample(model: pm.Model, settings: dict, key: str) -> xr.DataTree:
+        return pm.sample(
+            draws=settings["draws"],
+            tune=settings["tune"],
+            chains=settings["chains"],
+            cores=settings["cores"],
+            random_seed=settings["random_seed"],
+            nuts_sampler=nuts_sampler,
+            target_accept=settings["target_accept"],
+            progressbar=settings["progressbar"],
+            compute_convergence_checks=False,
+            idata_kwargs={"log_likelihood": False},
+            model=model,
+        )
+
+    return sample
+
+
+#: NUTS implementations by name.
+SAMPLERS: dict[str, Callable[[pm.Model, dict, str], xr.DataTree]] = {
+    "nutpie": _sample_nutpie,
+    "pymc": _sample_pm("pymc"),
+    "numpyro": _sample_pm("numpyro"),
+}
+
+
+def _sampling(overrides: Mapping) -> dict:
+    settings = DEFAULT_SAMPLING | {k: v for k, v in overrides.items() if v is not None}
+    if settings["sampler"] not in SAMPLERS:
+        raise ConfigError(
+            f"unknown sampler {settings['sampler']!r}; choose one of {list(SAMPLERS)}"
+        )
+    for key in ("draws", "tune", "chains"):
+        value = settings[key]
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+            raise ConfigError(f"{key} must be a whole number >= 1, got {value!r}")
+        settings[key] = int(value)
+    seed = settings["random_seed"]
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ConfigError(f"random_seed must be a whole number >= 0, got {seed!r}")
+    if not 0.5 <= float(settings["target_accept"]) < 1:
+        raise ConfigError(f"target_accept must be in [0.5, 1), got {settings['target_accept']!r}")
+    return settings
+
+
+def _data_checksum(data: pd.DataFrame) -> str:
+    hashed = pd.util.hash_pandas_object(data, index=False).to_numpy()
+    columns = json.dumps([str(c) for c in data.columns]).encode()
+    return hashlib.sha256(columns + hashed.tobytes()).hexdigest()
+
+
+def _load(data: pd.DataFrame | str | os.PathLike, spec: ColumnSpec) -> tuple[pd.DataFrame, str]:
+    if isinstance(data, pd.DataFrame):
+        return data, _data_checksum(data)
+    frame = read_data(data, spec)
+    return frame, sha256_file(Path(data))
+
+
+def build_model(
+    data: pd.DataFrame,
+    model: str = "group_predictors",
+    *,
+    columns: ColumnSpec | None = None,
+    priors: Mapping | None = None,
+):
+    """``(pm.Model, Design, merged priors)`` for a registered model, without sampling."""
+    entry = get_model(model)
+    merged = merge_priors(entry.default_priors, priors)
+    design = build_design(data, columns or CASE_FILE_SPEC, outcomes=entry.outcomes)
+    return entry.build(design, merged), design, merged
+
+
+def fit(
+    data: pd.DataFrame | str | os.PathLike,
+    model: str = "group_predictors",
+    *,
+    columns: ColumnSpec | None = None,
+    priors: Mapping | None = None,
+    draws: int | None = None,
+    tune: int | None = None,
+    chains: int | None = None,
+    random_seed: int | None = None,
+    sampler: str | None = None,
+    target_accept: float | None = None,
+    cores: int | None = None,
+    progressbar: bool = False,
+) -> xr.DataTree:
+    """Fit registered ``model`` to ``data`` (a frame, or a file path); return the DataTree.
+
+    ``columns`` names the columns (:func:`returnmodels.models.column_spec`; default: case
+    files); ``priors`` override the model's defaults by name. Unset sampler settings come
+    from :data:`DEFAULT_SAMPLING`. The result holds posterior, sample_stats,
+    log_likelihood, observed_data and constant_data groups; its attributes hold the
+    model name, merged configuration and its hash, the data checksum, the package
+    version, timings and the convergence verdict (``returnmodels_verdict``).
+    """
+    spec = columns or CASE_FILE_SPEC
+    settings = _sampling(
+        {
+            "draws": draws,
+            "tune": tune,
+            "chains": chains,
+            "random_seed": random_seed,
+            "sampler": sampler,
+            "target_accept": target_accept,
+        }
+    )
+    entry = get_model(model)
+    merged = merge_priors(entry.default_priors, priors)
+    frame, checksum = _load(data, spec)
+    started = time.perf_counter()
+    design = build_design(frame, spec, outcomes=entry.outcomes)
+    pm_model = entry.build(design, merged)
+    config = {"model": model, "columns": spec.to_dict(), "priors": merged, "sampling": settings}
+    key = f"{model}:{config_hash(config | {'sampling': None})}:{checksum}"
+    run = settings | {"cores": cores or min(settings["chains"], os.cpu_count() or 1)}
+    run["progressbar"] = progressbar
+    run["timings"] = {}
+    built = time.perf_counter()
+    result = SAMPLERS[settings["sampler"]](pm_model, run, key)
+    sampled = time.perf_counter()
+    result = _complete(result, pm_model, design)
+    stamp(result, model, config, checksum)
+    timings = {
+        "build_s": built - started,
+        "compile_and_sample_s": sampled - built,
+        **run["timings"],
+        "log_likelihood_s": time.perf_counter() - sampled,
+    }
+    result.attrs["returnmodels_timings"] = json.dumps(timings)
+    result.attrs["returnmodels_verdict"] = json.dumps(check_convergence(result).to_dict())
+    return result
+
+
+def _complete(result: xr.DataTree, model: pm.Model, design) -> xr.DataTree:
+    """Keep posterior and sample_stats; add log-likelihood, observed and constant data."""
+    groups = {name: result[name].to_dataset() for name in ("posterior", "sample_stats")}
+    stats = groups["sample_stats"]
+    groups["sample_stats"] = stats.drop_vars(
+        [k for k, v in stats.data_vars.items() if v.dtype == object]
+    )
+    tree = xr.DataTree.from_dict(groups)
+    tree = pm.compute_log_likelihood(tree, model=model, progressbar=False)
+    tree["log_likelihood"] = tree["log_likelihood"].to_dataset().astype("float32")
+    tree["observed_data"] = _observed(model, design)
+    tree["constant_data"] = design.to_dataset()
+    return tree
+
+
+def _observed(model: pm.Model, design) -> xr.Dataset:
+    data = {}
+    for rv in model.observed_RVs:
+        dims = model.named_vars_to_dims.get(rv.name, (CELL_DIM,))
+        data[rv.name] = (dims, np.asarray(model.rvs_to_values[rv].data))
+    coords = {dim: np.asarray(model.coords[dim]) for var in data.values() for dim in var[0]}
+    return xr.Dataset(data, coords=coords)

@@ -1,0 +1,72 @@
+"""``competing_outcomes``: the six case outcomes, in two stages with group effects in each.
+
+For case-file cell :math:`c` with :math:`n_c` cases, of which :math:`s_c` ended in
+assisted return and :math:`y_{c,k}` in each other outcome :math:`k`:
+
+.. math::
+
+    s_c \\sim \\operatorname{Binomial}(n_c,\\ p_c), \\qquad
+    p_c = \\operatorname{logit}^{-1}(\\eta_c) \\quad \\text{(stage 1: as group_predictors)}
+
+    y_{c,\\cdot} \\sim \\operatorname{Multinomial}\\big(n_c - s_c,\\
+        \\operatorname{softmax}(\\eta_{c,\\cdot})\\big), \\qquad
+    \\eta_{c,k} = \\beta_{0k} + x_c^\\top\\beta_k + z_j^\\top\\gamma_k + \\sigma_k\\epsilon_{jk}
+
+over the five other outcomes with :math:`\\eta_{c,k} = 0` for the reference
+``unsupervised_departure``; :math:`\\epsilon_{jk} \\sim N(0, 1)`. This is exactly the
+simulator's generative model (:mod:`returnmodels.simulate.truth`), and its product is the
+categorical likelihood of the six outcomes with probabilities
+:math:`(p_c,\\ (1 - p_c)\\operatorname{softmax}(\\eta_{c,\\cdot}))`, which the summaries
+report (outcome shares, margins per outcome).
+
+Priors: stage 1 as ``group_predictors``; stage 2 the same with the ``competing_`` prefix
+(``competing_intercept``, ``competing_coefficients``, ``competing_group_sigma``,
+``competing_group_coefficients``), independently for each non-reference outcome.
+
+Parameters: stage 1 as ``group_predictors``; stage 2 named ``competing_<name>`` with a
+leading dim ``nonreference_outcome``. Observed: ``assisted`` (dim ``cell``) and
+``competing`` (dims ``cell``, ``competing_outcome``).
+"""
+
+from __future__ import annotations
+
+import pymc as pm
+import pytensor.tensor as pt
+
+from returnmodels.models._common import BINARY_PRIORS, binomial_likelihood, new_model
+from returnmodels.models.data import CELL_DIM, Design
+from returnmodels.models.linear import add_block
+from returnmodels.schema import ASSISTED, OUTCOMES
+
+NAME = "competing_outcomes"
+SUMMARY = "two-stage multinomial model of the six outcomes: what assisted return competes with"
+DEFAULT_PRIORS = BINARY_PRIORS | {f"competing_{k}": v for k, v in BINARY_PRIORS.items()}
+OUTCOMES_NEEDED = True
+
+REFERENCE = "unsupervised_departure"
+COMPETING = tuple(o for o in OUTCOMES if o != ASSISTED)
+NONREFERENCE = tuple(o for o in COMPETING if o != REFERENCE)
+
+
+def build(design: Design, priors: dict) -> pm.Model:
+    coords = {
+        "outcome": list(OUTCOMES),
+        "competing_outcome": list(COMPETING),
+        "nonreference_outcome": list(NONREFERENCE),
+    }
+    with new_model(design, coords) as model:
+        eta, _ = add_block(design, priors)
+        binomial_likelihood(design, eta)
+        eta2, _ = add_block(design, priors, prefix="competing_", lead=("nonreference_outcome",))
+        at = COMPETING.index(REFERENCE)
+        zeros = pt.zeros((len(design.cells), 1))
+        logits = pt.concatenate([eta2[:, :at], zeros, eta2[:, at:]], axis=1)
+        counts = design.cells[list(COMPETING)].to_numpy("int64")
+        pm.Multinomial(
+            "competing",
+            n=counts.sum(axis=1),
+            p=pm.math.softmax(logits, axis=1),
+            observed=counts,
+            dims=(CELL_DIM, "competing_outcome"),
+        )
+    return model

@@ -1,0 +1,38 @@
+"""``group_predictors``: varying intercepts explained in part by group-level predictors.
+
+.. math::
+
+    s_c \\sim \\operatorname{Binomial}\\big(n_c,\\ \\operatorname{logit}^{-1}(\\eta_c)\\big),
+    \\qquad \\eta_c = \\beta_0 + x_c^\\top\\beta + u_{j[c]},
+    \\qquad u_j = z_j^\\top\\gamma + \\sigma\\,\\epsilon_j,\\quad \\epsilon_j \\sim N(0, 1)
+
+Case files: :math:`z_j` is the origin country's ``cooperation`` (reference ``low``), so
+:math:`\\gamma` are the cooperation effects and :math:`\\sigma\\epsilon_j` the nationality's
+deviation from its cooperation level. This is the model CALIBRATION.md is checked with.
+
+Priors: :math:`\\beta_0 \\sim N(0, 2.5)` (``intercept``), :math:`\\beta \\sim N(0, 2.5)`
+(``coefficients``), :math:`\\gamma \\sim N(0, 2.5)` (``group_coefficients``),
+:math:`\\sigma \\sim \\text{HalfNormal}(1)` (``group_sigma``).
+
+Parameters: those of ``varying_intercepts`` plus one per group predictor
+(``cooperation``, dim ``cooperation_level``).
+"""
+
+from __future__ import annotations
+
+import pymc as pm
+
+from returnmodels.models._common import BINARY_PRIORS, binomial_likelihood, new_model
+from returnmodels.models.data import Design
+from returnmodels.models.linear import add_block
+
+NAME = "group_predictors"
+SUMMARY = "random intercepts plus nationality-level predictors (cooperation)"
+DEFAULT_PRIORS = dict(BINARY_PRIORS)
+
+
+def build(design: Design, priors: dict) -> pm.Model:
+    with new_model(design) as model:
+        eta, _ = add_block(design, priors)
+        binomial_likelihood(design, eta)
+    return model

@@ -1,0 +1,193 @@
+"""Building blocks shared by the model builders, and their NumPy mirror for prediction.
+
+One linear predictor ("block") on the logit scale, for cell :math:`c` of group :math:`j`:
+
+.. math::
+
+    \\eta_c = \\beta_0 + x_c^\\top \\beta + u_j, \\qquad
+    u_j = z_j^\\top \\gamma + \\sigma\\, \\epsilon_j, \\quad \\epsilon_j \\sim \\mathcal N(0, 1)
+
+with :math:`x_c` the centred/coded case-level terms and :math:`z_j` the coded group-level
+terms (:mod:`returnmodels.models.data`). A block may carry an extra leading dim (the
+competing outcomes); every name then gets ``prefix``. :func:`predict_eta` computes the
+same :math:`\\eta` from posterior draws for any rows, so summaries never re-compile.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pymc as pm
+import pytensor.tensor as pt
+import xarray as xr
+
+from returnmodels.models.data import Design, Term
+from returnmodels.models.priors import make_prior
+
+__all__ = ["add_block", "encode_rows", "predict_eta", "stack_draws", "stacked"]
+
+SAMPLE = ("chain", "draw")
+
+
+def _coefficients(terms, priors_spec, prefix, lead):
+    """One variable per term; returns a (E, K) tensor of all coefficients."""
+    blocks = []
+    for term in terms:
+        dims = lead + ((term.dim,) if term.kind == "categorical" else ())
+        var = make_prior(prefix + term.name, priors_spec, dims=dims or None)
+        blocks.append(pt.reshape(var, (-1, term.width)))
+    return pt.concatenate(blocks, axis=1) if blocks else None
+
+
+def add_block(
+    design: Design,
+    priors: dict,
+    *,
+    prefix: str = "",
+    lead: tuple[str, ...] = (),
+    group_predictors: bool = True,
+    group_effects: bool = True,
+):
+    """Add one linear predictor to the model in context; return eta (cells[, E]) and parts.
+
+    Prior names read from ``priors``: ``{p}intercept``, ``{p}coefficients``,
+    ``{p}group_sigma``, ``{p}group_coefficients`` where ``p`` is ``prefix``.
+    """
+    g = design.group
+    b0 = make_prior(f"{prefix}Intercept_centred", priors[f"{prefix}intercept"], dims=lead or None)
+    b0 = pt.reshape(b0, (-1,))
+    eta = pt.zeros((len(design.cells), 1)) + b0[None, :]
+    beta = _coefficients(design.terms, priors[f"{prefix}coefficients"], prefix, lead)
+    if beta is not None:
+        eta = eta + pt.dot(pt.as_tensor(design.case_matrix()), beta.T)
+    gterms = design.group_terms if group_predictors else ()
+    shift = b0 - _centre_shift(design.terms, beta)
+    u = pt.zeros((len(design.groups), 1))
+    if group_effects:
+        sigma = make_prior(f"{prefix}{g}_sigma", priors[f"{prefix}group_sigma"], dims=lead or None)
+        offset = pm.Normal(f"{prefix}{g}_offset", 0.0, 1.0, dims=(g, *lead))
+        effect = pm.Deterministic(f"{prefix}{g}_effect", offset * sigma, dims=(g, *lead))
+        u = u + pt.reshape(effect, (len(design.groups), -1))
+    gamma = _coefficients(gterms, priors.get(f"{prefix}group_coefficients"), prefix, lead)
+    if gamma is not None:
+        u = u + pt.dot(pt.as_tensor(design.group_matrix()), gamma.T)
+        shift = shift - _centre_shift(gterms, gamma)
+    pm.Deterministic(f"{prefix}Intercept", shift if lead else shift[0], dims=lead or None)
+    eta = eta + u[pt.as_tensor(design.group_index())]
+    return (eta if lead else eta[:, 0]), u
+
+
+def _centre_shift(terms: tuple[Term, ...], coefficients):
+    """sum_k beta_k * centre_k over numeric terms: Intercept = Intercept_centred - shift."""
+    centres = (
+        np.concatenate([np.full(t.width, t.center if t.kind == "numeric" else 0.0) for t in terms])
+        if terms
+        else np.zeros(0)
+    )
+    if coefficients is None or not centres.any():
+        return 0.0
+    return pt.dot(coefficients, pt.as_tensor(centres))
+
+
+# -- the NumPy mirror ------------------------------------------------------------------
+
+
+def stacked(posterior: xr.Dataset, name: str, lead: str | None = None, at=None) -> np.ndarray:
+    """Draws of ``name`` as (samples, ...) with chain and draw stacked."""
+    var = posterior[name]
+    if lead is not None:
+        var = var.sel({lead: at})
+    if "sample" not in var.dims:
+        var = var.stack(sample=SAMPLE)
+    return var.transpose("sample", ...).values
+
+
+def stack_draws(posterior: xr.Dataset) -> xr.Dataset:
+    """The posterior with chain and draw flattened into one plain ``sample`` dim."""
+    flat = posterior.stack(sample=SAMPLE)
+    return flat.drop_vars(["sample", "chain", "draw"]).transpose("sample", ...)
+
+
+def _beta(posterior, terms, prefix, lead, at) -> np.ndarray:
+    blocks = [stacked(posterior, prefix + t.name, lead, at).reshape(-1, t.width) for t in terms]
+    return np.concatenate(blocks, axis=1) if blocks else None
+
+
+def encode_rows(design: Design, frame: pd.DataFrame) -> dict:
+    """The design matrices of ``frame``'s rows, encoded once for many draws."""
+    slope = design.spec.slope
+    return {
+        "X": design.case_matrix(frame),
+        "Z": design.group_matrix(frame),
+        "index": design.group_index(frame),
+        "slope": (
+            design.term(slope).encode(frame[slope])[:, 0]
+            if slope in design.spec.predictors
+            else None
+        ),
+        "groups": frame[design.group].astype(str).to_numpy(),
+    }
+
+
+def predict_eta(
+    posterior: xr.Dataset,
+    design: Design,
+    frame: pd.DataFrame | dict,
+    *,
+    prefix: str = "",
+    lead: str | None = None,
+    at=None,
+    new_groups: str = "population",
+    random_seed: int | None = None,
+    draws: slice = slice(None),
+) -> np.ndarray:
+    """Linear predictor (samples, rows) for ``frame`` (group and predictor columns, or
+    its :func:`encode_rows`).
+
+    Rows of a group not in the fit get ``new_groups="population"`` (no group deviation:
+    the population-level prediction) or ``"sample"`` (a fresh deviation drawn from the
+    fitted group distribution, one per new group and draw).
+    """
+    rows = encode_rows(design, frame) if isinstance(frame, pd.DataFrame) else frame
+    dim = "sample" if "sample" in posterior.dims else "draw"
+    post = posterior.isel({dim: draws}) if draws != slice(None) else posterior
+    g = design.group
+    b0 = stacked(post, f"{prefix}Intercept_centred", lead, at)
+    eta = np.repeat(b0[:, None], len(rows["index"]), axis=1)
+    beta = _beta(post, design.terms, prefix, lead, at)
+    if beta is not None:
+        eta += beta @ rows["X"].T
+    gamma = _beta(post, design.group_terms, prefix, lead, at)
+    if gamma is not None:
+        eta += gamma @ rows["Z"].T
+    index = rows["index"]
+    effect_name = f"{prefix}{g}_effect"
+    if effect_name in post:
+        effect = stacked(post, effect_name, lead, at)
+        eta += np.where(index >= 0, effect[:, np.maximum(index, 0)], 0.0)
+        seed = None if random_seed is None else [random_seed, draws.start or 0]
+        eta += _new_group_effects(post, design, rows, prefix, lead, at, new_groups, seed)
+    slope = f"{g}_{design.spec.slope}_effect"
+    if not prefix and slope in post:
+        b = stacked(post, slope)[:, np.maximum(index, 0)] * (index >= 0)
+        eta += b * rows["slope"]
+    return eta
+
+
+def _new_group_effects(post, design, rows, prefix, lead, at, how, seed) -> np.ndarray:
+    index = rows["index"]
+    if (index >= 0).all():
+        return 0.0
+    if how == "population":
+        return 0.0
+    if how != "sample":
+        from returnmodels.errors import ConfigError
+
+        raise ConfigError(f"new_groups must be 'population' or 'sample', got {how!r}")
+    sigma = stacked(post, f"{prefix}{design.group}_sigma", lead, at)
+    new = pd.Series(rows["groups"])[index < 0]
+    codes, uniques = pd.factorize(new)
+    z = np.random.default_rng(seed).standard_normal((len(sigma), len(uniques)))
+    out = np.zeros((len(sigma), len(index)))
+    out[:, index < 0] = (sigma[:, None] * z)[:, codes]
+    return out

@@ -1,0 +1,63 @@
+"""The model registry: public names -> builders, defaults and one line on each."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import ModuleType
+
+import pymc as pm
+
+from returnmodels.errors import ConfigError
+from returnmodels.models import (
+    competing_outcomes,
+    group_predictors,
+    pooled,
+    varying_intercepts,
+    varying_slopes,
+)
+from returnmodels.models.data import Design
+
+__all__ = ["MODELS", "ModelEntry", "get_model", "list_models"]
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One registered model: its builder, default priors and what it is for."""
+
+    name: str
+    summary: str
+    build: Callable[[Design, dict], pm.Model]
+    default_priors: dict
+    outcomes: bool  # True: needs counts per outcome (the six-outcome model)
+    doc: str
+
+    @classmethod
+    def from_module(cls, module: ModuleType) -> ModelEntry:
+        return cls(
+            name=module.NAME,
+            summary=module.SUMMARY,
+            build=module.build,
+            default_priors=module.DEFAULT_PRIORS,
+            outcomes=getattr(module, "OUTCOMES_NEEDED", False),
+            doc=module.__doc__ or "",
+        )
+
+
+#: Registered models, in the order ``returnmodels models`` lists them.
+MODELS: dict[str, ModelEntry] = {
+    m.NAME: ModelEntry.from_module(m)
+    for m in (pooled, varying_intercepts, group_predictors, varying_slopes, competing_outcomes)
+}
+
+
+def get_model(name: str) -> ModelEntry:
+    """The registered model ``name``; a :class:`ConfigError` lists the names otherwise."""
+    if name not in MODELS:
+        raise ConfigError(f"unknown model {name!r}; choose one of {list(MODELS)}")
+    return MODELS[name]
+
+
+def list_models() -> list[tuple[str, str]]:
+    """``(name, one line on what it is for)`` for every registered model."""
+    return [(entry.name, entry.summary) for entry in MODELS.values()]

@@ -1,0 +1,84 @@
+"""``varying_slopes``: ``group_predictors`` with the ``n_procedures`` slope varying by group.
+
+.. math::
+
+    s_c \\sim \\operatorname{Binomial}\\big(n_c,\\ \\operatorname{logit}^{-1}(\\eta_c)\\big),
+    \\qquad \\eta_c = \\beta_0 + x_c^\\top\\beta + z_{j}^\\top\\gamma + a_{j} + b_{j}\\,
+    \\tilde x_c, \\qquad j = j[c]
+
+    (a_j, b_j)^\\top = L\\,\\epsilon_j,\\quad \\epsilon_j \\sim N(0, I_2),\\quad
+    L L^\\top = \\operatorname{diag}(\\sigma)\\, R\\, \\operatorname{diag}(\\sigma)
+
+with :math:`\\tilde x_c` the centred slope predictor (``ColumnSpec.slope``, by default
+``n_procedures``): :math:`a_j` is group :math:`j`'s intercept deviation at the mean of
+:math:`\\tilde x`, :math:`b_j` its slope deviation, correlated through :math:`R`.
+
+Priors: as ``group_predictors``, plus :math:`R \\sim \\text{LKJ}(2)` (``slope_lkj``),
+:math:`\\sigma_a` from ``group_sigma`` and :math:`\\sigma_b \\sim \\text{HalfNormal}(0.5)`
+(``slope_sigma``; same distribution family as ``group_sigma``).
+
+Parameters: those of ``group_predictors`` except ``<group>_offset`` (now dims
+``(<group>, <group>_term)``, terms ``Intercept`` and the slope predictor), plus
+``<group>_chol`` (packed Cholesky factor), ``<group>_<slope>_effect`` (:math:`b`),
+``<group>_<slope>_sigma``, ``<group>_corr`` (the intercept-slope correlation).
+"""
+
+from __future__ import annotations
+
+import pymc as pm
+import pytensor.tensor as pt
+
+from returnmodels.errors import ConfigError
+from returnmodels.models._common import BINARY_PRIORS, binomial_likelihood, new_model
+from returnmodels.models.data import Design
+from returnmodels.models.linear import add_block
+
+NAME = "varying_slopes"
+SUMMARY = "random intercepts and n_procedures slopes by nationality, correlated (LKJ)"
+DEFAULT_PRIORS = BINARY_PRIORS | {
+    "slope_sigma": {"dist": "HalfNormal", "sigma": 0.5},
+    "slope_lkj": {"dist": "LKJ", "eta": 2.0},
+}
+
+
+def _slope_term(design: Design):
+    slope = design.spec.slope
+    if slope is None or slope not in design.spec.predictors:
+        raise ConfigError(
+            f"varying_slopes needs a case-level slope predictor (ColumnSpec.slope); "
+            f"got {slope!r}, predictors are {list(design.spec.predictors)}"
+        )
+    term = design.term(slope)
+    if term.kind != "numeric":
+        raise ConfigError(f"the varying slope {slope!r} must be a numeric predictor")
+    return term
+
+
+def _sd_dist(priors: dict):
+    a, b = priors["group_sigma"], priors["slope_sigma"]
+    if a["dist"] != b["dist"] or set(a) != set(b):
+        raise ConfigError("priors group_sigma and slope_sigma must use the same distribution")
+    params = {k: [float(a[k]), float(b[k])] for k in a if k != "dist"}
+    return getattr(pm, a["dist"]).dist(**params, shape=2)
+
+
+def build(design: Design, priors: dict) -> pm.Model:
+    term = _slope_term(design)
+    g = design.group
+    terms = {f"{g}_term": ["Intercept", term.name]}
+    with new_model(design, terms) as model:
+        eta, _ = add_block(design, priors, group_effects=False)
+        chol, corr, stds = pm.LKJCholeskyCov(
+            f"{g}_chol", n=2, eta=float(priors["slope_lkj"]["eta"]), sd_dist=_sd_dist(priors)
+        )
+        offset = pm.Normal(f"{g}_offset", 0.0, 1.0, dims=(g, f"{g}_term"))
+        effects = pt.dot(offset, chol.T)
+        a = pm.Deterministic(f"{g}_effect", effects[:, 0], dims=g)
+        b = pm.Deterministic(f"{g}_{term.name}_effect", effects[:, 1], dims=g)
+        pm.Deterministic(f"{g}_sigma", stds[0])
+        pm.Deterministic(f"{g}_{term.name}_sigma", stds[1])
+        pm.Deterministic(f"{g}_corr", corr[0, 1])
+        index = design.group_index()
+        x = term.encode(design.cells[term.name])[:, 0]
+        binomial_likelihood(design, eta + a[index] + b[index] * x)
+    return model

@@ -1,0 +1,183 @@
+"""Fit results: ArviZ DataTrees stamped with provenance, saved and loaded as NetCDF.
+
+A result's root attributes (all plain strings, so NetCDF keeps them):
+
+``returnmodels_model``          the registry name
+``returnmodels_config``         the merged configuration (columns, priors, sampler) as JSON
+``returnmodels_config_hash``    SHA-256 of that JSON (canonical, key-sorted)
+``returnmodels_data_sha256``    checksum of the data the model saw
+``returnmodels_version``        the package version
+``returnmodels_verdict``        the convergence verdict (:mod:`returnmodels.diagnostics`) as JSON
+
+:func:`load_result` refuses a file that is not a returnmodels result, whose stored
+configuration does not hash to its stamp, or whose model (or configuration hash) is not
+the one asked for.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import arviz as az
+import xarray as xr
+
+from returnmodels import __version__
+from returnmodels.errors import ConfigError
+from returnmodels.files import atomic_write
+
+__all__ = [
+    "FIT_FILES",
+    "config_hash",
+    "load_result",
+    "result_config",
+    "save_result",
+    "stamp",
+    "verdict_of",
+    "write_fit_folder",
+]
+
+PREFIX = "returnmodels_"
+
+
+def config_hash(config: dict) -> str:
+    """SHA-256 of the canonical JSON of ``config``."""
+    text = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def stamp(result: xr.DataTree, model: str, config: dict, data_sha256: str) -> xr.DataTree:
+    """Write the identity attributes onto ``result`` (in place) and return it."""
+    result.attrs.update(
+        {
+            f"{PREFIX}model": model,
+            f"{PREFIX}config": json.dumps(config, sort_keys=True, default=str),
+            f"{PREFIX}config_hash": config_hash(config),
+            f"{PREFIX}data_sha256": data_sha256,
+            f"{PREFIX}version": __version__,
+        }
+    )
+    return result
+
+
+def result_config(result: xr.DataTree) -> dict:
+    """The merged configuration a result was fitted with."""
+    return json.loads(_attr(result, "config"))
+
+
+def verdict_of(result: xr.DataTree) -> dict:
+    """The convergence verdict stored on a result."""
+    return json.loads(_attr(result, "verdict"))
+
+
+def _attr(result: xr.DataTree, key: str) -> str:
+    try:
+        return result.attrs[PREFIX + key]
+    except KeyError:
+        raise ConfigError(f"not a returnmodels result: attribute {PREFIX + key} missing") from None
+
+
+def save_result(result: xr.DataTree, path: str | os.PathLike) -> Path:
+    """Write ``result`` as NetCDF, atomically."""
+    _attr(result, "model")
+    path = Path(path)
+    with atomic_write(path) as temporary:
+        result.to_netcdf(temporary, engine="h5netcdf")
+    return path
+
+
+def load_result(
+    path: str | os.PathLike, model: str | None = None, config_hash_: str | None = None
+) -> xr.DataTree:
+    """Read a result; refuse it unless its identity checks out (see the module docstring)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"result file {str(path)!r} does not exist")
+    result = az.from_netcdf(path, engine="h5netcdf").load()
+    stored = _attr(result, "config_hash")
+    if config_hash(result_config(result)) != stored:
+        raise ConfigError(f"{path}: the stored configuration does not match its hash")
+    found = _attr(result, "model")
+    if model is not None and found != model:
+        raise ConfigError(f"{path} holds a {found!r} fit, not {model!r}")
+    if config_hash_ is not None and stored != config_hash_:
+        raise ConfigError(f"{path}: configuration hash {stored[:12]} is not {config_hash_[:12]}")
+    return result
+
+
+# -- the output folder of `returnmodels fit` -------------------------------------------
+
+FIT_FILES = ("posterior.nc", "summary.csv", "margins.csv", "diagnostics.json", "manifest.json")
+
+
+def _versions() -> dict[str, str]:
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {"python": platform.python_version(), "returnmodels": __version__}
+    for name in ("pymc", "pytensor", "nutpie", "arviz", "numpy", "pandas", "xarray", "numpyro"):
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = "not installed"
+    return found
+
+
+def write_fit_folder(
+    result: xr.DataTree, out: str | os.PathLike, *, data_path: str | os.PathLike | None = None
+) -> Path:
+    """Write posterior.nc, summary.csv, margins.csv, diagnostics.json and manifest.json
+    into the new folder ``out``: built in a hidden sibling folder, renamed into place, so
+    the folder appears whole or not at all."""
+    import shutil
+    import tempfile
+    import time
+
+    from returnmodels.files import sha256_file, write_json
+    from returnmodels.summaries import margins, parameter_summary, with_verdict
+
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise ConfigError(f"output folder {str(out)!r} exists and is not empty")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        started = time.perf_counter()
+        save_result(result, staging / "posterior.nc")
+        parameter_summary(result).to_csv(staging / "summary.csv", index_label="parameter")
+        margins_started = time.perf_counter()
+        with_verdict(margins(result), result).to_csv(staging / "margins.csv", index=False)
+        margins_s = time.perf_counter() - margins_started
+        write_json(verdict_of(result), staging / "diagnostics.json")
+        manifest = _manifest(result, data_path)
+        manifest["timings"] |= {"margins_s": margins_s, "write_s": time.perf_counter() - started}
+        manifest["files"] = {n: sha256_file(staging / n) for n in FIT_FILES if n != "manifest.json"}
+        write_json(manifest, staging / "manifest.json")
+        if out.exists():
+            out.rmdir()
+        os.replace(staging, out)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    return out
+
+
+def _manifest(result: xr.DataTree, data_path) -> dict:
+    config = result_config(result)
+    verdict = verdict_of(result)
+    return {
+        "model": _attr(result, "model"),
+        "config": config,
+        "config_hash": _attr(result, "config_hash"),
+        "data": {
+            "path": None if data_path is None else str(data_path),
+            "sha256": _attr(result, "data_sha256"),
+        },
+        "seed": config["sampling"]["random_seed"],
+        "sampler": config["sampling"]["sampler"],
+        "versions": _versions(),
+        "timings": json.loads(result.attrs.get(PREFIX + "timings", "{}")),
+        "convergence": {"passed": verdict["passed"], "failures": verdict["failures"]},
+    }

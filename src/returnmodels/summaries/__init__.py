@@ -1,0 +1,54 @@
+"""Summaries of a fit, each one call on the result (the DataTree :func:`returnmodels.fit`
+returns or :func:`returnmodels.load_result` reads). Intervals are 94% HDIs throughout.
+
+* :func:`parameter_summary`: ArviZ's summary, one row per parameter, with the verdict;
+* :func:`odds_ratios`, :func:`margins` (CALIBRATION.md's definition);
+* :func:`group_effects`, :func:`contrast`, :func:`predict_new_group` (unseen groups,
+  by explicit choice);
+* :func:`ppc_shares`; :func:`compare_models`, :func:`loo_table`;
+* plots in :mod:`returnmodels.summaries.plots`.
+"""
+
+from __future__ import annotations
+
+import arviz as az
+import pandas as pd
+import xarray as xr
+
+from returnmodels.results import verdict_of
+from returnmodels.summaries._draws import HDI_PROB
+from returnmodels.summaries.comparison import compare_models, loo_table
+from returnmodels.summaries.margins import default_margin_values, margin_draws, margins
+from returnmodels.summaries.nationality import contrast, group_effects, predict_new_group
+from returnmodels.summaries.odds_ratios import odds_ratios
+from returnmodels.summaries.ppc import ppc_shares
+
+__all__ = [
+    "HDI_PROB",
+    "compare_models",
+    "contrast",
+    "default_margin_values",
+    "group_effects",
+    "loo_table",
+    "margin_draws",
+    "margins",
+    "odds_ratios",
+    "parameter_summary",
+    "ppc_shares",
+    "predict_new_group",
+    "with_verdict",
+]
+
+
+def with_verdict(table: pd.DataFrame, result: xr.DataTree) -> pd.DataFrame:
+    """``table`` with a ``convergence`` column (PASS or FAIL) first: no summary leaves
+    the fit's verdict behind."""
+    label = "PASS" if verdict_of(result)["passed"] else "FAIL"
+    return table.assign(convergence=label)[["convergence", *table.columns]]
+
+
+def parameter_summary(result: xr.DataTree, *, prob: float = HDI_PROB) -> pd.DataFrame:
+    """ArviZ summary (mean, sd, 94% HDI, ESS, R-hat, MCSE), unrounded, one row per
+    parameter with row names as ArviZ writes them (``gender[female]``)."""
+    table = az.summary(result, ci_kind="hdi", ci_prob=prob, round_to="none")
+    return with_verdict(pd.DataFrame(table), result)

@@ -1,0 +1,115 @@
+"""Predictive margins (CALIBRATION.md): counterfactual average predicted probabilities.
+
+For predictor :math:`X` and value :math:`v`, every case gets :math:`X = v`, every other
+column stays as observed (group effects included), and the predicted probability is
+averaged over cases, per posterior draw:
+
+.. math:: m_s(v) = \\frac{1}{N} \\sum_i \\Pr(y_i = 1 \\mid X_i = v, \\text{rest}_i, \\theta_s)
+
+summarised by the posterior mean and the 94% HDI. This is Stata's ``margins`` and
+``marginaleffects::avg_predictions(datagrid(..., grid_type="counterfactual"))``. Cells
+stand for their cases (weights = cases per cell). For ``competing_outcomes`` there is
+one margin per outcome.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from returnmodels.errors import ConfigError
+from returnmodels.models.data import TRIALS, Design
+from returnmodels.summaries._draws import (
+    HDI_PROB,
+    interval,
+    outcome_names,
+    posterior_of,
+    weighted_mean,
+)
+
+__all__ = ["MARGIN_COLUMNS", "default_margin_values", "margin_draws", "margins"]
+
+MARGIN_COLUMNS = ["predictor", "value", "mean", "hdi_lower", "hdi_upper"]
+#: n_procedures values reported by default (the study's figures are 1, 3 and 6).
+MAX_COUNT_VALUES = 8
+
+
+def default_margin_values(design: Design) -> dict[str, list]:
+    """Every predictor: categorical ones at each level, integer counts at their smallest
+    :data:`MAX_COUNT_VALUES` values, other numeric ones at five quantiles."""
+    values: dict[str, list] = {}
+    for term in design.terms + design.group_terms:
+        if term.kind == "categorical":
+            values[term.name] = list(term.levels)
+            continue
+        column = design.cells[term.name]
+        if pd.api.types.is_bool_dtype(column):
+            values[term.name] = [False, True]
+        elif pd.api.types.is_integer_dtype(column):
+            observed = np.unique(column)
+            values[term.name] = [int(v) for v in observed[:MAX_COUNT_VALUES]]
+        else:
+            values[term.name] = [float(v) for v in np.quantile(column, [0.1, 0.3, 0.5, 0.7, 0.9])]
+    return values
+
+
+def _counterfactual(design: Design, predictor: str, value) -> tuple[pd.DataFrame, np.ndarray]:
+    """Cells with ``predictor = value``, merged where they became identical, and their
+    case counts (the margin's weights). Merging changes nothing but the run time."""
+    frame = _set(design, predictor, value)
+    columns = list(
+        dict.fromkeys([design.group, *(t.name for t in design.terms + design.group_terms)])
+    )
+    merged = frame.groupby(columns, sort=False, observed=True)[TRIALS].sum().reset_index()
+    return merged, merged[TRIALS].to_numpy(float)
+
+
+def _set(design: Design, predictor: str, value) -> pd.DataFrame:
+    term = design.term(predictor)
+    frame = design.cells.copy()
+    if term.kind == "categorical":
+        if str(value) not in term.levels:
+            raise ConfigError(f"{predictor} has no level {value!r}; levels are {term.levels}")
+        frame[predictor] = str(value)
+    else:
+        frame[predictor] = value
+    return frame
+
+
+def margin_draws(result: xr.DataTree, predictor: str, value) -> np.ndarray:
+    """Draws of the margin of ``predictor = value``: shape (samples, outcomes)."""
+    design = Design.from_result(result)
+    frame, weights = _counterfactual(design, predictor, value)
+    return weighted_mean(posterior_of(result), design, frame, weights)
+
+
+def margins(
+    result: xr.DataTree,
+    values: Mapping[str, Sequence] | None = None,
+    *,
+    prob: float = HDI_PROB,
+) -> pd.DataFrame:
+    """Margins table: predictor, value, mean, hdi_lower, hdi_upper (0-1 scale); an
+    ``outcome`` column is added for ``competing_outcomes``.
+
+    ``values`` maps predictors to the values to set (default
+    :func:`default_margin_values`; for case files n_procedures 1-8, every cooperation
+    level and closing year).
+    """
+    design = Design.from_result(result)
+    values = default_margin_values(design) if values is None else values
+    posterior = posterior_of(result)
+    names = outcome_names(design)
+    rows = []
+    for predictor, levels in values.items():
+        for value in levels:
+            frame, weights = _counterfactual(design, predictor, value)
+            draws = weighted_mean(posterior, design, frame, weights)
+            for k, outcome in enumerate(names):
+                row = {"predictor": predictor, "value": str(value), "outcome": outcome}
+                rows.append(row | interval(draws[:, k], prob))
+    table = pd.DataFrame(rows, columns=["outcome", *MARGIN_COLUMNS])
+    return table if design.outcomes else table.drop(columns="outcome")

@@ -1,0 +1,41 @@
+"""Odds-ratio table: every coefficient on the natural (odds-ratio) scale, with a 94% HDI."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from returnmodels.models.data import Design
+from returnmodels.models.linear import stacked
+from returnmodels.summaries._draws import HDI_PROB, interval, posterior_of
+
+__all__ = ["odds_ratios"]
+
+
+def odds_ratios(result: xr.DataTree, *, prob: float = HDI_PROB) -> pd.DataFrame:
+    """One row per coefficient: ``term`` (``gender[female]``; for ``competing_outcomes``
+    also ``outcome``), what it compares, the odds ratio's posterior mean and HDI, and the
+    posterior probability that it exceeds 1. Numeric predictors are per unit."""
+    design = Design.from_result(result)
+    posterior = posterior_of(result)
+    blocks = [("", None, None)]
+    if design.outcomes:
+        from returnmodels.models.competing_outcomes import NONREFERENCE, REFERENCE
+
+        blocks += [("competing_", k, REFERENCE) for k in NONREFERENCE]
+    rows = []
+    for prefix, outcome, reference in blocks:
+        lead = "nonreference_outcome" if outcome else None
+        for term in design.terms + design.group_terms:
+            draws = stacked(posterior, prefix + term.name, lead, outcome).reshape(-1, term.width)
+            for k, label in enumerate(term.labels()):
+                ratio = np.exp(draws[:, k])
+                compared = "per unit" if term.kind == "numeric" else f"vs {term.reference}"
+                row = {"outcome": outcome or "assisted", "vs_outcome": reference, "term": label}
+                row |= {"compared_with": compared, **interval(ratio, prob)}
+                rows.append(row | {"p_above_1": float(np.mean(ratio > 1))})
+    table = pd.DataFrame(rows).rename(
+        columns={"mean": "odds_ratio", "hdi_lower": "hdi_lower", "hdi_upper": "hdi_upper"}
+    )
+    return table if design.outcomes else table.drop(columns=["outcome", "vs_outcome"])

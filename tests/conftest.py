@@ -1,0 +1,63 @@
+"""Shared fixtures: fits are expensive, so each is made once per session.
+
+``TUNE = DRAWS = 100`` for smoke fits (they check shapes, names and plumbing, not
+convergence); the bundled-data fit used by calibration and recovery tests samples for
+real (:data:`FULL_DRAWS`) and must pass the convergence gate.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BUNDLED = ROOT / "data" / "cases.parquet"
+TRUTH = ROOT / "data" / "cases.truth.json"
+CBPP = ROOT / "tests" / "fixtures" / "cbpp.csv"
+
+TUNE = DRAWS = 100
+CHAINS = 2
+FULL_DRAWS = 1000
+SEED = 20251
+
+
+@pytest.fixture(scope="session")
+def small_cases():
+    import returnmodels as rm
+
+    return rm.simulate_cases(n_cases=3000, random_seed=7).cases
+
+
+@pytest.fixture(scope="session")
+def smoke_fits(small_cases):
+    """Tiny fits of every registered model on 3,000 simulated cases (built lazily)."""
+    from returnmodels.fitting import fit
+
+    cache: dict = {}
+
+    def get(name: str):
+        if name not in cache:
+            cache[name] = fit(
+                small_cases, name, draws=DRAWS, tune=TUNE, chains=CHAINS, random_seed=SEED
+            )
+        return cache[name]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def bundled_fit():
+    """``group_predictors`` on the bundled case files: the calibration model."""
+    from returnmodels.fitting import fit
+
+    return fit(
+        BUNDLED, "group_predictors", draws=FULL_DRAWS, tune=FULL_DRAWS, chains=4, random_seed=SEED
+    )
+
+
+@pytest.fixture(scope="session")
+def cbpp_spec():
+    from returnmodels.models import column_spec
+
+    return column_spec(successes="incidence", trials="size", group="herd", predictors=["period"])

@@ -1,0 +1,103 @@
+"""Sampling, result identity, save/load, the gate and the CLI (tiny draws)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import CBPP, CHAINS, DRAWS, SEED, TUNE
+from returnmodels.cli import main
+from returnmodels.diagnostics import check_convergence
+from returnmodels.errors import ConfigError
+from returnmodels.fitting import fit
+from returnmodels.results import FIT_FILES, load_result, save_result, verdict_of
+
+pytestmark = pytest.mark.slow
+NAMES = ["pooled", "varying_intercepts", "group_predictors", "varying_slopes", "competing_outcomes"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_model_samples_with_documented_groups_and_dims(smoke_fits, name):
+    result = smoke_fits(name)
+    assert {"posterior", "sample_stats", "log_likelihood", "observed_data", "constant_data"} <= set(
+        result.children
+    )
+    posterior = result["posterior"]
+    assert posterior.sizes["chain"] == CHAINS and posterior.sizes["draw"] == DRAWS
+    assert posterior["gender"].dims == ("chain", "draw", "gender_level")
+    assert result["log_likelihood"]["assisted"].dims == ("chain", "draw", "cell")
+    if name != "pooled":
+        assert posterior["nationality_effect"].dims == ("chain", "draw", "nationality")
+    assert result.attrs["returnmodels_model"] == name
+    config = json.loads(result.attrs["returnmodels_config"])
+    assert config["sampling"]["sampler"] == "nutpie" and config["sampling"]["random_seed"] == SEED
+    assert set(verdict_of(result)) >= {
+        "passed",
+        "r_hat_max",
+        "ess_bulk_min",
+        "divergences",
+        "bfmi_min",
+    }
+
+
+def test_save_load_round_trip_and_identity_check(smoke_fits, tmp_path):
+    result = smoke_fits("group_predictors")
+    path = save_result(result, tmp_path / "posterior.nc")
+    loaded = load_result(path, model="group_predictors")
+    assert loaded.attrs["returnmodels_config_hash"] == result.attrs["returnmodels_config_hash"]
+    assert float(loaded["posterior"]["nationality_sigma"].mean()) == pytest.approx(
+        float(result["posterior"]["nationality_sigma"].mean())
+    )
+    with pytest.raises(ConfigError, match="not 'pooled'"):
+        load_result(path, model="pooled")
+    with pytest.raises(ConfigError, match="configuration hash"):
+        load_result(path, config_hash_="0" * 64)
+
+
+def test_gate_flags_a_starved_fit(small_cases):
+    starved = fit(small_cases, "group_predictors", draws=15, tune=15, chains=2, random_seed=1)
+    verdict = check_convergence(starved)
+    assert not verdict.passed and verdict.failures
+    assert not verdict_of(starved)["passed"]
+
+
+def test_configuration_is_checked_before_sampling(small_cases):
+    with pytest.raises(ConfigError, match="sampler"):
+        fit(small_cases, "pooled", sampler="gibbs")
+    with pytest.raises(ConfigError, match="draws"):
+        fit(small_cases, "pooled", draws=0)
+    with pytest.raises(ConfigError, match="unknown prior"):
+        fit(small_cases, "pooled", priors={"nationality_sigma": {"sigma": 1}})
+
+
+def test_cli_models_lists_every_model(capsys):
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in NAMES)
+
+
+def test_cli_fit_cbpp_writes_the_whole_folder(tmp_path, capsys):
+    out = tmp_path / "cbpp"
+    argv = ["fit", "--data", str(CBPP), "--successes", "incidence", "--trials", "size"]
+    argv += ["--group", "herd", "--predictors", "period", "--model", "varying_intercepts"]
+    argv += ["--out", str(out), "--draws", str(DRAWS), "--tune", str(TUNE), "--chains", "2"]
+    assert main(argv) == 0
+    assert sorted(p.name for p in out.iterdir()) == sorted(FIT_FILES)
+    assert "CONVERGENCE" in capsys.readouterr().out
+    summary = (out / "summary.csv").read_text()
+    assert "herd_sigma" in summary and "period[4]" in summary and "hdi94_lb" in summary
+    margins = (out / "margins.csv").read_text().splitlines()[0]
+    assert margins == "convergence,predictor,value,mean,hdi_lower,hdi_upper"
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["seed"] == 20251 and manifest["versions"]["nutpie"]
+    assert main(argv) == 2  # the folder exists: refused, nothing overwritten
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_cli_refuses_a_varying_group_predictor(tmp_path, capsys):
+    argv = ["fit", "--data", str(CBPP), "--successes", "incidence", "--trials", "size"]
+    argv += ["--group", "herd", "--group-predictors", "period", "--model", "group_predictors"]
+    assert main(argv + ["--out", str(tmp_path / "x")]) == 2
+    assert "not constant within 'herd'" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()

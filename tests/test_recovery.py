@@ -1,0 +1,90 @@
+"""Parameter recovery: the bundled data come from a known model (data/cases.truth.json).
+
+``group_predictors`` is that model's uptake stage, so its posterior must cover the truth.
+Asserting K intervals jointly, each at 94%, would fail by chance 1 - 0.94^K of the time
+(two in three for K = 18); the fixed effects are therefore checked with Bonferroni HDIs
+at 1 - 0.06/K (94% family-wise). Nationality SD and the cooperation effects are also
+checked at plain 94%, and the coverage of the 120 nationality effects must be near 94%.
+Categorical truths are compared as differences from our reference level.
+"""
+
+from __future__ import annotations
+
+import json
+
+import arviz as az
+import numpy as np
+import pytest
+
+from conftest import TRUTH
+from returnmodels.models.data import Design
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def truth():
+    return json.loads(TRUTH.read_text())["parameters"]["uptake"]
+
+
+def _targets(bundled_fit, truth) -> dict[str, tuple[np.ndarray, float]]:
+    design = Design.from_result(bundled_fit)
+    posterior = bundled_fit["posterior"]
+    found = {}
+    for term in design.terms + design.group_terms:
+        draws = posterior[term.name].values.reshape(-1, term.width)
+        if term.kind == "numeric":
+            found[term.name] = (draws[:, 0], float(truth[term.name]))
+            continue
+        for k, level in enumerate(term.coded):
+            true = truth[term.name][level] - truth[term.name][term.reference]
+            found[f"{term.name}[{level}]"] = (draws[:, k], float(true))
+    at_zero = truth["intercept"] - truth["n_procedures"]  # truth uses n_procedures - 1
+    found["Intercept"] = (posterior["Intercept"].values.ravel(), at_zero)
+    return found
+
+
+def _inside(draws, true, prob):
+    lower, upper = az.hdi(draws, prob=prob)
+    return lower <= true <= upper, f"truth {true:.4f}, {prob:.4%} HDI [{lower:.4f}, {upper:.4f}]"
+
+
+def test_fixed_effects_recovered_familywise(bundled_fit, truth):
+    targets = _targets(bundled_fit, truth)
+    prob = 1 - 0.06 / len(targets)
+    misses = {
+        k: msg
+        for k, (d, t) in targets.items()
+        if not (r := _inside(d, t, prob))[0]
+        for msg in [r[1]]
+    }
+    assert not misses, misses
+
+
+@pytest.mark.parametrize("name", ["cooperation[medium]", "cooperation[high]", "n_procedures"])
+def test_headline_effects_in_94_percent_hdi(bundled_fit, truth, name):
+    draws, true = _targets(bundled_fit, truth)[name]
+    ok, message = _inside(draws, true, 0.94)
+    assert ok, f"{name}: {message}"
+
+
+def test_nationality_sigma_in_94_percent_hdi(bundled_fit, truth):
+    ok, message = _inside(
+        bundled_fit["posterior"]["nationality_sigma"].values.ravel(),
+        truth["nationality_sigma"],
+        0.94,
+    )
+    assert ok, f"nationality_sigma: {message}"
+
+
+def test_nationality_effect_coverage_near_nominal(bundled_fit, truth):
+    effects = bundled_fit["posterior"]["nationality_effect"]
+    true = truth["nationality_effect"]
+    covered = []
+    for code in effects["nationality"].values:
+        lower, upper = az.hdi(effects.sel(nationality=code).values.ravel(), prob=0.94)
+        covered.append(lower <= true[str(code)] <= upper)
+    coverage = float(np.mean(covered))
+    assert 0.85 <= coverage <= 1.0, (
+        f"coverage of 94% HDIs {coverage:.3f} over {len(covered)} nationalities"
+    )

@@ -1,0 +1,80 @@
+"""Summaries on tiny fits: shapes, columns, explicit choices, refusals."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from returnmodels.errors import ConfigError
+from returnmodels.summaries import (
+    compare_models,
+    contrast,
+    group_effects,
+    margins,
+    odds_ratios,
+    parameter_summary,
+    ppc_shares,
+    predict_new_group,
+)
+from returnmodels.summaries.plots import plot_caterpillar, plot_margins, plot_ppc
+
+pytestmark = pytest.mark.slow
+
+
+def test_margins_table(smoke_fits):
+    table = margins(smoke_fits("group_predictors"))
+    assert list(table.columns) == ["predictor", "value", "mean", "hdi_lower", "hdi_upper"]
+    procedures = table[table["predictor"] == "n_procedures"]
+    assert procedures["value"].tolist()[:3] == ["1", "2", "3"]
+    assert (procedures["mean"].diff().dropna() < 0).all()  # uptake falls with procedures
+    assert ((table["hdi_lower"] <= table["mean"]) & (table["mean"] <= table["hdi_upper"])).all()
+    assert set(table["predictor"]) >= {"n_procedures", "cooperation", "closing_year"}
+
+
+def test_competing_outcome_margins_sum_to_one(smoke_fits):
+    table = margins(smoke_fits("competing_outcomes"), {"cooperation": ["low", "high"]})
+    assert table["outcome"].nunique() == 6
+    sums = table.groupby("value")["mean"].sum()
+    np.testing.assert_allclose(sums.to_numpy(), 1.0, atol=1e-9)
+
+
+def test_odds_ratios_and_summary(smoke_fits):
+    result = smoke_fits("group_predictors")
+    table = odds_ratios(result)
+    assert "cooperation[high]" in set(table["term"]) and (table["odds_ratio"] > 0).all()
+    summary = parameter_summary(result)
+    assert {"hdi94_lb", "hdi94_ub", "convergence"} <= set(summary.columns)
+    assert "gender[female]" in summary.index
+
+
+def test_group_effects_contrast_and_new_groups(smoke_fits):
+    result = smoke_fits("group_predictors")
+    effects = group_effects(result)
+    assert {"raw_share", "share_mean", "effect_mean"} <= set(effects.columns)
+    a, b = effects.sort_values("n")["nationality"].iloc[-2:]
+    table = contrast(result, a, b)
+    assert list(table["measure"]) == ["share_difference", "odds_ratio"]
+    with pytest.raises(ConfigError, match="not in the fitted data"):
+        contrast(result, a, "ZZZ")
+    with pytest.raises(ConfigError, match="new_groups"):
+        predict_new_group(result, {"cooperation": "high"}, new_groups="accident")
+    population = predict_new_group(result, {"cooperation": "high"}, new_groups="population")
+    sampled = predict_new_group(result, {"cooperation": "high"}, new_groups="sample", random_seed=1)
+    width = lambda t: float(t["hdi_upper"].iloc[0] - t["hdi_lower"].iloc[0])  # noqa: E731
+    assert width(sampled) > width(population)
+
+
+def test_ppc_and_plots(smoke_fits):
+    result = smoke_fits("varying_slopes")
+    table = ppc_shares(result, "n_procedures")
+    assert {"observed_share", "mean", "inside"} <= set(table.columns)
+    plot_ppc(result, table)
+    plot_caterpillar(result, group_effects(result))
+    plot_margins(result, margins(result, {"n_procedures": [1, 2, 3]}), "n_procedures")
+
+
+def test_loo_comparison(smoke_fits):
+    table = compare_models({m: smoke_fits(m) for m in ("pooled", "group_predictors")})
+    assert {"elpd", "elpd_diff", "dse", "pareto_k_max"} <= set(table.columns) or len(table) == 2
+    with pytest.raises(ConfigError):
+        compare_models({"c": smoke_fits("competing_outcomes"), "p": smoke_fits("pooled")})
