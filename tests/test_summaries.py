@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from returnmodels.errors import ConfigError
@@ -75,6 +76,23 @@ def test_ppc_and_plots(smoke_fits):
 
 def test_loo_comparison(smoke_fits):
     table = compare_models({m: smoke_fits(m) for m in ("pooled", "group_predictors")})
-    assert {"elpd", "elpd_diff", "dse", "pareto_k_max"} <= set(table.columns) or len(table) == 2
+    assert {"elpd", "elpd_diff", "dse", "pareto_k_max", "n_pareto_k_bad"} <= set(table.columns)
+    assert sorted(table.index) == ["group_predictors", "pooled"]
+    assert table["elpd_diff"].iloc[0] == 0 and (table["elpd_diff"] <= 0).all()  # best first
     with pytest.raises(ConfigError):
         compare_models({"c": smoke_fits("competing_outcomes"), "p": smoke_fits("pooled")})
+
+
+def test_saved_results_compare_exactly_like_fresh_fits(smoke_fits, tmp_path):
+    """Saved results keep the pointwise LOO instead of the (large) log-likelihood; the
+    comparison from the files equals the one from the fits."""
+    from returnmodels.results import load_result, save_result
+
+    names = ("pooled", "varying_intercepts")
+    fresh = compare_models({m: smoke_fits(m) for m in names})
+    for m in names:
+        save_result(smoke_fits(m), tmp_path / f"{m}.nc")
+    loaded = {m: load_result(tmp_path / f"{m}.nc") for m in names}
+    assert all("log_likelihood" not in r.children and "loo" in r.children for r in loaded.values())
+    from_files = compare_models(loaded)
+    pd.testing.assert_frame_equal(fresh, from_files.loc[fresh.index])

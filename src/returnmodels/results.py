@@ -79,12 +79,29 @@ def _attr(result: xr.DataTree, key: str) -> str:
         raise ConfigError(f"not a returnmodels result: attribute {PREFIX + key} missing") from None
 
 
-def save_result(result: xr.DataTree, path: str | os.PathLike) -> Path:
-    """Write ``result`` as NetCDF, atomically."""
+def save_result(
+    result: xr.DataTree, path: str | os.PathLike, *, log_likelihood: bool = False
+) -> Path:
+    """Write ``result`` as NetCDF, atomically.
+
+    The pointwise log-likelihood (draws x cells, hundreds of MB for the bundled data) is
+    replaced by the pointwise PSIS-LOO results (a ``loo`` group of a few hundred kB),
+    which is what model comparison uses; ``log_likelihood=True`` keeps it as well. A
+    model with several observed variables (``competing_outcomes``) is not compared by
+    LOO here, so it gets no ``loo`` group.
+    """
+    from returnmodels.summaries.comparison import loo_group
+
     _attr(result, "model")
     path = Path(path)
+    saved = result.copy()
+    single = "log_likelihood" in result.children and len(result["log_likelihood"].data_vars) == 1
+    if single and "loo" not in result.children:
+        saved["loo"] = xr.DataTree(loo_group(result))
+    if not log_likelihood and "log_likelihood" in saved.children:
+        del saved["log_likelihood"]
     with atomic_write(path) as temporary:
-        result.to_netcdf(temporary, engine="h5netcdf")
+        saved.to_netcdf(temporary, engine="h5netcdf")
     return path
 
 
