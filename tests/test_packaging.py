@@ -122,3 +122,13 @@ def test_gitignore_keeps_case_level_data_out(path, ignored):
         ["git", "check-ignore", "--no-index", "-q", path], cwd=ROOT, check=False
     )
     assert (result.returncode == 0) == ignored, f"{path} ignored={not ignored}"
+
+
+@pytest.mark.slow
+def test_readme_model_example_runs(tmp_path, monkeypatch):
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## The models", 1)[1].split("\n## ", 1)[0]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "README.md", "exec"), {})
+    assert (tmp_path / "fit.nc").is_file()
