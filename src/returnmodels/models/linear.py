@@ -157,7 +157,9 @@ def predict_eta(
     beta = _beta(post, design.terms, prefix, lead, at)
     if beta is not None:
         eta += beta @ rows["X"].T
-    gamma = _beta(post, design.group_terms, prefix, lead, at)
+    # Models without group-level predictors (varying_intercepts) sample no gamma.
+    fitted_group_terms = tuple(t for t in design.group_terms if prefix + t.name in post)
+    gamma = _beta(post, fitted_group_terms, prefix, lead, at)
     if gamma is not None:
         eta += gamma @ rows["Z"].T
     index = rows["index"]

@@ -101,6 +101,6 @@ def compare_models(results: Mapping[str, xr.DataTree]) -> pd.DataFrame:
     for label, found in (("data", checksums), ("observed variable", responses), ("cells", cells)):
         if len(set(found.values())) > 1:
             raise ConfigError(f"fits differ in their {label}: {found}; LOO needs the same data")
-    table = az.compare(loos)
+    table = az.compare(loos, round_to="none")
     diagnostics = pd.DataFrame({name: _diagnostics(loo) for name, loo in loos.items()}).T
     return table.join(diagnostics[["pareto_k_max", "n_pareto_k_bad"]])

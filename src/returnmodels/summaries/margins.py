@@ -100,8 +100,13 @@ def margins(
     level and closing year).
     """
     design = Design.from_result(result)
-    values = default_margin_values(design) if values is None else values
     posterior = posterior_of(result)
+    if values is None:  # only predictors the model has: no flat margins by cooperation
+        values = {  # for varying_intercepts, whose nationality effects absorb it
+            name: levels
+            for name, levels in default_margin_values(design).items()
+            if name in posterior or f"competing_{name}" in posterior
+        }
     names = outcome_names(design)
     rows = []
     for predictor, levels in values.items():

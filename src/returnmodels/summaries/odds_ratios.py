@@ -28,6 +28,8 @@ def odds_ratios(result: xr.DataTree, *, prob: float = HDI_PROB) -> pd.DataFrame:
     for prefix, outcome, reference in blocks:
         lead = "nonreference_outcome" if outcome else None
         for term in design.terms + design.group_terms:
+            if prefix + term.name not in posterior:  # not in this model (varying_intercepts)
+                continue
             draws = stacked(posterior, prefix + term.name, lead, outcome).reshape(-1, term.width)
             for k, label in enumerate(term.labels()):
                 ratio = np.exp(draws[:, k])

@@ -1,0 +1,161 @@
+"""The committed notebooks: thin, parameterised, output-free, and runnable as a batch.
+
+Static checks read every notebook with ``ast``; the batch test runs the whole main job
+with ``--smoke`` once (module-scoped) and audits what it wrote.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+BATCH = ROOT / "notebooks" / "main.yaml"
+EXPECTED_RUNS = {
+    "explore",
+    "fit-pooled",
+    "fit-varying_intercepts",
+    "fit-group_predictors",
+    "fit-varying_slopes",
+    "fit-competing_outcomes",
+    "compare",
+    "report",
+    "checks",
+    "public-figures",
+}
+
+
+def _read(path: Path):
+    return nbformat.read(path, as_version=4)
+
+
+def _code(cell) -> ast.Module:
+    return ast.parse(cell.source)
+
+
+@pytest.fixture(params=NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def notebook(request):
+    return request.param, _read(request.param)
+
+
+def test_notebooks_exist():
+    names = {p.stem.split("_")[0] for p in NOTEBOOKS}
+    assert {"01", "02", "03", "04", "05", "06"} <= names
+
+
+def test_no_outputs_or_execution_counts(notebook):
+    path, book = notebook
+    for i, cell in enumerate(book.cells):
+        if cell.cell_type == "code":
+            assert cell.outputs == [], f"{path.name} cell {i} has outputs"
+            assert cell.execution_count is None, f"{path.name} cell {i} has an execution count"
+
+
+def test_opens_with_markdown(notebook):
+    path, book = notebook
+    assert book.cells[0].cell_type == "markdown", f"{path.name} must open with markdown"
+    assert len(book.cells[0].source) > 100, f"{path.name}: the opening paragraph is missing"
+
+
+def test_one_parameters_cell_of_literals(notebook):
+    path, book = notebook
+    tagged = [c for c in book.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1, f"{path.name}: {len(tagged)} cells tagged parameters"
+    names = set()
+    for statement in _code(tagged[0]).body:
+        assert isinstance(statement, ast.Assign), (
+            f"{path.name}: parameters cell holds {ast.dump(statement)[:60]}"
+        )
+        ast.literal_eval(statement.value)  # raises on anything but a literal
+        names |= {t.id for t in statement.targets}
+    assert "smoke" in names and "out" in names, f"{path.name}: needs smoke and out"
+
+
+def test_defines_no_function_or_class(notebook):
+    path, book = notebook
+    for i, cell in enumerate(book.cells):
+        if cell.cell_type != "code":
+            continue
+        for node in ast.walk(_code(cell)):
+            assert not isinstance(
+                node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda
+            ), f"{path.name} cell {i} defines {type(node).__name__}: move it to the library"
+
+
+def test_batch_lists_every_run():
+    from returnmodels.batch import load_batch
+
+    batch = load_batch(BATCH, smoke=True)
+    assert {run.name for run in batch.runs} == EXPECTED_RUNS
+    assert set(batch.run("compare").after) >= {"fit-group_predictors", "fit-pooled"}
+    assert set(batch.run("report").after) == {"fit-group_predictors", "fit-competing_outcomes"}
+
+
+# -- running them ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def smoke_results(tmp_path_factory):
+    """The main batch run once with --smoke; (exit status, results folder, output)."""
+    out = tmp_path_factory.mktemp("smoke") / "results"
+    command = [
+        str(Path(sys.executable).parent / "returnmodels"),
+        "run",
+        "--smoke",
+        "--out",
+        str(out),
+    ]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    return done.returncode, out, done.stdout + done.stderr
+
+
+@pytest.mark.slow
+def test_smoke_batch_runs_every_notebook(smoke_results):
+    code, out, output = smoke_results
+    manifests = {p.parent.name: json.loads(p.read_text()) for p in out.glob("*/manifest.json")}
+    failed = {
+        n: (m["error"] or {}).get("message") for n, m in manifests.items() if m["status"] != "ok"
+    }
+    assert set(manifests) == EXPECTED_RUNS, output[-3000:]
+    assert not failed, failed
+    assert code == 0, output[-3000:]
+    for name in EXPECTED_RUNS:
+        if name.startswith("fit-"):
+            assert manifests[name]["verdict"] in ("PASS", "FAIL")
+            assert (out / name / "posterior.nc").is_file()
+    assert (out / "compare" / "loo_comparison.csv").is_file()
+
+
+@pytest.mark.slow
+def test_smoke_batch_passes_the_audit(smoke_results):
+    from returnmodels.cli import main
+
+    _, out, _ = smoke_results
+    assert main(["audit", str(out)]) == 0
+
+
+@pytest.mark.slow
+def test_plain_papermill_with_parameters(tmp_path):
+    """A notebook runs with plain papermill from notebooks/, defaults relative to it."""
+    source = ROOT / "notebooks" / "06_public_figures.ipynb"
+    executed = tmp_path / "06.ipynb"
+    command = [
+        str(Path(sys.executable).parent / "papermill"),
+        str(source),
+        str(executed),
+        "-p", "smoke", "True",
+        "-p", "first_year", "2015",
+        "-p", "out", str(tmp_path),
+    ]  # fmt: skip
+    done = subprocess.run(command, cwd=source.parent, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    departures = (tmp_path / "departures.csv").read_text().splitlines()
+    assert departures[1].startswith("2015")
+    assert json.loads((tmp_path / "diagnostics.json").read_text())["verdict"] in ("PASS", "FAIL")
