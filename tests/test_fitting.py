@@ -41,6 +41,23 @@ def test_every_model_samples_with_documented_groups_and_dims(smoke_fits, name):
     }
 
 
+@pytest.mark.parametrize("name", ["pooled", "group_predictors", "varying_slopes"])
+def test_numpy_log_likelihood_matches_pymc(smoke_fits, small_cases, name):
+    """fit() computes the pointwise log-likelihood in NumPy: the same values as PyMC's."""
+    import numpy as np
+    import pymc as pm
+    import xarray as xr
+
+    from returnmodels.fitting import build_model
+
+    result = smoke_fits(name)
+    model, _, _ = build_model(small_cases, name)
+    tree = xr.DataTree.from_dict({"posterior": result["posterior"].to_dataset()})
+    expected = pm.compute_log_likelihood(tree, model=model, progressbar=False)
+    ours = result["log_likelihood"]["assisted"].values
+    np.testing.assert_allclose(ours, expected["log_likelihood"]["assisted"].values, atol=2e-4)
+
+
 def test_save_load_round_trip_and_identity_check(smoke_fits, tmp_path):
     result = smoke_fits("group_predictors")
     path = save_result(result, tmp_path / "posterior.nc")

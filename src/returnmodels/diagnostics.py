@@ -75,9 +75,11 @@ def check_convergence(result: xr.DataTree, thresholds: dict | None = None) -> Ve
     r_hat, r_name = _extreme(az.rhat(posterior), "max")
     bulk, b_name = _extreme(az.ess(posterior, method="bulk"), "min")
     tail, t_name = _extreme(az.ess(posterior, method="tail"), "min")
-    stats = result["sample_stats"].to_dataset()
-    divergences = int(stats["diverging"].sum()) if "diverging" in stats else 0
-    bfmi = float(np.min(np.asarray(az.bfmi(result)["energy"] if _has_energy(stats) else np.nan)))
+    divergences, bfmi = 0, np.inf
+    for group in _sampler_groups(result):  # one per separately sampled stage
+        stats = result[group].to_dataset()
+        divergences += int(stats["diverging"].sum()) if "diverging" in stats else 0
+        bfmi = min(bfmi, _bfmi(stats))
     failures = []
     if not r_hat <= limits["r_hat_max"]:
         failures.append(f"R-hat {r_hat:.3f} > {limits['r_hat_max']} ({r_name})")
@@ -95,8 +97,17 @@ def check_convergence(result: xr.DataTree, thresholds: dict | None = None) -> Ve
     )
 
 
-def _has_energy(stats: xr.Dataset) -> bool:
-    return "energy" in stats
+def _sampler_groups(result: xr.DataTree) -> list[str]:
+    """``sample_stats``, and ``sample_stats_<stage>`` of models sampled in stages."""
+    return sorted(name for name in result.children if name.startswith("sample_stats"))
+
+
+def _bfmi(stats: xr.Dataset) -> float:
+    """Smallest E-BFMI over chains (NaN without energy), by ArviZ."""
+    if "energy" not in stats:
+        return float("nan")
+    per_chain = az.bfmi(xr.DataTree.from_dict({"sample_stats": stats}))["energy"]
+    return float(np.min(np.asarray(per_chain)))
 
 
 def verdict_line(verdict: dict | Verdict) -> str:

@@ -26,6 +26,15 @@ Priors: stage 1 as ``group_predictors``; stage 2 the same with the ``competing_`
 Parameters: stage 1 as ``group_predictors``; stage 2 named ``competing_<name>`` with a
 leading dim ``nonreference_outcome``. Observed: ``assisted`` (dim ``cell``) and
 ``competing`` (dims ``cell``, ``competing_outcome``).
+
+Sampling in stages: the two stages share no parameter and their priors are independent,
+so the posterior factorises, :math:`p(\\theta_1, \\theta_2 \\mid y) = p(\\theta_1 \\mid s)
+\\, p(\\theta_2 \\mid y_{\\cdot})`. :func:`build_stages` gives the two factors as separate
+models, which :func:`returnmodels.fitting.fit` samples one after the other and joins draw
+by draw (independent draws of independent factors are draws of the joint). Each stage
+gets its own mass-matrix adaptation: sampled jointly, the stage-1 intercept and
+cooperation effects mixed poorly on the bundled data (bulk ESS 56, R-hat 1.07 at 1000
+draws), while stage 1 alone converges as ``group_predictors`` does.
 """
 
 from __future__ import annotations
@@ -48,25 +57,45 @@ COMPETING = tuple(o for o in OUTCOMES if o != ASSISTED)
 NONREFERENCE = tuple(o for o in COMPETING if o != REFERENCE)
 
 
+COORDS = {
+    "outcome": list(OUTCOMES),
+    "competing_outcome": list(COMPETING),
+    "nonreference_outcome": list(NONREFERENCE),
+}
+
+
 def build(design: Design, priors: dict) -> pm.Model:
-    coords = {
-        "outcome": list(OUTCOMES),
-        "competing_outcome": list(COMPETING),
-        "nonreference_outcome": list(NONREFERENCE),
-    }
-    with new_model(design, coords) as model:
-        eta, _ = add_block(design, priors)
-        binomial_likelihood(design, eta)
-        eta2, _ = add_block(design, priors, prefix="competing_", lead=("nonreference_outcome",))
-        at = COMPETING.index(REFERENCE)
-        zeros = pt.zeros((len(design.cells), 1))
-        logits = pt.concatenate([eta2[:, :at], zeros, eta2[:, at:]], axis=1)
-        counts = design.cells[list(COMPETING)].to_numpy("int64")
-        pm.Multinomial(
-            "competing",
-            n=counts.sum(axis=1),
-            p=pm.math.softmax(logits, axis=1),
-            observed=counts,
-            dims=(CELL_DIM, "competing_outcome"),
-        )
+    """The joint model of both stages (log-likelihood, prior and posterior predictive)."""
+    with new_model(design, COORDS) as model:
+        _uptake(design, priors)
+        _competing(design, priors)
     return model
+
+
+def build_stages(design: Design, priors: dict) -> tuple[pm.Model, pm.Model]:
+    """The two factors of the posterior as separate models: uptake, then competing."""
+    with new_model(design, COORDS) as uptake:
+        _uptake(design, priors)
+    with new_model(design, COORDS) as competing:
+        _competing(design, priors)
+    return uptake, competing
+
+
+def _uptake(design: Design, priors: dict) -> None:
+    eta, _ = add_block(design, priors)
+    binomial_likelihood(design, eta)
+
+
+def _competing(design: Design, priors: dict) -> None:
+    eta2, _ = add_block(design, priors, prefix="competing_", lead=("nonreference_outcome",))
+    at = COMPETING.index(REFERENCE)
+    zeros = pt.zeros((len(design.cells), 1))
+    logits = pt.concatenate([eta2[:, :at], zeros, eta2[:, at:]], axis=1)
+    counts = design.cells[list(COMPETING)].to_numpy("int64")
+    pm.Multinomial(
+        "competing",
+        n=counts.sum(axis=1),
+        p=pm.math.softmax(logits, axis=1),
+        observed=counts,
+        dims=(CELL_DIM, "competing_outcome"),
+    )

@@ -31,6 +31,8 @@ class ModelEntry:
     default_priors: dict
     outcomes: bool  # True: needs counts per outcome (the six-outcome model)
     doc: str
+    #: Models whose posterior factorises: builds the factors, sampled one by one.
+    build_stages: Callable[[Design, dict], tuple[pm.Model, ...]] | None = None
 
     @classmethod
     def from_module(cls, module: ModuleType) -> ModelEntry:
@@ -41,6 +43,7 @@ class ModelEntry:
             default_priors=module.DEFAULT_PRIORS,
             outcomes=getattr(module, "OUTCOMES_NEEDED", False),
             doc=module.__doc__ or "",
+            build_stages=getattr(module, "build_stages", None),
         )
 
 
