@@ -118,3 +118,20 @@ def test_cli_refuses_a_varying_group_predictor(tmp_path, capsys):
     assert main(argv + ["--out", str(tmp_path / "x")]) == 2
     assert "not constant within 'herd'" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_competing_outcomes_samples_its_stages_separately_and_the_gate_reads_both(smoke_fits):
+    from returnmodels.diagnostics import check_convergence
+
+    result = smoke_fits("competing_outcomes")
+    assert {"sample_stats", "sample_stats_stage1"} <= set(result.children)
+    posterior = result["posterior"]
+    assert "nationality_sigma" in posterior and "competing_nationality_sigma" in posterior
+    stage0 = int(result["sample_stats"]["diverging"].sum())
+    flagged = result.copy()
+    stats = flagged["sample_stats_stage1"].to_dataset()
+    stats["diverging"] = stats["diverging"] | True  # every stage-2 draw divergent
+    flagged["sample_stats_stage1"] = stats
+    after = check_convergence(flagged)
+    assert after.divergences == stage0 + stats["diverging"].size
+    assert not after.passed
