@@ -1,0 +1,163 @@
+"""One command for the whole benchmark: ``.venv/bin/python benchmarks/run.py``.
+
+Runs every measurement of ``measure.py`` in its own fresh process (so that imports,
+compilation and peak memory are counted per fit), side by side on the same rows:
+
+1. returnmodels vs bambi on the same subset (``--rows``, default 11,800 cases: bambi needs
+   more than 15 minutes on all 118,000 rows on a 2-core machine); ``--bambi-full`` adds
+   the comparison on all rows;
+2. returnmodels on the bundled data, cold and then warm (another seed, same structure);
+3. scaling: returnmodels on 11,800, 118,000 and 1,180,000 simulated cases.
+
+Writes ``benchmarks/results.json`` and prints the Markdown tables of ``README.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import tempfile
+from importlib.metadata import version
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+BUNDLED = ROOT / "data" / "cases.parquet"
+SCALES = (11_800, 118_000, 1_180_000)
+SHARED = ("n_procedures", "nationality_sigma", "cooperation[high]")
+
+
+def measure(engine: str, data: Path, *extra: str) -> dict:
+    command = [sys.executable, str(HERE / "measure.py"), engine, str(data), *extra]
+    print("$", " ".join(command[1:]), file=sys.stderr, flush=True)
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"{engine} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout)
+
+
+def agreement(a: dict, b: dict) -> dict:
+    """|mean_a - mean_b| in units of the combined Monte Carlo standard error."""
+    out = {}
+    for name in SHARED:
+        x, y = a["shared"][name], b["shared"][name]
+        z = abs(x["mean"] - y["mean"]) / (x["mcse"] ** 2 + y["mcse"] ** 2) ** 0.5
+        out[name] = {
+            "returnmodels": x["mean"],
+            "bambi": y["mean"],
+            "z": z,
+            "agree": z < 3,
+            "diff_in_posterior_sd": abs(x["mean"] - y["mean"]) / x.get("sd", float("nan")),
+        }
+    return out
+
+
+def ratios(a: dict, b: dict) -> dict:
+    return {
+        "min_ess_per_sampling_s": a["min_ess_per_sampling_s"] / b["min_ess_per_sampling_s"],
+        "min_ess_per_total_s": a["min_ess_per_total_s"] / b["min_ess_per_total_s"],
+        "total_wall_speedup": b["total_s"] / a["total_s"],
+    }
+
+
+def environment() -> dict:
+    packages = ("returnmodels", "pymc", "pytensor", "nutpie", "bambi", "arviz", "numpy")
+    return {
+        "python": platform.python_version(),
+        "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}",
+        "cores": __import__("os").cpu_count(),
+        **{p: version(p) for p in packages},
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=11_800)
+    parser.add_argument("--bambi-full", action="store_true")
+    parser.add_argument("--skip-compare", action="store_true", help="no bambi comparison")
+    parser.add_argument("--skip-scaling", action="store_true")
+    parser.add_argument("--skip-bundled", action="store_true", help="no cold/warm bundled fit")
+    parser.add_argument(
+        "--scaling-predictors",
+        default=None,
+        help="case-level predictors of the scaling fits (default: all; the main job: n_procedures)",
+    )
+    parser.add_argument("--scales", default=",".join(map(str, SCALES)))
+    parser.add_argument("--out", default=str(HERE / "results.json"))
+    args = parser.parse_args()
+    results: dict = {"environment": environment(), "comparisons": []}
+    subsets = [] if args.skip_compare else [args.rows] + ([None] if args.bambi_full else [])
+    for rows in subsets:
+        extra = ("--rows", str(rows)) if rows else ()
+        ours, theirs = measure("returnmodels", BUNDLED, *extra), measure("bambi", BUNDLED, *extra)
+        results["comparisons"].append(
+            {"rows": ours["n_rows"], "returnmodels": ours, "bambi": theirs,
+             "ratios": ratios(ours, theirs), "agreement": agreement(ours, theirs)}
+        )  # fmt: skip
+    if not args.skip_bundled:
+        results["bundled"] = measure("returnmodels", BUNDLED, "--refit")
+    if not args.skip_scaling:
+        results["scaling"] = []
+        with tempfile.TemporaryDirectory() as folder:
+            for n in map(int, args.scales.split(",")):
+                path = Path(folder) / f"cases_{n}.parquet"
+                subprocess.run(
+                    [str(Path(sys.executable).parent / "returnmodels"), "simulate",
+                     "--out", str(path), "--n-cases", str(n)],
+                    check=True, capture_output=True,
+                )  # fmt: skip
+                extra = ("--predictors", args.scaling_predictors) if args.scaling_predictors else ()
+                results["scaling"].append(measure("returnmodels", path, *extra))
+    Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
+    print(tables(results))
+    return 0
+
+
+def tables(results: dict) -> str:
+    rows = [
+        ("import s", "import_s"), ("build s", "build_s"), ("compile s", "compile_s"),
+        ("sampling s", "sample_s"), ("total wall s", "total_s"),
+        ("min bulk ESS", "min_ess_bulk"), ("min ESS / sampling s", "min_ess_per_sampling_s"),
+        ("min ESS / total s", "min_ess_per_total_s"), ("max R-hat", "max_rhat"),
+        ("divergences", "divergences"), ("peak RSS MiB", "peak_rss_mib"),
+        ("binomial cells", "n_cells"),
+    ]  # fmt: skip
+    lines = []
+    for comparison in results["comparisons"]:
+        lines += [f"\n### {comparison['rows']:,} cases\n", "| | returnmodels | bambi |",
+                  "|---|---:|---:|"]  # fmt: skip
+        for label, key in rows:
+            cells = [_fmt(comparison[e].get(key)) for e in ("returnmodels", "bambi")]
+            lines.append(f"| {label} | {cells[0]} | {cells[1]} |")
+        for key, value in comparison["ratios"].items():
+            lines.append(f"| ratio {key} | {value:.1f}x | |")
+        for name, a in comparison["agreement"].items():
+            verdict = f"{'agree' if a['agree'] else 'DIFFER'}, z={a['z']:.1f}"
+            lines.append(f"| {name} | {a['returnmodels']:.3f} | {a['bambi']:.3f} ({verdict}) |")
+    bundled = results.get("bundled")
+    lines += [] if bundled is None else ["\n### Bundled data, cold then warm\n",
+              f"cold total {bundled['total_s']:.1f} s (compile {_fmt(bundled['compile_s'])} s); "
+              f"warm build+compile {bundled['warm_build_compile_s']:.2f} s, "
+              f"warm fit {bundled['warm_total_s']:.1f} s"]  # fmt: skip
+    if "scaling" in results:
+        lines += ["\n### Scaling\n", "| cases | cells | sampling s | total s | peak RSS MiB |",
+                  "|---:|---:|---:|---:|---:|"]  # fmt: skip
+        for s in results["scaling"]:
+            lines.append(
+                f"| {s['n_rows']:,} | {s['n_cells']:,} | {s['sample_s']:.1f} | "
+                f"{s['total_s']:.1f} | {s['peak_rss_mib']:.0f} |"
+            )
+    return "\n".join(lines)
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
