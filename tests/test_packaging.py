@@ -77,10 +77,15 @@ def test_python_is_312_or_newer_everywhere():
     assert Version(version) >= Version("3.12")
 
 
-def _quick_start_commands() -> list[str]:
+def _readme_code(heading: str, language: str) -> str:
+    """The first ``language`` code block under the README's ``## heading``."""
     readme = (ROOT / "README.md").read_text()
-    section = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
-    block = re.search(r"```bash\n(.*?)```", section, re.S).group(1)
+    section = readme.split(f"## {heading}", 1)[1].split("\n## ", 1)[0]
+    return re.search(rf"```{language}\n(.*?)```", section, re.S).group(1)
+
+
+def _quick_start_commands() -> list[str]:
+    block = _readme_code("Quick start", "bash")
     return [line.split("#")[0].strip() for line in block.splitlines() if line.strip()]
 
 
@@ -96,10 +101,8 @@ def test_readme_quick_start_has_two_commands_and_ci_runs_the_test_one():
     assert test in ci, f"{test!r} is not a line of .ci/run: {ci}"
 
 
-def test_readme_python_example_runs(tmp_path, monkeypatch):
-    readme = (ROOT / "README.md").read_text()
-    section = readme.split("## From Python", 1)[1].split("\n## ", 1)[0]
-    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+def test_readme_python_example_runs(monkeypatch):
+    code = _readme_code("From Python", "python")
     monkeypatch.chdir(ROOT)
     exec(compile(code, "README.md", "exec"), {})
 
@@ -126,9 +129,7 @@ def test_gitignore_keeps_case_level_data_out(path, ignored):
 
 @pytest.mark.slow
 def test_readme_model_example_runs(tmp_path, monkeypatch):
-    readme = (ROOT / "README.md").read_text()
-    section = readme.split("## The models", 1)[1].split("\n## ", 1)[0]
-    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    code = _readme_code("The models", "python")
     monkeypatch.chdir(tmp_path)
     exec(compile(code, "README.md", "exec"), {})
     assert (tmp_path / "fit.nc").is_file()
