@@ -47,10 +47,16 @@ def test_every_model_builds_with_named_dims(small_cases, name):
         assert {"nationality_corr", "nationality_n_procedures_sigma"} <= set(model.named_vars)
     if name == "competing_outcomes":
         assert model.named_vars_to_dims["competing"] == ("cell", "competing_outcome")
-        assert model.named_vars_to_dims["competing_nationality_offset"] == (
+        assert model.named_vars_to_dims["competing_nationality_effect"] == (
             "nationality",
             "nonreference_outcome",
         )
+    if name in ("varying_intercepts", "group_predictors", "competing_outcomes"):
+        # every group sampled once, centred or not (tests/test_parameterisation.py)
+        for p in ("", "competing_") if name == "competing_outcomes" else ("",):
+            split = [model.coords.get(f"{p}nationality_{k}", ()) for k in ("centred", "noncentred")]
+            assert sorted(split[0] + split[1]) == sorted(design.groups)
+            assert split[0] and split[1]
 
 
 def test_priors_merge_user_over_defaults_and_refuse_unknown_names():

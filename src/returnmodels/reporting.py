@@ -188,10 +188,11 @@ def population_parameters(result: xr.DataTree) -> list[str]:
 
     group = Design.from_result(result).group
     posterior = result["posterior"].to_dataset()
+    per_group = ("cell", group, f"{group}_centred", f"{group}_noncentred")
     return [
         name
         for name, var in posterior.data_vars.items()
-        if not ({"cell", group} & set(var.dims)) and not name.endswith("_offset")
+        if not any(dim.endswith(per_group) for dim in var.dims) and not name.endswith("_offset")
     ]
 
 

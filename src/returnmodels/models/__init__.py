@@ -10,6 +10,7 @@ Dims
     ``herd`` for other data), coords the sorted group codes as text;
     ``<predictor>_level``: the non-reference levels of a categorical predictor (as text);
     ``<group>_term``: ``Intercept`` and the slope predictor (``varying_slopes``);
+    ``<group>_centred`` / ``<group>_noncentred``: the groups of each parameterisation;
     ``outcome`` (six, schema order), ``competing_outcome`` (the five other than
     assisted return), ``nonreference_outcome`` (those four without the reference
     ``unsupervised_departure``) in ``competing_outcomes``.
@@ -20,8 +21,12 @@ Parameters (bambi style)
     levels); one variable per predictor, named after it: numeric predictors one
     coefficient (``n_procedures``, ``family``), categorical ones a vector over
     ``<predictor>_level`` (``gender``, ``closing_year``, ``cooperation``);
-    ``<group>_sigma``, ``<group>_offset`` (non-centred standard normal) and
-    ``<group>_effect`` (``sigma * offset``, the group's deviation on the logit scale);
+    ``<group>_sigma``; ``<group>_effect`` (dim ``<group>``: the group's deviation on the
+    logit scale from its mean, :math:`\\beta_0 + z_j^\\top\\gamma`), sampled centred as
+    ``<group>_intercept`` (the group's own intercept, dim ``<group>_centred``) where the
+    group's counts are informative and non-centred as ``<group>_offset`` (standard
+    normal, dim ``<group>_noncentred``) elsewhere (``varying_slopes``: non-centred
+    ``<group>_offset`` for every group, dims ``(<group>, <group>_term)``);
     ``varying_slopes`` adds ``<group>_<slope>_effect``, ``<group>_<slope>_sigma``,
     ``<group>_corr``; ``competing_outcomes`` adds every stage-1 name again with prefix
     ``competing_`` and leading dim ``nonreference_outcome``.

@@ -13,7 +13,11 @@ assisted return and :math:`y_{c,k}` in each other outcome :math:`k`:
     \\eta_{c,k} = \\beta_{0k} + x_c^\\top\\beta_k + z_j^\\top\\gamma_k + \\sigma_k\\epsilon_{jk}
 
 over the five other outcomes with :math:`\\eta_{c,k} = 0` for the reference
-``unsupervised_departure``; :math:`\\epsilon_{jk} \\sim N(0, 1)`. This is exactly the
+``unsupervised_departure``; :math:`\\epsilon_{jk} \\sim N(0, 1)`. In both stages a group
+is sampled centred where its own counts pin down every log-odds of the stage (for stage 2
+against the reference outcome; :func:`returnmodels.models.linear.centred_groups`), and
+non-centred as written here elsewhere; on the bundled data 73 of 120 nationalities are
+centred in stage 1 and 61 in stage 2. This is exactly the
 simulator's generative model (:mod:`returnmodels.simulate.truth`), and its product is the
 categorical likelihood of the six outcomes with probabilities
 :math:`(p_c,\\ (1 - p_c)\\operatorname{softmax}(\\eta_{c,\\cdot}))`, which the summaries
@@ -82,16 +86,23 @@ def build_stages(design: Design, priors: dict) -> tuple[pm.Model, pm.Model]:
 
 
 def _uptake(design: Design, priors: dict) -> None:
-    eta, _ = add_block(design, priors)
+    eta = add_block(design, priors).eta
     binomial_likelihood(design, eta)
 
 
 def _competing(design: Design, priors: dict) -> None:
-    eta2, _ = add_block(design, priors, prefix="competing_", lead=("nonreference_outcome",))
     at = COMPETING.index(REFERENCE)
+    counts = design.cells[list(COMPETING)].to_numpy("int64")
+    eta2 = add_block(
+        design,
+        priors,
+        prefix="competing_",
+        lead=("nonreference_outcome",),
+        counts=counts,
+        reference=at,
+    ).eta
     zeros = pt.zeros((len(design.cells), 1))
     logits = pt.concatenate([eta2[:, :at], zeros, eta2[:, at:]], axis=1)
-    counts = design.cells[list(COMPETING)].to_numpy("int64")
     pm.Multinomial(
         "competing",
         n=counts.sum(axis=1),

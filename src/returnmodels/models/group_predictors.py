@@ -4,11 +4,15 @@
 
     s_c \\sim \\operatorname{Binomial}\\big(n_c,\\ \\operatorname{logit}^{-1}(\\eta_c)\\big),
     \\qquad \\eta_c = \\beta_0 + x_c^\\top\\beta + u_{j[c]},
-    \\qquad u_j = z_j^\\top\\gamma + \\sigma\\,\\epsilon_j,\\quad \\epsilon_j \\sim N(0, 1)
+    \\qquad u_j \\sim N(z_j^\\top\\gamma, \\sigma^2)
 
 Case files: :math:`z_j` is the origin country's ``cooperation`` (reference ``low``), so
-:math:`\\gamma` are the cooperation effects and :math:`\\sigma\\epsilon_j` the nationality's
-deviation from its cooperation level. This is the model CALIBRATION.md is checked with.
+:math:`\\gamma` are the cooperation effects and :math:`u_j - z_j^\\top\\gamma` the
+nationality's deviation from its cooperation level (``<group>_effect``). This is the model
+CALIBRATION.md is checked with. Informative groups are sampled centred,
+:math:`a_j = \\beta_0 + u_j \\sim N(\\beta_0 + z_j^\\top\\gamma, \\sigma^2)`
+(``<group>_intercept``), the others non-centred (``<group>_offset``): see
+``varying_intercepts`` and :func:`returnmodels.models.linear.centred_groups`.
 
 Priors: :math:`\\beta_0 \\sim N(0, 2.5)` (``intercept``), :math:`\\beta \\sim N(0, 2.5)`
 (``coefficients``), :math:`\\gamma \\sim N(0, 2.5)` (``group_coefficients``),
@@ -33,6 +37,6 @@ DEFAULT_PRIORS = dict(BINARY_PRIORS)
 
 def build(design: Design, priors: dict) -> pm.Model:
     with new_model(design) as model:
-        eta, _ = add_block(design, priors)
+        eta = add_block(design, priors).eta
         binomial_likelihood(design, eta)
     return model

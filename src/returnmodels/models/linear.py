@@ -15,6 +15,8 @@ same :math:`\\eta` from posterior draws for any rows, so summaries never re-comp
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import pandas as pd
 import pymc as pm
@@ -24,9 +26,27 @@ import xarray as xr
 from returnmodels.models.data import Design, Term
 from returnmodels.models.priors import make_prior
 
-__all__ = ["add_block", "encode_rows", "predict_eta", "stack_draws", "stacked"]
+__all__ = [
+    "Block",
+    "add_block",
+    "add_split_coords",
+    "centred_groups",
+    "encode_rows",
+    "predict_eta",
+    "stack_draws",
+    "stacked",
+]
 
 SAMPLE = ("chain", "draw")
+
+
+class Block(NamedTuple):
+    """One linear predictor: ``eta`` (cells[, E]), the groups' deviations ``deviation``
+    (u, groups x E) and their means ``mean`` (:math:`\\beta_0 + z_j^\\top\\gamma`)."""
+
+    eta: object
+    deviation: object
+    mean: object
 
 
 def _coefficients(terms, priors_spec, prefix, lead):
@@ -47,34 +67,113 @@ def add_block(
     lead: tuple[str, ...] = (),
     group_predictors: bool = True,
     group_effects: bool = True,
+    counts: np.ndarray | None = None,
+    reference: int = 0,
 ):
-    """Add one linear predictor to the model in context; return eta (cells[, E]) and parts.
+    """Add one linear predictor to the model in context; return its :class:`Block`.
 
     Prior names read from ``priors``: ``{p}intercept``, ``{p}coefficients``,
-    ``{p}group_sigma``, ``{p}group_coefficients`` where ``p`` is ``prefix``.
+    ``{p}group_sigma``, ``{p}group_coefficients`` where ``p`` is ``prefix``. ``counts``
+    (cells, m) and ``reference`` are the block's response counts and reference column,
+    which decide the groups' parameterisation (:func:`centred_groups`); by default the
+    design's failures (reference) and successes.
     """
     g = design.group
     b0 = make_prior(f"{prefix}Intercept_centred", priors[f"{prefix}intercept"], dims=lead or None)
     b0 = pt.reshape(b0, (-1,))
-    eta = pt.zeros((len(design.cells), 1)) + b0[None, :]
     beta = _coefficients(design.terms, priors[f"{prefix}coefficients"], prefix, lead)
+    eta = pt.zeros((len(design.cells), 1))
     if beta is not None:
         eta = eta + pt.dot(pt.as_tensor(design.case_matrix()), beta.T)
     gterms = design.group_terms if group_predictors else ()
     shift = b0 - _centre_shift(design.terms, beta)
-    u = pt.zeros((len(design.groups), 1))
-    if group_effects:
-        sigma = make_prior(f"{prefix}{g}_sigma", priors[f"{prefix}group_sigma"], dims=lead or None)
-        offset = pm.Normal(f"{prefix}{g}_offset", 0.0, 1.0, dims=(g, *lead))
-        effect = pm.Deterministic(f"{prefix}{g}_effect", offset * sigma, dims=(g, *lead))
-        u = u + pt.reshape(effect, (len(design.groups), -1))
+    # mu_j = beta_0 + z_j' gamma: the mean of group j's intercept.
+    mu = pt.zeros((len(design.groups), 1)) + b0[None, :]
     gamma = _coefficients(gterms, priors.get(f"{prefix}group_coefficients"), prefix, lead)
     if gamma is not None:
-        u = u + pt.dot(pt.as_tensor(design.group_matrix()), gamma.T)
+        mu = mu + pt.dot(pt.as_tensor(design.group_matrix()), gamma.T)
         shift = shift - _centre_shift(gterms, gamma)
+    intercepts = mu
+    if group_effects:
+        sigma = make_prior(f"{prefix}{g}_sigma", priors[f"{prefix}group_sigma"], dims=lead or None)
+        if counts is None:
+            counts = np.stack([design.trials - design.successes, design.successes], axis=1)
+        centred = centred_groups(design, counts, reference)
+        intercepts = _group_intercepts(design, mu, sigma, centred, prefix, lead)
+        pm.Deterministic(
+            f"{prefix}{g}_effect",
+            intercepts - mu if lead else (intercepts - mu)[:, 0],
+            dims=(g, *lead),
+        )
     pm.Deterministic(f"{prefix}Intercept", shift if lead else shift[0], dims=lead or None)
-    eta = eta + u[pt.as_tensor(design.group_index())]
-    return (eta if lead else eta[:, 0]), u
+    eta = eta + intercepts[pt.as_tensor(design.group_index())]
+    return Block(eta if lead else eta[:, 0], intercepts - mu, mu)
+
+
+#: A group's intercept is sampled centred where its own counts pin it down to a
+#: logit-scale SD of 0.5 or less (information 1 / variance >= 4), else non-centred.
+CENTRING_INFORMATION = 4.0
+
+
+def centred_groups(design: Design, counts: np.ndarray, reference: int) -> np.ndarray:
+    r"""Which groups get a centred intercept, from the block's response counts per cell.
+
+    ``counts`` (cells, m) holds the cases of each response category, ``reference`` the
+    column of the reference category. For group :math:`j` and category :math:`k`, the
+    sampling variance of the empirical log-odds against the reference is about
+    :math:`v_{jk} = 1/(y_{jk} + 1/2) + 1/(y_{j,\mathrm{ref}} + 1/2)`; the group is centred
+    when :math:`\max_k v_{jk} \le 1/` :data:`CENTRING_INFORMATION`. A group with no
+    cases in some category is thus always non-centred: only the prior bounds it there.
+    """
+    index = design.group_index()
+    per_group = np.stack(
+        [np.bincount(index, weights=counts[:, k], minlength=len(design.groups))
+         for k in range(counts.shape[1])],
+        axis=1,
+    )  # fmt: skip
+    others = np.delete(per_group, reference, axis=1)
+    variance = 1.0 / (others + 0.5) + 1.0 / (per_group[:, [reference]] + 0.5)
+    return CENTRING_INFORMATION * variance.max(axis=1) <= 1.0
+
+
+def add_split_coords(design: Design, centred: np.ndarray, prefix: str = "") -> None:
+    """Coords ``{p}<group>_centred`` and ``{p}<group>_noncentred`` (the groups of each
+    parameterisation) on the model in context."""
+    model = pm.modelcontext(None)
+    groups = np.asarray(design.groups, dtype=object)
+    g = design.group
+    for dim, mask in ((f"{prefix}{g}_centred", centred), (f"{prefix}{g}_noncentred", ~centred)):
+        if mask.any() and dim not in model.coords:
+            model.add_coord(dim, list(groups[mask]))
+
+
+def _group_intercepts(design: Design, mu, sigma, centred, prefix: str, lead: tuple[str, ...]):
+    """Group intercepts a_j ~ N(mu_j, sigma), centred where the data are informative.
+
+    Centred groups sample a_j itself (``{p}<group>_intercept``, dim
+    ``{p}<group>_centred``); the others a_j = mu_j + sigma * epsilon_j with
+    epsilon_j ~ N(0, 1) (``{p}<group>_offset``, dim ``{p}<group>_noncentred``). Both
+    give the same model; the centred form avoids the offset-sigma funnel where a group
+    has many cases, the non-centred form the sigma-effect funnel where it has few.
+    """
+    g = design.group
+    sigma = pt.reshape(sigma, (-1,))[None, :]
+    out = pt.zeros((len(design.groups), mu.shape[1]))
+    add_split_coords(design, centred, prefix)
+    where = np.flatnonzero(centred)
+    if where.size:
+        a = pm.Normal(
+            f"{prefix}{g}_intercept",
+            mu[where] if lead else mu[where, 0],
+            sigma if lead else sigma[0, 0],
+            dims=(f"{prefix}{g}_centred", *lead),
+        )
+        out = pt.set_subtensor(out[where], pt.reshape(a, (where.size, -1)))
+    where = np.flatnonzero(~centred)
+    if where.size:
+        offset = pm.Normal(f"{prefix}{g}_offset", 0.0, 1.0, dims=(f"{prefix}{g}_noncentred", *lead))
+        out = pt.set_subtensor(out[where], mu[where] + sigma * pt.reshape(offset, (where.size, -1)))
+    return out
 
 
 def _centre_shift(terms: tuple[Term, ...], coefficients):

@@ -34,6 +34,6 @@ DEFAULT_PRIORS = {k: v for k, v in BINARY_PRIORS.items() if k != "group_sigma"}
 
 def build(design: Design, priors: dict) -> pm.Model:
     with new_model(design) as model:
-        eta, _ = add_block(design, priors, group_effects=False)
+        eta = add_block(design, priors, group_effects=False).eta
         binomial_likelihood(design, eta)
     return model

@@ -1,10 +1,10 @@
-"""``varying_intercepts``: group random intercepts (non-centred) and case-level predictors.
+"""``varying_intercepts``: group random intercepts and case-level predictors.
 
 .. math::
 
     s_c \\sim \\operatorname{Binomial}\\big(n_c,\\ \\operatorname{logit}^{-1}(\\eta_c)\\big),
     \\qquad \\eta_c = \\beta_0 + x_c^\\top\\beta + u_{j[c]},
-    \\qquad u_j = \\sigma\\,\\epsilon_j,\\quad \\epsilon_j \\sim N(0, 1)
+    \\qquad u_j \\sim N(0, \\sigma^2)
 
 Case files: :math:`x_c` holds ``n_procedures`` (linear on the logit scale, centred, one
 coefficient), ``closing_year``, ``gender``, ``age_group`` (coded against reference levels
@@ -13,8 +13,15 @@ coefficient), ``closing_year``, ``gender``, ``age_group`` (coded against referen
 Priors: :math:`\\beta_0 \\sim N(0, 2.5)` (``intercept``), :math:`\\beta \\sim N(0, 2.5)`
 (``coefficients``), :math:`\\sigma \\sim \\text{HalfNormal}(1)` (``group_sigma``).
 
+Parameterisation (:func:`returnmodels.models.linear.centred_groups`): groups whose own
+counts pin their intercept down (log-odds SD <= 0.5) are sampled centred,
+:math:`a_j = \\beta_0 + u_j \\sim N(\\beta_0, \\sigma^2)`; the others non-centred,
+:math:`u_j = \\sigma\\epsilon_j`, :math:`\\epsilon_j \\sim N(0, 1)`. One model either way.
+
 Parameters: ``Intercept_centred``, ``Intercept``, one per predictor, ``<group>_sigma``,
-``<group>_offset`` (:math:`\\epsilon`, dim ``<group>``), ``<group>_effect`` (:math:`u`).
+``<group>_intercept`` (:math:`a_j`, dim ``<group>_centred``), ``<group>_offset``
+(:math:`\\epsilon_j`, dim ``<group>_noncentred``), ``<group>_effect`` (:math:`u`, dim
+``<group>``).
 """
 
 from __future__ import annotations
@@ -32,6 +39,6 @@ DEFAULT_PRIORS = {k: v for k, v in BINARY_PRIORS.items() if k != "group_coeffici
 
 def build(design: Design, priors: dict) -> pm.Model:
     with new_model(design) as model:
-        eta, _ = add_block(design, priors, group_predictors=False)
+        eta = add_block(design, priors, group_predictors=False).eta
         binomial_likelihood(design, eta)
     return model

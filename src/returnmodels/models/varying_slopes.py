@@ -67,7 +67,7 @@ def build(design: Design, priors: dict) -> pm.Model:
     g = design.group
     terms = {f"{g}_term": ["Intercept", term.name]}
     with new_model(design, terms) as model:
-        eta, _ = add_block(design, priors, group_effects=False)
+        eta = add_block(design, priors, group_effects=False).eta
         chol, corr, stds = pm.LKJCholeskyCov(
             f"{g}_chol", n=2, eta=float(priors["slope_lkj"]["eta"]), sd_dist=_sd_dist(priors)
         )
