@@ -91,6 +91,7 @@ def measure_returnmodels(args) -> dict:
         "n_rows": len(cases),
         "n_cells": int(result["constant_data"].sizes.get("cell", 0)),
         "divergences": int(result["sample_stats"]["diverging"].sum()),
+        "steps_per_draw": float(result["sample_stats"]["n_steps"].mean()),
     }
     posterior = result["posterior"].to_dataset()
     figures |= _posterior_figures(posterior, lambda n: not n.endswith("_centred"))
@@ -146,6 +147,7 @@ def measure_bambi(args) -> dict:
         "n_rows": len(frame),
         "n_cells": None,
         "divergences": int(stats["diverging"].sum()),
+        "steps_per_draw": float(stats["n_steps"].mean()),
     }
     figures |= _posterior_figures(posterior, lambda n: n != "p")
     coop = [d for d in posterior["cooperation"].dims if d not in ("chain", "draw")][0]

@@ -86,6 +86,26 @@ def test_configuration_is_checked_before_sampling(small_cases):
         fit(small_cases, "pooled", draws=0)
     with pytest.raises(ConfigError, match="unknown prior"):
         fit(small_cases, "pooled", priors={"nationality_sigma": {"sigma": 1}})
+    with pytest.raises(ConfigError, match="adaptation 'dense'.*auto"):
+        fit(small_cases, "pooled", adaptation="dense")
+
+
+def test_auto_adaptation_is_low_rank_for_small_models_and_diagonal_above(
+    smoke_fits, small_cases, monkeypatch
+):
+    import returnmodels.fitting as fitting
+
+    details = json.loads(smoke_fits("competing_outcomes").attrs["returnmodels_sampler"])
+    # stage 1 (about 140 parameters) low-rank, stage 2 (about 500) diagonal
+    assert details["stage0_n_dim"] <= fitting.LOW_RANK_MAX_DIM < details["stage1_n_dim"]
+    assert (details["stage0_adaptation"], details["stage1_adaptation"]) == ("low_rank", "diag")
+    monkeypatch.setattr(fitting, "LOW_RANK_MAX_DIM", 1)
+    small = fit(small_cases, "pooled", draws=DRAWS, tune=TUNE, chains=CHAINS, random_seed=SEED)
+    assert json.loads(small.attrs["returnmodels_sampler"])["adaptation"] == "diag"
+    forced = fit(
+        small_cases, "pooled", draws=DRAWS, tune=TUNE, chains=CHAINS, adaptation="low_rank"
+    )
+    assert json.loads(forced.attrs["returnmodels_sampler"])["adaptation"] == "low_rank"
 
 
 def test_cli_models_lists_every_model(capsys):

@@ -51,7 +51,7 @@ def test_every_model_builds_with_named_dims(small_cases, name):
             "nationality",
             "nonreference_outcome",
         )
-    if name in ("varying_intercepts", "group_predictors", "competing_outcomes"):
+    if name in ("varying_intercepts", "group_predictors", "varying_slopes", "competing_outcomes"):
         # every group sampled once, centred or not (tests/test_parameterisation.py)
         for p in ("", "competing_") if name == "competing_outcomes" else ("",):
             split = [model.coords.get(f"{p}nationality_{k}", ()) for k in ("centred", "noncentred")]

@@ -2,7 +2,7 @@
 
 The centred and non-centred forms are a change of variables, a_j = mu_j + sigma eps_j,
 so at matching points the log densities differ by exactly the Jacobian
-sum_j log sigma (per outcome in the competing stage).
+sum_j log sigma (per outcome in the competing stage; sigma = L00 in ``varying_slopes``).
 """
 
 from __future__ import annotations
@@ -66,11 +66,11 @@ def _log_density(model, point) -> float:
     return float(model.compile_logp()(point))
 
 
-@pytest.mark.parametrize("name", ["group_predictors", "competing_outcomes"])
+@pytest.mark.parametrize("name", ["group_predictors", "competing_outcomes", "varying_slopes"])
 def test_centred_and_non_centred_forms_are_one_model(small_cases, name, monkeypatch):
     plain, centred, design, point = _points(small_cases, name, monkeypatch)
     prefixes = ["", "competing_"] if name == "competing_outcomes" else [""]
-    state = {k: v for k, v in point.items() if "_offset" not in k}
+    state = {k: v for k, v in point.items() if not k.endswith("nationality_offset")}
     jacobian = 0.0
     z = design.group_matrix()  # cooperation medium, high
     for p in prefixes:
@@ -79,12 +79,16 @@ def test_centred_and_non_centred_forms_are_one_model(small_cases, name, monkeypa
         gamma = np.asarray(point[f"{p}cooperation"])  # (levels,) or (outcomes, levels)
         mean = b0 + z @ gamma.T  # (groups,) or (groups, outcomes)
         state[f"{p}nationality_intercept"] = mean + u
-        jacobian += len(design.groups) * np.sum(point[f"{p}nationality_sigma_log__"])
+        sigma = _evaluate(plain, f"{p}nationality_sigma", point)
+        jacobian += len(design.groups) * np.sum(np.log(sigma))
     assert set(state) == {v.name for v in centred.value_vars}
     assert _log_density(centred, state) == pytest.approx(
         _log_density(plain, point) - jacobian, rel=1e-10
     )
     # and the reported deviations are the same numbers
-    for p in prefixes:
-        again = _evaluate(centred, f"{p}nationality_effect", state)
-        np.testing.assert_allclose(again, _evaluate(plain, f"{p}nationality_effect", point))
+    names = [f"{p}nationality_effect" for p in prefixes]
+    names += ["nationality_n_procedures_effect"] if name == "varying_slopes" else []
+    for effect in names:
+        np.testing.assert_allclose(
+            _evaluate(centred, effect, state), _evaluate(plain, effect, point), rtol=1e-10
+        )

@@ -9,7 +9,7 @@ from pathlib import Path
 from returnmodels.diagnostics import verdict_line
 from returnmodels.errors import ConfigError
 from returnmodels.files import check_new_folder
-from returnmodels.fitting import DEFAULT_SAMPLING, SAMPLERS, fit
+from returnmodels.fitting import ADAPTATIONS, DEFAULT_SAMPLING, SAMPLERS, fit
 from returnmodels.models import MODELS, column_spec
 from returnmodels.results import verdict_of, write_fit_folder
 
@@ -41,6 +41,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=d["random_seed"])
     parser.add_argument("--sampler", default=d["sampler"], choices=list(SAMPLERS))
     parser.add_argument("--target-accept", type=float, default=d["target_accept"])
+    parser.add_argument(
+        "--adaptation",
+        default=d["adaptation"],
+        choices=list(ADAPTATIONS),
+        help="nutpie mass-matrix adaptation (auto: low_rank for small models, else diag)",
+    )
     parser.add_argument("--outcome", help="binary outcome column (bool or 0/1)")
     parser.add_argument("--successes", help="successes column (aggregated data)")
     parser.add_argument("--trials", help="trials column (aggregated data)")
@@ -86,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
         random_seed=args.seed,
         sampler=args.sampler,
         target_accept=args.target_accept,
+        adaptation=args.adaptation,
     )
     write_fit_folder(result, out, data_path=args.data)
     verdict = verdict_of(result)

@@ -31,6 +31,7 @@ __all__ = [
     "add_block",
     "add_split_coords",
     "centred_groups",
+    "group_intercepts",
     "encode_rows",
     "predict_eta",
     "stack_draws",
@@ -99,7 +100,7 @@ def add_block(
         if counts is None:
             counts = np.stack([design.trials - design.successes, design.successes], axis=1)
         centred = centred_groups(design, counts, reference)
-        intercepts = _group_intercepts(design, mu, sigma, centred, prefix, lead)
+        intercepts = group_intercepts(design, mu, sigma, centred, prefix, lead)
         pm.Deterministic(
             f"{prefix}{g}_effect",
             intercepts - mu if lead else (intercepts - mu)[:, 0],
@@ -147,7 +148,9 @@ def add_split_coords(design: Design, centred: np.ndarray, prefix: str = "") -> N
             model.add_coord(dim, list(groups[mask]))
 
 
-def _group_intercepts(design: Design, mu, sigma, centred, prefix: str, lead: tuple[str, ...]):
+def group_intercepts(
+    design: Design, mu, sigma, centred, prefix: str = "", lead: tuple[str, ...] = ()
+):
     """Group intercepts a_j ~ N(mu_j, sigma), centred where the data are informative.
 
     Centred groups sample a_j itself (``{p}<group>_intercept``, dim
