@@ -30,7 +30,7 @@ def test_groups_are_centred_only_where_their_own_counts_are_informative():
     design = _design(
         ["big", "big", "none", "small", "rare"], [300, 200, 0, 2, 3], [2000, 1000, 900, 6, 2000]
     )
-    counts = np.stack([design.trials - design.successes, design.successes], axis=1)
+    counts = linear.binary_counts(design)
     centred = dict(zip(design.groups, linear.centred_groups(design, counts, 0), strict=True))
     # big: 500 of 3000, variance 1/500 + 1/2500; none: no successes at all, only the prior
     # bounds it; small: 6 cases; rare: 3 successes, variance about 0.29 > 0.25.

@@ -29,7 +29,7 @@ from returnmodels.models.priors import make_prior
 __all__ = [
     "Block",
     "add_block",
-    "add_split_coords",
+    "binary_counts",
     "centred_groups",
     "group_intercepts",
     "encode_rows",
@@ -42,11 +42,10 @@ SAMPLE = ("chain", "draw")
 
 
 class Block(NamedTuple):
-    """One linear predictor: ``eta`` (cells[, E]), the groups' deviations ``deviation``
-    (u, groups x E) and their means ``mean`` (:math:`\\beta_0 + z_j^\\top\\gamma`)."""
+    """One linear predictor: ``eta`` (cells[, E]) and the groups' intercept means
+    ``mean`` (groups x E, :math:`\\beta_0 + z_j^\\top\\gamma`)."""
 
     eta: object
-    deviation: object
     mean: object
 
 
@@ -97,8 +96,7 @@ def add_block(
     intercepts = mu
     if group_effects:
         sigma = make_prior(f"{prefix}{g}_sigma", priors[f"{prefix}group_sigma"], dims=lead or None)
-        if counts is None:
-            counts = np.stack([design.trials - design.successes, design.successes], axis=1)
+        counts = binary_counts(design) if counts is None else counts
         centred = centred_groups(design, counts, reference)
         intercepts = group_intercepts(design, mu, sigma, centred, prefix, lead)
         pm.Deterministic(
@@ -108,7 +106,7 @@ def add_block(
         )
     pm.Deterministic(f"{prefix}Intercept", shift if lead else shift[0], dims=lead or None)
     eta = eta + intercepts[pt.as_tensor(design.group_index())]
-    return Block(eta if lead else eta[:, 0], intercepts - mu, mu)
+    return Block(eta if lead else eta[:, 0], mu)
 
 
 #: A group's intercept is sampled centred where its own counts pin it down to a
@@ -137,7 +135,12 @@ def centred_groups(design: Design, counts: np.ndarray, reference: int) -> np.nda
     return CENTRING_INFORMATION * variance.max(axis=1) <= 1.0
 
 
-def add_split_coords(design: Design, centred: np.ndarray, prefix: str = "") -> None:
+def binary_counts(design: Design) -> np.ndarray:
+    """(cells, 2) failures and successes: the binary block's response counts."""
+    return np.stack([design.trials - design.successes, design.successes], axis=1)
+
+
+def _add_split_coords(design: Design, centred: np.ndarray, prefix: str = "") -> None:
     """Coords ``{p}<group>_centred`` and ``{p}<group>_noncentred`` (the groups of each
     parameterisation) on the model in context."""
     model = pm.modelcontext(None)
@@ -162,7 +165,7 @@ def group_intercepts(
     g = design.group
     sigma = pt.reshape(sigma, (-1,))[None, :]
     out = pt.zeros((len(design.groups), mu.shape[1]))
-    add_split_coords(design, centred, prefix)
+    _add_split_coords(design, centred, prefix)
     where = np.flatnonzero(centred)
     if where.size:
         a = pm.Normal(

@@ -33,13 +33,17 @@ correlation).
 
 from __future__ import annotations
 
-import numpy as np
 import pymc as pm
 
 from returnmodels.errors import ConfigError
 from returnmodels.models._common import BINARY_PRIORS, binomial_likelihood, new_model
 from returnmodels.models.data import Design
-from returnmodels.models.linear import add_block, centred_groups, group_intercepts
+from returnmodels.models.linear import (
+    add_block,
+    binary_counts,
+    centred_groups,
+    group_intercepts,
+)
 
 NAME = "varying_slopes"
 SUMMARY = "random intercepts and n_procedures slopes by nationality, correlated (LKJ)"
@@ -79,8 +83,7 @@ def build(design: Design, priors: dict) -> pm.Model:
             f"{g}_chol", n=2, eta=float(priors["slope_lkj"]["eta"]), sd_dist=_sd_dist(priors)
         )
         # a_j = L00 e_aj (centred where informative), b_j = L10 e_aj + L11 e_bj.
-        counts = np.stack([design.trials - design.successes, design.successes], axis=1)
-        centred = centred_groups(design, counts, reference=0)
+        centred = centred_groups(design, binary_counts(design), reference=0)
         intercepts = group_intercepts(design, block.mean, chol[0, 0], centred)
         a = pm.Deterministic(f"{g}_effect", intercepts[:, 0] - block.mean[:, 0], dims=g)
         slope_offset = pm.Normal(f"{g}_{term.name}_offset", 0.0, 1.0, dims=g)
