@@ -139,3 +139,27 @@ def test_cells_and_rows_have_the_same_likelihood(small_cases):
 def test_unknown_model_is_refused_with_the_list(small_cases):
     with pytest.raises(ConfigError, match="choose one of"):
         build_model(small_cases, "random_forest")
+
+
+def test_likelihoods_are_the_exact_log_pmfs(small_cases):
+    """The binomial and multinomial likelihoods, with their coefficients precomputed as
+    data, are scipy's log pmf at the observed counts (normalising constants included)."""
+    import pymc as pm
+    import pytensor.tensor as pt
+    from scipy import stats
+
+    from returnmodels.models._common import binomial_likelihood, multinomial_likelihood
+
+    design = build_design(small_cases, CASE_FILE_SPEC)
+    rng = np.random.default_rng(3)
+    eta = rng.normal(-1.0, 1.0, len(design.cells))
+    counts = rng.multinomial(12, [0.5, 0.3, 0.2], size=len(design.cells))
+    logits = rng.normal(0.0, 1.0, counts.shape)
+    with pm.Model(coords=design.coords() | {"k": ["a", "b", "c"]}) as model:
+        binomial_likelihood(design, pt.as_tensor(eta))
+        multinomial_likelihood("counts", counts, pt.as_tensor(logits), dims=("cell", "k"))
+    binomial, multinomial = model.compile_logp(vars=model.observed_RVs, sum=False)({})
+    n, k = design.trials, design.successes
+    np.testing.assert_allclose(binomial, stats.binom.logpmf(k, n, 1 / (1 + np.exp(-eta))))
+    p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(multinomial, stats.multinomial.logpmf(counts, 12, p))

@@ -46,7 +46,12 @@ from __future__ import annotations
 import pymc as pm
 import pytensor.tensor as pt
 
-from returnmodels.models._common import BINARY_PRIORS, binomial_likelihood, new_model
+from returnmodels.models._common import (
+    BINARY_PRIORS,
+    binomial_likelihood,
+    multinomial_likelihood,
+    new_model,
+)
 from returnmodels.models.data import CELL_DIM, Design
 from returnmodels.models.linear import add_block
 from returnmodels.schema import ASSISTED, OUTCOMES
@@ -103,10 +108,4 @@ def _competing(design: Design, priors: dict) -> None:
     ).eta
     zeros = pt.zeros((len(design.cells), 1))
     logits = pt.concatenate([eta2[:, :at], zeros, eta2[:, at:]], axis=1)
-    pm.Multinomial(
-        "competing",
-        n=counts.sum(axis=1),
-        p=pm.math.softmax(logits, axis=1),
-        observed=counts,
-        dims=(CELL_DIM, "competing_outcome"),
-    )
+    multinomial_likelihood("competing", counts, logits, dims=(CELL_DIM, "competing_outcome"))

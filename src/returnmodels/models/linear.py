@@ -23,6 +23,7 @@ import pymc as pm
 import pytensor.tensor as pt
 import xarray as xr
 
+from returnmodels.models._common import data
 from returnmodels.models.data import Design, Term
 from returnmodels.models.priors import make_prior
 
@@ -84,15 +85,15 @@ def add_block(
     beta = _coefficients(design.terms, priors[f"{prefix}coefficients"], prefix, lead)
     eta = pt.zeros((len(design.cells), 1))
     if beta is not None:
-        eta = eta + pt.dot(pt.as_tensor(design.case_matrix()), beta.T)
+        eta = eta + pt.dot(data(f"{prefix}case_matrix", design.case_matrix()), beta.T)
     gterms = design.group_terms if group_predictors else ()
-    shift = b0 - _centre_shift(design.terms, beta)
+    shift = b0 - _centre_shift(design.terms, beta, f"{prefix}case_centres")
     # mu_j = beta_0 + z_j' gamma: the mean of group j's intercept.
     mu = pt.zeros((len(design.groups), 1)) + b0[None, :]
     gamma = _coefficients(gterms, priors.get(f"{prefix}group_coefficients"), prefix, lead)
     if gamma is not None:
-        mu = mu + pt.dot(pt.as_tensor(design.group_matrix()), gamma.T)
-        shift = shift - _centre_shift(gterms, gamma)
+        mu = mu + pt.dot(data(f"{prefix}group_matrix", design.group_matrix()), gamma.T)
+        shift = shift - _centre_shift(gterms, gamma, f"{prefix}group_centres")
     intercepts = mu
     if group_effects:
         sigma = make_prior(f"{prefix}{g}_sigma", priors[f"{prefix}group_sigma"], dims=lead or None)
@@ -105,7 +106,7 @@ def add_block(
             dims=(g, *lead),
         )
     pm.Deterministic(f"{prefix}Intercept", shift if lead else shift[0], dims=lead or None)
-    eta = eta + intercepts[pt.as_tensor(design.group_index())]
+    eta = eta + intercepts[data("group_index", design.group_index())]
     return Block(eta if lead else eta[:, 0], mu)
 
 
@@ -182,8 +183,10 @@ def group_intercepts(
     return out
 
 
-def _centre_shift(terms: tuple[Term, ...], coefficients):
-    """sum_k beta_k * centre_k over numeric terms: Intercept = Intercept_centred - shift."""
+def _centre_shift(terms: tuple[Term, ...], coefficients, name: str):
+    """sum_k beta_k * centre_k over numeric terms: Intercept = Intercept_centred - shift.
+
+    The centres (data means) enter as the data variable ``name``."""
     centres = (
         np.concatenate([np.full(t.width, t.center if t.kind == "numeric" else 0.0) for t in terms])
         if terms
@@ -191,7 +194,7 @@ def _centre_shift(terms: tuple[Term, ...], coefficients):
     )
     if coefficients is None or not centres.any():
         return 0.0
-    return pt.dot(coefficients, pt.as_tensor(centres))
+    return pt.dot(coefficients, data(name, centres))
 
 
 # -- the NumPy mirror ------------------------------------------------------------------

@@ -33,10 +33,11 @@ correlation).
 
 from __future__ import annotations
 
+import numpy as np
 import pymc as pm
 
 from returnmodels.errors import ConfigError
-from returnmodels.models._common import BINARY_PRIORS, binomial_likelihood, new_model
+from returnmodels.models._common import BINARY_PRIORS, binomial_likelihood, data, new_model
 from returnmodels.models.data import Design
 from returnmodels.models.linear import (
     add_block,
@@ -79,8 +80,16 @@ def build(design: Design, priors: dict) -> pm.Model:
     g = design.group
     with new_model(design) as model:
         block = add_block(design, priors, group_effects=False)
+        # An explicit start (unit SDs, no correlation, before nutpie's jitter): PyMC's
+        # default draws the SDs in a Python-mode function, which fails with "cannot set
+        # WRITEABLE flag" (numpy 2.5) once the log-density rewrites have frozen shared
+        # constants of the graph.
         chol, corr, stds = pm.LKJCholeskyCov(
-            f"{g}_chol", n=2, eta=float(priors["slope_lkj"]["eta"]), sd_dist=_sd_dist(priors)
+            f"{g}_chol",
+            n=2,
+            eta=float(priors["slope_lkj"]["eta"]),
+            sd_dist=_sd_dist(priors),
+            initval=np.array([1.0, 0.0, 1.0]),
         )
         # a_j = L00 e_aj (centred where informative), b_j = L10 e_aj + L11 e_bj.
         centred = centred_groups(design, binary_counts(design), reference=0)
@@ -95,7 +104,7 @@ def build(design: Design, priors: dict) -> pm.Model:
         pm.Deterministic(f"{g}_sigma", stds[0])
         pm.Deterministic(f"{g}_{term.name}_sigma", stds[1])
         pm.Deterministic(f"{g}_corr", corr[0, 1])
-        index = design.group_index()
-        x = term.encode(design.cells[term.name])[:, 0]
+        index = data("group_index", design.group_index())
+        x = data(f"{term.name}_values", term.encode(design.cells[term.name])[:, 0])
         binomial_likelihood(design, block.eta + a[index] + b[index] * x)
     return model
