@@ -12,10 +12,12 @@ of ``competing_outcomes`` (about 500 parameters) took 378 s with low-rank and 7 
 diagonal for min bulk ESS 2,023 vs 940, ``varying_slopes`` (about 250) about 300 s vs
 5 s (``benchmarks/README.md``). The choice is recorded in ``returnmodels_sampler``. The sampler is
 always named explicitly, so results never depend on what happens to be installed.
-Compiled nutpie models are cached per model structure (name, configuration, data) for
-the life of the process; PyTensor's own compile cache persists on disk
-(``pytensor.config.compiledir``, by default ``~/.pytensor``; nutpie 0.16's numba C
-wrappers are compiled again in each process: ``benchmarks/README.md``). The pointwise
+Compiled nutpie models are cached per model (name, configuration, data) for the life of
+the process, and on disk per model structure across processes: PyTensor caches its numba
+functions of the graphs and :mod:`returnmodels.compiled` nutpie's C callbacks, both under
+``pytensor.config.base_compiledir`` (by default ``~/.pytensor``). ``compile_cache`` in
+``returnmodels_sampler`` says which served a fit (``process``, ``hit``, ``miss`` or
+``off``). The pointwise
 log-likelihood of the binary models is computed in NumPy from the posterior (the same
 values as ``pm.compute_log_likelihood``, at a fraction of the time and without a compile).
 """
@@ -66,16 +68,25 @@ _COMPILED: dict[str, object] = {}
 def _sample_nutpie(model: pm.Model, settings: dict, key: str) -> xr.DataTree:
     import nutpie
 
+    from returnmodels.compiled import compile_for_nutpie
+
     compiled = _COMPILED.get(key)
     if compiled is None:
         started = time.perf_counter()
-        compiled = nutpie.compile_pymc_model(model, backend="numba")
+        compiled = compile_for_nutpie(model)
         settings["timings"]["compile_s"] = time.perf_counter() - started
         _COMPILED[key] = compiled
+        cache = compiled.cache_status
+    else:
+        cache = "process"
     adaptation = settings["adaptation"]
     if adaptation == "auto":
         adaptation = "low_rank" if compiled.n_dim <= LOW_RANK_MAX_DIM else "diag"
-    settings["details"] |= {"adaptation": adaptation, "n_dim": int(compiled.n_dim)}
+    settings["details"] |= {
+        "adaptation": adaptation,
+        "n_dim": int(compiled.n_dim),
+        "compile_cache": cache,
+    }
     return nutpie.sample(
         compiled,
         draws=settings["draws"],
@@ -303,9 +314,15 @@ def _binomial_log_likelihood(posterior: xr.Dataset, design, chunk: int = 50) -> 
 
 
 def _observed(model: pm.Model, design) -> xr.Dataset:
+    """The observed values, as the model holds them (data variables, possibly cast)."""
+    from pytensor.graph.traversal import graph_inputs
+
     data = {}
     for rv in model.observed_RVs:
         dims = model.named_vars_to_dims.get(rv.name, (CELL_DIM,))
-        data[rv.name] = (dims, np.asarray(model.rvs_to_values[rv].data))
+        value = model.rvs_to_values[rv]
+        (source,) = [v for v in graph_inputs([value]) if v.owner is None]
+        held = source.get_value() if hasattr(source, "get_value") else source.data
+        data[rv.name] = (dims, np.asarray(held).astype(value.dtype))
     coords = {dim: np.asarray(model.coords[dim]) for var in data.values() for dim in var[0]}
     return xr.Dataset(data, coords=coords)
