@@ -5,7 +5,8 @@ compilation and peak memory are counted per fit), side by side on the same rows:
 
 1. returnmodels vs bambi on the same subset (``--rows``, default 11,800 cases: bambi needs
    more than 15 minutes on all 118,000 rows on a 2-core machine); ``--bambi-full`` adds
-   the comparison on all rows;
+   the comparison on all rows; then both again with a wide intercept prior, the check
+   that they fit the same posterior;
 2. returnmodels on the bundled data, cold and then warm (another seed, same structure);
 3. scaling: returnmodels on 11,800, 118,000 and 1,180,000 simulated cases.
 
@@ -100,14 +101,27 @@ def main() -> int:
             {"rows": ours["n_rows"], "returnmodels": ours, "bambi": theirs,
              "ratios": ratios(ours, theirs), "agreement": agreement(ours, theirs)}
         )  # fmt: skip
+    if not args.skip_compare:
+        # Same posterior: each engine places its N(0, 2.5) intercept prior elsewhere
+        # (returnmodels at the reference levels, bambi at the column means), which moves
+        # the cooperation contrast; with a wide intercept prior both fit one posterior.
+        wide = ("--rows", str(args.rows), "--intercept-sigma", "100")
+        ours, theirs = measure("returnmodels", BUNDLED, *wide), measure("bambi", BUNDLED, *wide)
+        results["same_posterior"] = {"rows": ours["n_rows"], "intercept_sigma": 100,
+                                     "agreement": agreement(ours, theirs)}  # fmt: skip
     if not args.skip_bundled:
-        # Cold: empty PyTensor/numba caches; warm: the same structure again, in the same
-        # process (--refit, another seed) and in a new process reading the disk caches.
+        # Cold: empty PyTensor/numba caches (PyTensor's numba cache and returnmodels'
+        # callbacks live under base_compiledir); warm: the same structure again, in the
+        # same process (--refit, another seed), in a new process reading the disk caches,
+        # and in a new process on other data of the same shape (--flip).
         with tempfile.TemporaryDirectory() as caches:
-            env = {"PYTENSOR_FLAGS": f"compiledir={caches}/pytensor",
+            env = {"PYTENSOR_FLAGS": f"base_compiledir={caches}/pytensor",
                    "NUMBA_CACHE_DIR": f"{caches}/numba"}  # fmt: skip
             results["bundled"] = measure("returnmodels", BUNDLED, "--refit", env=env)
             results["bundled_new_process"] = measure("returnmodels", BUNDLED, env=env)
+            results["bundled_other_data"] = measure(
+                "returnmodels", BUNDLED, "--flip", "50", "--seed", "2", env=env
+            )
     if not args.skip_scaling:
         results["scaling"] = []
         with tempfile.TemporaryDirectory() as folder:
@@ -147,15 +161,27 @@ def tables(results: dict) -> str:
         for name, a in comparison["agreement"].items():
             verdict = f"{'agree' if a['agree'] else 'DIFFER'}, z={a['z']:.1f}"
             lines.append(f"| {name} | {a['returnmodels']:.3f} | {a['bambi']:.3f} ({verdict}) |")
+    same = results.get("same_posterior")
+    if same is not None:
+        lines += [f"\n### Same posterior ({same['rows']:,} cases, intercept prior N(0, 100))\n",
+                  "| parameter | returnmodels | bambi |", "|---|---:|---:|"]  # fmt: skip
+        for name, a in same["agreement"].items():
+            verdict = f"{'agree' if a['agree'] else 'DIFFER'}, z={a['z']:.1f}"
+            lines.append(f"| {name} | {a['returnmodels']:.3f} | {a['bambi']:.3f} ({verdict}) |")
     bundled = results.get("bundled")
     lines += [] if bundled is None else ["\n### Bundled data, cold then warm\n",
               f"cold total {bundled['total_s']:.1f} s (compile {_fmt(bundled['compile_s'])} s); "
               f"warm build+compile {bundled['warm_build_compile_s']:.2f} s, "
               f"warm fit {bundled['warm_total_s']:.1f} s"]  # fmt: skip
-    again = results.get("bundled_new_process")
-    lines += [] if again is None else [
-        f"warm, new process: build+compile {again['build_s'] + again['compile_s']:.2f} s, "
-        f"total {again['total_s']:.1f} s"]  # fmt: skip
+    for key, label in (
+        ("bundled_new_process", "warm, new process"),
+        ("bundled_other_data", "warm, new process, other data of the same shape"),
+    ):
+        again = results.get(key)
+        lines += [] if again is None else [
+            f"\n{label}: build+compile {again['build_s'] + again['compile_s']:.2f} s "
+            f"(callbacks: {again.get('compile_cache')}), "
+            f"total {again['total_s']:.1f} s"]  # fmt: skip
     if "scaling" in results:
         lines += ["\n### Scaling\n", "| cases | cells | sampling s | total s | peak RSS MiB |",
                   "|---:|---:|---:|---:|---:|"]  # fmt: skip
