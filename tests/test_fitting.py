@@ -52,8 +52,6 @@ def test_numpy_log_likelihood_matches_pymc(smoke_fits, small_cases, name):
 
     result = smoke_fits(name)
     model, _, _ = build_model(small_cases, name)
-    for rv in model.free_RVs:  # PyMC's model conversion refuses explicit start values
-        model.set_initval(rv, None)
     tree = xr.DataTree.from_dict({"posterior": result["posterior"].to_dataset()})
     expected = pm.compute_log_likelihood(tree, model=model, progressbar=False)
     ours = result["log_likelihood"]["assisted"].values
