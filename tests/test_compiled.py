@@ -131,3 +131,16 @@ def test_without_numba_cache_the_callbacks_are_compiled_uncached(small_cases):
 def test_swapping_data_is_refused(compiled_small):
     with pytest.raises(NotImplementedError, match="cannot swap its data"):
         compiled_small[1].with_data(trials=np.ones(3))
+
+
+@pytest.mark.slow
+def test_an_unwritable_cache_folder_compiles_uncached(small_cases, monkeypatch, tmp_path):
+    import returnmodels.compiled as compiled_module
+
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    monkeypatch.setattr(compiled_module, "callback_cache_dir", lambda: blocked / "returnmodels")
+    model, _, _ = build_model(small_cases, "pooled")
+    compiled = compile_for_nutpie(model)
+    assert compiled.cache_status == "off"
+    assert _evaluate(compiled, compiled.initial_point_func(0))[0] == 0

@@ -18,8 +18,9 @@ callbacks instead of compiling them; a different structure gets its own module.
 
 The modules and numba's cache files live in ``<pytensor base_compiledir>/returnmodels``
 (by default ``~/.pytensor``), next to PyTensor's own numba cache. When PyTensor gives no
-cache key for a graph (it found something it cannot cache) or ``numba__cache`` is off,
-the callbacks are compiled as nutpie does, without caching.
+cache key for a graph (it found something it cannot cache), ``numba__cache`` is off
+or the cache folder cannot be written, the callbacks are compiled as nutpie does, without
+caching.
 
 This builds nutpie's own ``CompiledPyMCModel`` from nutpie's graph functions
 (``nutpie.compile_pymc._make_functions``), so the sampler sees exactly what
@@ -206,9 +207,13 @@ def compile_for_nutpie(model):
         ).encode()
     ).hexdigest()[:40]
     name = f"nutpie_callbacks_{digest}"
+    path = callback_cache_dir() / f"{name}.py"
     if cacheable:
-        path = callback_cache_dir() / f"{name}.py"
-        _write_module(path, source)
+        try:
+            _write_module(path, source)
+        except OSError:  # a cache folder that cannot be written: compile uncached
+            cacheable = False
+    if cacheable:
         module = _load_module(path, f"returnmodels_{name}")
     else:
         with tempfile.TemporaryDirectory() as scratch:
