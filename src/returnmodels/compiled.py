@@ -143,13 +143,16 @@ def _write_module(path: Path, source: str) -> None:
     os.replace(tmp, path)
 
 
-def _load_module(path: Path, name: str):
-    if name in sys.modules:
+def _load_module(path: Path, name: str, register: bool = True):
+    """Import the module at ``path``; ``register`` keeps it (once) in ``sys.modules``,
+    which only a module whose file stays (the cached one) may be."""
+    if register and name in sys.modules:
         return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    sys.modules[name] = module
+    if register:
+        sys.modules[name] = module
     return module
 
 
@@ -219,7 +222,7 @@ def compile_for_nutpie(model):
         with tempfile.TemporaryDirectory() as scratch:
             path = Path(scratch) / f"{name}.py"
             _write_module(path, source)
-            module = _load_module(path, f"returnmodels_{name}_{id(model)}")
+            module = _load_module(path, f"returnmodels_{name}", register=False)
     module.logp_fn = logp_pt.vm.jit_fn
     module.expand_fn = expand_pt.vm.jit_fn
     logp_signature = numba.types.int64(

@@ -293,12 +293,11 @@ def _binomial_log_likelihood(posterior: xr.Dataset, design, chunk: int = 50) -> 
     a PyTensor function or looping over draws in Python: eta comes from the NumPy mirror
     (:func:`returnmodels.models.linear.predict_eta`), a chunk of draws at a time.
     """
-    from scipy.special import gammaln
-
+    from returnmodels.models._common import log_binomial_coefficient
     from returnmodels.models.linear import encode_rows, predict_eta
 
     n, k = design.trials.astype(float), design.successes.astype(float)
-    constant = gammaln(n + 1) - gammaln(k + 1) - gammaln(n - k + 1)
+    constant = log_binomial_coefficient(n, k)
     rows = encode_rows(design, design.cells)
     chains, draws = posterior.sizes["chain"], posterior.sizes["draw"]
     out = np.empty((chains, draws, len(n)), dtype=np.float32)

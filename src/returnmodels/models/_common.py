@@ -21,6 +21,7 @@ __all__ = [
     "BINARY_PRIORS",
     "binomial_likelihood",
     "data",
+    "log_binomial_coefficient",
     "multinomial_likelihood",
     "new_model",
 ]
@@ -52,6 +53,12 @@ def data(name: str, values: np.ndarray):
     return pm.Data(name, values)
 
 
+def log_binomial_coefficient(trials: np.ndarray, successes: np.ndarray) -> np.ndarray:
+    """log C(n, k) per cell: the data-only term of the binomial log-likelihood."""
+    n, k = np.asarray(trials, float), np.asarray(successes, float)
+    return gammaln(n + 1.0) - gammaln(k + 1.0) - gammaln(n - k + 1.0)
+
+
 def _binomial_logp(value, trials, eta, log_coefficient):
     return log_coefficient + value * eta - trials * pt.log1pexp(eta)
 
@@ -74,7 +81,7 @@ def binomial_likelihood(design: Design, eta) -> None:
     (prior and posterior predictive) come from ``pm.Binomial``.
     """
     n, k = design.trials, design.successes
-    log_coefficient = gammaln(n + 1.0) - gammaln(k + 1.0) - gammaln(n - k + 1.0)
+    log_coefficient = log_binomial_coefficient(n, k)
     pm.CustomDist(
         design.spec.response,
         data("trials", n),
