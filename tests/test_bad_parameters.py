@@ -79,11 +79,16 @@ CLI_CASES = [
     ("negative seed", _fit("cases", "--seed", "-1"), ["seed", "-1"]),
     ("unknown sampler", _fit("cases", "--sampler", "gibbs"), ["sampler", "gibbs", "nutpie"]),
     ("target_accept above 1", _fit("cases", "--target-accept", "1.5"), ["target_accept", "1.5"]),
-    ("missing data file", _fit("missing"), ["missing.csv"]),
-    ("data is a folder", _fit("folder"), ["bad-parameters"]),
+    ("missing data file", _fit("missing"), ["--data: data file '", "missing.csv' does not exist"]),
+    ("missing data file, other data", _herds("missing"),
+     ["--data: data file '", "missing.csv' does not exist"]),
+    ("data is a folder", _fit("folder"), ["--data: '", "bad-parameters", "is a folder"]),
     ("data failing the contract", _fit("broken"), ["gender", "Male", "male"]),
     ("unknown predictor", _fit("cases", "--predictors", "n_procedures,shoe_size"), ["shoe_size"]),
-    ("successes above trials", _herds("too_many"), ["incidence", "size"]),
+    ("successes above trials", _herds("too_many"),
+     ["successes column 'incidence' exceeds trials column 'size' in 56 rows: "
+      "row 1 (incidence 15 > size 14), row 2 (incidence 13 > size 12), ",
+      "row 5 (incidence 23 > size 22) and 51 more; expected incidence <= size in every row"]),
     ("single-level group", _herds("one_group"), ["herd", "level"]),
     ("group predictor varying in group", _herds("varying", "--group-predictors", "altitude"),
      ["altitude", "herd"]),
@@ -165,6 +170,21 @@ def test_api_unknown_prior_is_refused_with_the_known_names(data):
 
     with pytest.raises(ReturnModelsError, match="no_such_prior"):
         fit(data["cases"], "varying_intercepts", priors={"no_such_prior": {"sigma": 1}})
+
+
+def test_api_successes_above_trials_lists_the_rows_and_values():
+    from returnmodels.models import build_design, column_spec
+
+    frame = pd.DataFrame(
+        {"g": ["a", "a", "b", "b", "c"], "k": [1, 5, 2, 9, 0], "n": [3, 4, 2, 8, 1]}
+    )
+    spec = column_spec(successes="k", trials="n", group="g")
+    with pytest.raises(ReturnModelsError) as caught:
+        build_design(frame, spec)
+    assert str(caught.value) == (
+        "successes column 'k' exceeds trials column 'n' in 2 rows: "
+        "row 2 (k 5 > n 4), row 4 (k 9 > n 8); expected k <= n in every row"
+    )
 
 
 def test_api_bad_disclosure_rules():

@@ -3,6 +3,7 @@ for an invalid one, never a traceback."""
 
 from __future__ import annotations
 
+import gzip
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from returnmodels import cli
+from returnmodels.validation import load_cases
 
 HEADER = (
     "case_id,person_id,nationality,closing_year,outcome,n_procedures,gender,age_group,"
@@ -74,6 +76,36 @@ def test_nationality_table_that_disagrees_exits_2(write, capsys):
     err = capsys.readouterr().err
     assert "column 'cooperation', rows 2 (line 3), 3 (line 4): value 'medium'" in err
     assert "expected 'high' for nationality 'NGA', as in the table" in err
+
+
+def test_blank_identifier_exits_2_naming_column_and_row(write, capsys):
+    path = write([*VALID, "   ,P4,IRQ,2019,assisted_return,1,male,18-29,true,low"])
+    assert cli.main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "column 'case_id', row 4 (line 5): value '   '; expected a non-empty identifier" in err
+
+
+def test_gzipped_file_named_csv_exits_2_saying_so(write, capsys):
+    path = write(VALID)
+    path.write_bytes(gzip.compress(path.read_bytes()))
+    assert cli.main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "the file looks gzip-compressed (it starts with bytes 1f 8b)" in err
+    assert "name it '.csv.gz', which is accepted" in err
+    gz = path.rename(path.with_name("cases.csv.gz"))
+    assert cli.main(["validate", str(gz)]) == 0
+    assert "3 cases of 2 persons" in capsys.readouterr().out
+
+
+def test_parquet_with_a_year_stored_as_text_exits_2_naming_the_types(write, tmp_path, capsys):
+    cases = load_cases(write(VALID))  # typed: every other column stored as the contract's
+    path = tmp_path / "cases.parquet"
+    cases.assign(closing_year=cases["closing_year"].astype(str)).to_parquet(path)
+    assert cli.main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{path} breaks the data contract (1 problem)" in err
+    assert "column 'closing_year': expected type integer" in err
+    assert "found type string" in err
 
 
 def test_missing_file_exits_2(tmp_path, capsys):

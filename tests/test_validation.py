@@ -13,6 +13,8 @@ import time
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from returnmodels.errors import ReturnModelsError
@@ -89,6 +91,17 @@ def file_error(path) -> str:
         load_cases(path)
     assert str(path) in str(caught.value)
     return str(caught.value)
+
+
+def write_arrow(tmp_path, columns: dict[str, pa.Array], name: str = "cases.parquet"):
+    """The valid cases as a Parquet file written by Arrow (no pandas metadata), with
+    ``columns`` replaced by the given arrays, stored with the arrays' own types."""
+    table = pa.Table.from_pandas(validate_cases(cases_frame()), preserve_index=False)
+    for column, array in columns.items():
+        table = table.set_column(table.schema.get_field_index(column), column, array)
+    path = tmp_path / name
+    pq.write_table(table.replace_schema_metadata(None), path)
+    return path
 
 
 # -- what loads, and as what ----------------------------------------------------------
@@ -247,6 +260,42 @@ def test_gzipped_csv_loads(tmp_path):
     assert len(load_cases(path)) == 6
 
 
+def test_gzipped_file_named_csv_is_refused_as_compressed_not_as_bad_utf8(tmp_path):
+    path = tmp_path / "cases.csv"
+    path.write_bytes(gzip.compress(cases_frame().to_csv(index=False).encode()))
+    message = file_error(path)
+    assert (
+        "file: expected UTF-8 CSV text; the file looks gzip-compressed (it starts with bytes "
+        "1f 8b): name it '.csv.gz', which is accepted"
+    ) in message
+    assert "not valid UTF-8" not in message
+    renamed = path.rename(tmp_path / "cases.csv.gz")
+    assert len(load_cases(renamed)) == 6  # the advice holds
+
+
+@pytest.mark.parametrize(
+    ("start", "looks"),
+    [
+        (b"PK\x03\x04", "looks like a zip archive, e.g. an .xlsx workbook (it starts with "
+         "bytes 50 4b 03 04): export it as CSV"),
+        (b"PAR1", "looks like a Parquet file (it starts with bytes 50 41 52 31): name it "
+         "'.parquet'"),
+    ],
+)  # fmt: skip
+def test_zip_or_parquet_file_named_csv_says_what_it_looks_like(tmp_path, start, looks):
+    path = tmp_path / "cases.csv"
+    path.write_bytes(start + bytes(range(256)))
+    assert looks in file_error(path)
+
+
+def test_plain_csv_named_csv_gz_is_refused_as_not_compressed(tmp_path):
+    path = tmp_path / "cases.csv.gz"
+    path.write_text(cases_frame().to_csv(index=False))
+    message = file_error(path)
+    assert "expected a gzip-compressed CSV file; the file is not gzip-compressed" in message
+    assert "name it '.csv' if it is CSV" in message
+
+
 def test_read_table_keeps_csv_cells_as_text(tmp_path):
     frame = read_table(write_csv(tmp_path, with_value("n_procedures", 2, "2.0")))
     assert frame["n_procedures"].tolist()[1] == "2.0"
@@ -329,6 +378,32 @@ def test_unknown_age_group(tmp_path):
     message = str(csv_error(tmp_path, with_value("age_group", 3, "18 - 29")))
     assert "column 'age_group', row 3 (line 4): value '18 - 29'" in message
     assert "did you mean '18-29'?" in message
+
+
+@pytest.mark.parametrize("column", ["case_id", "person_id"])
+@pytest.mark.parametrize("blank", ["   ", " ", "\t "])
+def test_identifier_of_only_white_space_is_refused(tmp_path, column, blank):
+    error = csv_error(tmp_path, with_value(column, 2, blank))
+    assert f"column {column!r}, row 2 (line 3): value {blank!r}; expected a non-empty" in str(error)
+    assert "only white space: the identifier is blank" in str(error)
+    assert [(p.column, p.rows, p.lines) for p in error.problems] == [(column, (2,), (3,))]
+
+
+def test_blank_identifiers_are_listed_by_row_and_not_as_duplicates(tmp_path):
+    frame = cases_frame()
+    frame.loc[[1, 4], "case_id"] = "   "
+    frame.loc[5, "person_id"] = "  "
+    error = csv_error(tmp_path, frame)
+    message = str(error)
+    assert "column 'case_id', rows 2 (line 3), 5 (line 6): value '   '" in message
+    assert "column 'person_id', row 6 (line 7): value '  '" in message
+    assert "each case_id once" not in message and len(error.problems) == 2
+
+
+def test_blank_identifier_in_a_frame_is_refused():
+    frame = cases_frame().assign(person_id=["P1", "P2", "P2", "   ", "P5", "P6"])
+    message = str(pytest.raises(ContractError, validate_cases, frame).value)
+    assert "column 'person_id', row 4: value '   '; expected a non-empty identifier" in message
 
 
 def test_duplicate_case_id_lists_the_rows_of_each_value(tmp_path):
@@ -455,22 +530,123 @@ def test_parquet_round_trip(tmp_path):
     pd.testing.assert_frame_equal(again, cases)
 
 
-def test_parquet_of_text_columns_loads(tmp_path):
+def test_parquet_of_text_columns_is_refused_naming_the_stored_types(tmp_path):
+    """Parquet has stored types: text is not parsed into integers or booleans."""
     path = tmp_path / "cases.pq"
-    cases_frame().to_parquet(path)
-    assert load_cases(path).dtypes.to_dict() == CASE_DTYPES
+    cases_frame().to_parquet(path)  # every column stored as text
+    error = pytest.raises(ContractError, load_cases, path).value
+    found = "found type string (large_string); Parquet types are not converted"
+    for column in ("closing_year", "n_procedures", "case_days"):
+        assert f"column {column!r}: expected type integer (a Parquet integer type" in str(error)
+    for column in ("family", "detention"):
+        assert f"column {column!r}: expected type boolean (a Parquet boolean" in str(error)
+    assert str(error).count(found) == 5
+    mistyped = ["closing_year", "n_procedures", "family", "detention", "case_days"]
+    assert [p.column for p in error.problems] == mistyped  # text stored as text is fine
 
 
 def test_parquet_with_a_bad_value_is_refused_without_lines(tmp_path):
     frame = validate_cases(cases_frame())
-    frame["n_procedures"] = frame["n_procedures"].astype(float)
-    frame.loc[2, "n_procedures"] = 2.5
+    frame.loc[2, "n_procedures"] = 0
     path = tmp_path / "cases.parquet"
     frame.to_parquet(path)
     message = str(pytest.raises(ContractError, load_cases, path).value)
-    assert "column 'n_procedures', rows 1, 2, 3, 4, 5 and 1 more: values 1.0, 2.0, 2.5" in message
-    assert "expected an integer >= 1" in message and "integer type" in message
+    assert "column 'n_procedures', row 3: value 0; expected an integer >= 1" in message
     assert "(line" not in message
+
+
+def test_parquet_float_column_of_whole_numbers_is_refused_with_both_types(tmp_path):
+    frame = validate_cases(cases_frame())
+    frame["n_procedures"] = frame["n_procedures"].astype(float)  # 1.0, 2.0, ...: whole
+    path = tmp_path / "cases.parquet"
+    frame.to_parquet(path)
+    [problem] = pytest.raises(ContractError, load_cases, path).value.problems
+    assert str(problem) == (
+        "column 'n_procedures': expected type integer (a Parquet integer type, e.g. int64); "
+        "found type float (double), refused even where the values are whole; "
+        "Parquet types are not converted"
+    )
+
+
+@pytest.mark.parametrize(
+    ("column", "array", "expected", "found"),
+    [
+        ("closing_year", pa.array(["2019", "2020", "2021", "2017", "2023", "2022"]),
+         "type integer", "type string"),
+        ("case_days", pa.array([30.0, 0, 410, 12, 7, 99]), "type integer", "type float (double)"),
+        ("case_days", pa.array([True] * 6), "type integer", "type bool"),
+        ("family", pa.array(["true", "false", "1", "0", "false", "TRUE"]), "type boolean",
+         "type string"),
+        ("detention", pa.array([0.0, 1, 0, 1, 0, 0]), "type boolean", "type float (double)"),
+        ("outcome", pa.array([1, 2, 3, 4, 1, 5]), "type category", "type int64"),
+        ("nationality", pa.array([1, 2, 2, 3, 1, 1], pa.int32()), "type string", "type int32"),
+        ("case_id", pa.array([1.0, 2, 3, 4, 5, 6]), "type string", "type float (double)"),
+        ("person_id", pa.array([True] * 6), "type string", "type bool"),
+    ],
+)  # fmt: skip
+def test_parquet_column_of_another_type_names_column_and_both_types(
+    tmp_path, column, array, expected, found
+):
+    error = pytest.raises(ContractError, load_cases, write_arrow(tmp_path, {column: array})).value
+    [problem] = error.problems
+    assert (problem.column, problem.rows) == (column, ())
+    assert str(problem).startswith(f"column {column!r}: expected {expected} (a Parquet")
+    assert f"found {found}" in str(problem)
+
+
+def test_parquet_types_that_are_the_contracts_load(tmp_path):
+    """Plain and dictionary strings, integer identifiers, any integer width, 0/1 booleans."""
+    path = write_arrow(
+        tmp_path,
+        {
+            "case_id": pa.array([11, 12, 13, 14, 15, 16], pa.uint32()),
+            "person_id": pa.array(["P1", "P2", "P2", "P4", "P5", "P6"], pa.string()),
+            "nationality": pa.array(["IRQ", "NGA", "NGA", "XXA", "IRQ", "IRQ"]).dictionary_encode(),
+            "gender": pa.array(["male", "female", "unknown", "male", "female", "male"]),
+            "closing_year": pa.array([2019, 2020, 2021, 2017, 2023, 2022], pa.int16()),
+            "detention": pa.array([0, 1, 0, 1, 0, 0], pa.int8()),
+        },
+    )
+    cases = load_cases(path)
+    assert cases.dtypes.to_dict() == CASE_DTYPES
+    assert cases["case_id"].tolist() == ["11", "12", "13", "14", "15", "16"]
+    assert cases["detention"].tolist() == [False, True, False, True, False, False]
+
+
+def test_parquet_integer_column_with_missing_values_is_reported_as_missing(tmp_path):
+    """Arrow integers with nulls are not read as floats, so the message is about the gap."""
+    path = write_arrow(tmp_path, {"n_procedures": pa.array([1, 2, None, 1, 1, 2], pa.int64())})
+    error = pytest.raises(ContractError, load_cases, path).value
+    assert [str(p) for p in error.problems] == [
+        "column 'n_procedures', row 3: missing value; expected an integer >= 1"
+    ]
+
+
+def test_parquet_all_null_column_is_reported_as_missing_values(tmp_path):
+    path = write_arrow(tmp_path, {"case_days": pa.nulls(6)})
+    message = str(pytest.raises(ContractError, load_cases, path).value)
+    assert "column 'case_days', rows 1, 2, 3, 4, 5 and 1 more: missing value" in message
+
+
+def test_parquet_type_problems_are_listed_with_value_problems(tmp_path):
+    path = write_arrow(
+        tmp_path,
+        {
+            "closing_year": pa.array(["2019"] * 6),
+            "gender": pa.array(["male", "Male", "male", "male", "male", "male"]),
+        },
+    )
+    error = pytest.raises(ContractError, load_cases, path).value
+    assert [p.column for p in error.problems] == ["closing_year", "gender"]
+    assert "column 'gender', row 2: value 'Male'" in str(error)
+
+
+def test_parquet_nationality_table_of_another_type_is_refused(tmp_path):
+    path = tmp_path / "nat.parquet"
+    pq.write_table(pa.table({"nationality": ["IRQ", "NGA"], "cooperation": [1, 2]}), path)
+    message = str(pytest.raises(ContractError, load_nationality_table, path).value)
+    assert "column 'cooperation': expected type category" in message
+    assert "found type int64" in message
 
 
 def test_float_column_of_whole_numbers_is_refused():

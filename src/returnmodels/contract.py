@@ -43,6 +43,8 @@ def _column(name: str) -> pa.Column:
     if name in BOOLEAN_COLUMNS:
         return pa.Column(bool, required=required)
     checks = [pa.Check.str_length(min_value=1)]
+    if name in ("case_id", "person_id"):
+        checks.append(pa.Check.str_contains(r"\S"))  # not only white space
     if name == "nationality":
         checks.append(pa.Check.str_matches(NATIONALITY_PATTERN))
     return pa.Column(pd.StringDtype(), checks, unique=name == "case_id", required=required)

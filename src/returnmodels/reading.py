@@ -3,9 +3,12 @@
 A CSV file is decoded as strict UTF-8 (a leading byte-order mark is dropped) and parsed with
 every cell kept as text (``dtype=str``, no NA parsing), so nothing is converted before
 :func:`returnmodels.validation.validate_cases` has seen it. A Parquet file keeps its stored
-types. Problems with the file itself (empty, not UTF-8, not a table, ragged rows, header
-without rows) are raised here as :class:`ContractError`; a file that cannot be opened at all
-raises :class:`DataFileError`.
+types, and :func:`read_file` returns them (the Arrow schema) so that validation can refuse
+a column stored with the wrong type; an integer column with missing values is read as a
+nullable integer column, not as floats. Problems with the file itself (empty, not UTF-8,
+compressed or an archive under a ``.csv`` name, not a table, ragged rows, header without
+rows) are raised here as :class:`ContractError`; a file that cannot be opened at all raises
+:class:`DataFileError`.
 
 Rows are counted as a user counts them: data row 1 is the first row after the header. For
 CSV the file line of each row is reported too (``row 3 (line 4)``), computed from the parsed
@@ -25,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from returnmodels.errors import ReturnModelsError
 
@@ -33,7 +37,9 @@ __all__ = [
     "DataFileError",
     "MAX_PROBLEMS_SHOWN",
     "Problem",
+    "TableFile",
     "format_rows",
+    "read_file",
     "read_table",
     "read_with_lines",
     "show_value",
@@ -50,6 +56,24 @@ MAX_VALUE_CHARS = 40
 _CSV_SUFFIXES = (".csv", ".csv.gz")
 _PARQUET_SUFFIXES = (".parquet", ".pq")
 _NEEDS_ROWS = "a header row and at least one data row"
+_GZIP_MAGIC = b"\x1f\x8b"
+#: What a file named .csv holds when it starts with these bytes, and what to do about it.
+_NOT_CSV_MAGIC = (
+    (_GZIP_MAGIC, "looks gzip-compressed", "name it '.csv.gz', which is accepted"),
+    (b"PK\x03\x04", "looks like a zip archive, e.g. an .xlsx workbook", "export it as CSV"),
+    (b"PAR1", "looks like a Parquet file", "name it '.parquet', which is accepted"),
+)
+#: Arrow integer types read as pandas nullable integers when the column has missing values.
+_NULLABLE_INTEGERS = {
+    pa.int8(): pd.Int8Dtype(),
+    pa.int16(): pd.Int16Dtype(),
+    pa.int32(): pd.Int32Dtype(),
+    pa.int64(): pd.Int64Dtype(),
+    pa.uint8(): pd.UInt8Dtype(),
+    pa.uint16(): pd.UInt16Dtype(),
+    pa.uint32(): pd.UInt32Dtype(),
+    pa.uint64(): pd.UInt64Dtype(),
+}
 
 
 @dataclass(frozen=True)
@@ -121,6 +145,19 @@ class DataFileError(ReturnModelsError, OSError):
     """A data file cannot be opened or read at all (missing, a folder, no permission)."""
 
 
+@dataclass(frozen=True)
+class TableFile:
+    """A file as read: the frame, each data row's file line (CSV), the stored types (Parquet).
+
+    ``lines`` is ``None`` for Parquet (and for CSV the standard parser could not follow);
+    ``stored`` is the Parquet file's Arrow schema, ``None`` for CSV, which has no types.
+    """
+
+    frame: pd.DataFrame
+    lines: np.ndarray | None = None
+    stored: pa.Schema | None = None
+
+
 def format_rows(rows: Sequence[int], lines: Sequence[int] | None = None) -> str:
     """``row 3 (line 4)`` or ``rows 3, 9, 12 and 40 more``: the first few rows, then a count."""
     shown = [
@@ -162,23 +199,31 @@ def read_table(path: str | Path) -> pd.DataFrame:
 
 def read_with_lines(path: str | Path) -> tuple[pd.DataFrame, np.ndarray | None]:
     """:func:`read_table`, plus the file line of each data row for CSV (None for Parquet)."""
+    table = read_file(path)
+    return table.frame, table.lines
+
+
+def read_file(path: str | Path) -> TableFile:
+    """:func:`read_table`, with the file lines (CSV) and the stored types (Parquet)."""
     path = Path(path)
     data = _read_bytes(path)
     name = path.name.lower()
     if name.endswith(_PARQUET_SUFFIXES):
-        frame, lines = _parse_parquet(path, data), None
+        table = _parse_parquet(path, data)
     elif name.endswith(_CSV_SUFFIXES):
         if name.endswith(".gz"):
             data = _gunzip(path, data)
-        frame, lines = _parse_csv(path, _decode(path, data))
+        else:
+            _refuse_binary(path, data)
+        table = TableFile(*_parse_csv(path, _decode(path, data)))
     else:
         suffixes = ", ".join(_CSV_SUFFIXES + _PARQUET_SUFFIXES)
         raise _file_error(path, f"a file ending in {suffixes}", f"found {path.name!r}")
-    if len(frame) == 0:
+    if len(table.frame) == 0:
         if name.endswith(_PARQUET_SUFFIXES):
             raise _file_error(path, "at least one row", "the table has no rows")
         raise _file_error(path, _NEEDS_ROWS, "the file has a header but no rows")
-    return frame, lines
+    return table
 
 
 def _file_error(path: Path, expected: str, note: str) -> ContractError:
@@ -199,7 +244,20 @@ def _read_bytes(path: Path) -> bytes:
     return data
 
 
+def _refuse_binary(path: Path, data: bytes) -> None:
+    """Refuse a ``.csv`` file that starts like a gzip, zip or Parquet file, saying which."""
+    for magic, looks, advice in _NOT_CSV_MAGIC:
+        if data.startswith(magic):
+            note = f"the file {looks} (it starts with bytes {magic.hex(' ')}): {advice}"
+            raise _file_error(path, "UTF-8 CSV text", note)
+
+
 def _gunzip(path: Path, data: bytes) -> bytes:
+    if not data.startswith(_GZIP_MAGIC):
+        note = "the file is not gzip-compressed (it does not start with bytes 1f 8b)"
+        raise _file_error(
+            path, "a gzip-compressed CSV file", f"{note}; name it '.csv' if it is CSV"
+        )
     try:
         data = gzip.decompress(data)
     except (OSError, EOFError, zlib.error) as error:
@@ -305,8 +363,35 @@ def _ragged_problems(
     return problems
 
 
-def _parse_parquet(path: Path, data: bytes) -> pd.DataFrame:
+def _parse_parquet(path: Path, data: bytes) -> TableFile:
     try:
-        return pd.read_parquet(io.BytesIO(data))
+        frame = pd.read_parquet(io.BytesIO(data))
+        schema = pq.read_schema(io.BytesIO(data))
+        frame = _nullable_integers(frame, schema, data)
     except (pa.ArrowException, OSError, ValueError) as error:
         raise _file_error(path, "a Parquet table", f"cannot read it: {error}") from None
+    return TableFile(frame, None, schema)
+
+
+def _nullable_integers(frame: pd.DataFrame, schema: pa.Schema, data: bytes) -> pd.DataFrame:
+    """Stored integer columns that pandas turned into floats (missing values) as integers.
+
+    pandas reads an Arrow integer column with nulls as ``float64`` unless the file was
+    written by pandas from a nullable dtype; the stored integers are read again as the
+    matching nullable integer dtype, so nothing is converted to float.
+    """
+    unique = frame.columns[~frame.columns.duplicated(keep=False)]
+    names = [
+        field.name
+        for field in schema
+        if field.type in _NULLABLE_INTEGERS
+        and field.name in unique
+        and pd.api.types.is_float_dtype(frame[field.name])
+    ]
+    if not names:
+        return frame
+    stored = pq.read_table(io.BytesIO(data), columns=names)
+    frame = frame.copy()
+    for name in names:
+        frame[name] = stored.column(name).to_pandas(types_mapper=_NULLABLE_INTEGERS.get).array
+    return frame

@@ -25,7 +25,14 @@ with the categories in schema order. Extra columns are kept unchanged; so is the
 Typed input (Parquet, frames) follows the same rules on its values: integer columns must
 have an integer type (a float column is refused even when its values are whole), booleans
 may be bool or integers 0/1, and an integer-typed identifier column is accepted and written
-as decimal text.
+as decimal text. An identifier made only of white space is refused like an empty one.
+
+A Parquet file has stored types, so its text is not parsed: :func:`load_cases` refuses a
+contract column whose stored (Arrow) type is not the contract's, naming both, before
+looking at its values: integer columns need an integer type; booleans a boolean type (or
+integers 0/1); the other columns a string type (``string``, ``large_string``, or a
+dictionary of strings, as pandas writes categoricals; identifiers may be integers). A frame
+passed to :func:`validate_cases` has no stored types: text cells are read as CSV cells are.
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pandera.errors
+import pyarrow as pa
 
 from returnmodels.contract import CASE_SCHEMA
 from returnmodels.reading import (
@@ -48,8 +56,8 @@ from returnmodels.reading import (
     DataFileError,
     Problem,
     format_rows,
+    read_file,
     read_table,
-    read_with_lines,
     show_value,
 )
 from returnmodels.schema import (
@@ -93,6 +101,15 @@ _BOUNDS = {
 _INTEGER_TEXT = r"-?[0-9]{1,18}"
 _TRUE, _FALSE = ("true", "1"), ("false", "0")
 _TABLE_COLUMNS = ("nationality", "cooperation")
+_IDENTIFIERS = ("case_id", "person_id")
+#: What a Parquet column of each contract type must be stored as.
+_STORED_EXPECTED = {
+    "integer": "type integer (a Parquet integer type, e.g. int64)",
+    "boolean": "type boolean (a Parquet boolean, or integers 0/1)",
+    "identifier": "type string (a Parquet string, or an integer type)",
+    "string": "type string (a Parquet string, or a dictionary of strings)",
+    "category": "type category (a Parquet string, or a dictionary of strings)",
+}
 
 
 def _dtype(column: str) -> object:
@@ -158,6 +175,16 @@ def validate_cases(
 
     Raises :class:`ContractError` listing every problem found.
     """
+    return _validate_cases(frame, source, nationality_table, stored=None)
+
+
+def _validate_cases(
+    frame: pd.DataFrame,
+    source: str,
+    nationality_table: pd.DataFrame | None,
+    stored: pa.Schema | None,
+) -> pd.DataFrame:
+    """:func:`validate_cases`, with the stored types of a Parquet file (``None``: no types)."""
     if not isinstance(frame, pd.DataFrame):
         raise TypeError(f"validate_cases expects a pandas DataFrame, got {type(frame).__name__}")
     levels = None
@@ -165,7 +192,8 @@ def validate_cases(
         levels = _table_levels(validate_nationality_table(nationality_table))
     supplied = ("cooperation",) if levels is not None else None
     problems, present = _structure_problems(frame, REQUIRED_COLUMNS, OPTIONAL_COLUMNS, supplied)
-    checked = {name: _check_column(name, frame[name]) for name in present}
+    mistyped, checked = _check_columns(frame, present, stored)
+    problems += mistyped
     if "case_id" in checked:
         checked["case_id"].findings.extend(_duplicate_findings("case_id", checked["case_id"]))
     findings = [finding for c in checked.values() for finding in c.findings]
@@ -197,10 +225,18 @@ def validate_nationality_table(
     Each nationality appears once, as three upper-case letters, with a cooperation level.
     Returns a typed copy; raises :class:`ContractError` listing every problem.
     """
+    return _validate_nationality_table(table, source, stored=None)
+
+
+def _validate_nationality_table(
+    table: pd.DataFrame, source: str, stored: pa.Schema | None
+) -> pd.DataFrame:
+    """:func:`validate_nationality_table`, with the stored types of a Parquet file."""
     if not isinstance(table, pd.DataFrame):
         raise TypeError(f"a nationality table must be a DataFrame, got {type(table).__name__}")
     problems, present = _structure_problems(table, _TABLE_COLUMNS, (), ())
-    checked = {name: _check_column(name, table[name]) for name in present}
+    mistyped, checked = _check_columns(table, present, stored)
+    problems += mistyped
     if "nationality" in checked:
         duplicates = _duplicate_findings("nationality", checked["nationality"])
         checked["nationality"].findings.extend(duplicates)
@@ -217,27 +253,28 @@ def load_cases(
     """Read a case file (.csv, .csv.gz, .parquet, .pq) and validate it (:func:`validate_cases`).
 
     ``nationality_table`` may be a path or a DataFrame. Problems in a CSV file give the file
-    line of each row as well as the row.
+    line of each row as well as the row. A Parquet column stored with another type than the
+    contract's is refused (its text is not parsed).
     """
     table = nationality_table
     if table is not None and not isinstance(table, pd.DataFrame):
         table = load_nationality_table(table)
     elif table is not None:
         table = validate_nationality_table(table)
-    frame, lines = read_with_lines(path)
+    file = read_file(path)
     try:
-        return validate_cases(frame, source=str(path), nationality_table=table)
+        return _validate_cases(file.frame, str(path), table, file.stored)
     except ContractError as error:
-        raise error.with_lines(lines) from None
+        raise error.with_lines(file.lines) from None
 
 
 def load_nationality_table(path: str | Path) -> pd.DataFrame:
     """Read and validate a nationality table file (:func:`validate_nationality_table`)."""
-    frame, lines = read_with_lines(path)
+    file = read_file(path)
     try:
-        return validate_nationality_table(frame, source=str(path))
+        return _validate_nationality_table(file.frame, str(path), file.stored)
     except ContractError as error:
-        raise error.with_lines(lines) from None
+        raise error.with_lines(file.lines) from None
 
 
 def assisted(frame: pd.DataFrame) -> pd.Series:
@@ -324,6 +361,84 @@ def _column_hint(name: str, columns: pd.Index) -> str:
     return f"found {near[0]!r}: column names must match exactly" if near else ""
 
 
+# -- stored types (Parquet) ------------------------------------------------------------
+
+
+def _check_columns(
+    frame: pd.DataFrame, present: list[str], stored: pa.Schema | None
+) -> tuple[list[Problem], dict[str, _Checked]]:
+    """Each present column checked, except one stored with the wrong type: a problem instead."""
+    mistyped = _stored_type_problems(stored, present)
+    skip = {problem.column for problem in mistyped}
+    checked = {name: _check_column(name, frame[name]) for name in present if name not in skip}
+    return mistyped, checked
+
+
+def _stored_type_problems(stored: pa.Schema | None, present: list[str]) -> list[Problem]:
+    """One problem per contract column whose stored Arrow type is not the contract's."""
+    if stored is None:
+        return []
+    problems = []
+    for name in present:
+        if stored.names.count(name) != 1:  # repeated names are a structure problem
+            continue
+        arrow = stored.field(name).type
+        if not _stored_type_ok(name, arrow):
+            problems.append(_stored_type_problem(name, arrow))
+    return problems
+
+
+def _contract_type(name: str) -> str:
+    """The contract's type of a column, with identifiers apart (they may be integers)."""
+    if name in INTEGER_COLUMNS:
+        return "integer"
+    if name in BOOLEAN_COLUMNS:
+        return "boolean"
+    if name in CATEGORY_VALUES:
+        return "category"
+    return "identifier" if name in _IDENTIFIERS else "string"
+
+
+def _stored_type_ok(name: str, arrow: pa.DataType) -> bool:
+    """Whether a column stored as ``arrow`` is read as it is (an all-null column always is)."""
+    kind = _contract_type(name)
+    if pa.types.is_null(arrow):  # every value missing: the value checks say so
+        return True
+    if pa.types.is_dictionary(arrow) and kind in ("identifier", "string", "category"):
+        arrow = arrow.value_type
+    if kind == "integer":
+        return pa.types.is_integer(arrow)
+    if kind == "boolean":
+        return pa.types.is_boolean(arrow) or pa.types.is_integer(arrow)
+    return _is_arrow_text(arrow) or (kind == "identifier" and pa.types.is_integer(arrow))
+
+
+def _is_arrow_text(arrow: pa.DataType) -> bool:
+    """``string``, ``large_string`` or ``string_view``."""
+    types = pa.types
+    return types.is_string(arrow) or types.is_large_string(arrow) or types.is_string_view(arrow)
+
+
+def _stored_type_problem(name: str, arrow: pa.DataType) -> Problem:
+    """The column, the type expected and the type found (floats: even when whole)."""
+    kind = _contract_type(name)
+    note = f"found type {_arrow_name(arrow)}"
+    if kind == "integer" and pa.types.is_floating(arrow):
+        note += ", refused even where the values are whole"
+    return Problem(
+        name, (), None, _STORED_EXPECTED[kind], f"{note}; Parquet types are not converted"
+    )
+
+
+def _arrow_name(arrow: pa.DataType) -> str:
+    """``string``, ``string (large_string)``, ``float (double)``, or Arrow's own name."""
+    if pa.types.is_string(arrow):
+        return "string"
+    if _is_arrow_text(arrow):
+        return f"string ({arrow})"
+    return f"float ({arrow})" if pa.types.is_floating(arrow) else str(arrow)
+
+
 # -- one column ------------------------------------------------------------------------
 
 
@@ -378,6 +493,12 @@ def _check_text(name: str, series: pd.Series) -> _Checked:
     )
     text = series.astype(_STRING)
     valid = is_text
+    if name in _IDENTIFIERS:
+        blank = is_text & text.str.strip().eq("").to_numpy(dtype=bool, na_value=False)
+        findings += _offending(
+            name, series, blank, note="only white space: the identifier is blank"
+        )
+        valid = is_text & ~blank
     if name == "nationality":
         matches = text.str.fullmatch(NATIONALITY_PATTERN).to_numpy(dtype=bool, na_value=False)
         findings += _offending(name, series, is_text & ~matches, suggest=_suggest_nationality)

@@ -27,6 +27,7 @@ import xarray as xr
 
 from returnmodels.aggregate import aggregate_cells
 from returnmodels.errors import ConfigError
+from returnmodels.reading import MAX_ROWS_SHOWN
 from returnmodels.schema import OUTCOMES
 
 __all__ = [
@@ -394,8 +395,29 @@ def _check_counts(frame: pd.DataFrame, spec: ColumnSpec) -> None:
     for column in (s, n):
         if not pd.api.types.is_integer_dtype(column) or (column < 0).any():
             raise ConfigError(f"{column.name!r} must hold whole numbers >= 0")
-    if (s > n).any():
-        raise ConfigError(f"{spec.successes!r} exceeds {spec.trials!r} in some rows")
+    over = np.flatnonzero((s > n).to_numpy(dtype=bool, na_value=False))
+    if over.size:
+        raise ConfigError(_exceeds_message(s, n, over))
+
+
+def _exceeds_message(successes: pd.Series, trials: pd.Series, over: np.ndarray) -> str:
+    """Both columns, and the rows (1 = the first data row) where successes exceed trials.
+
+    Rows are counted and cut as :func:`returnmodels.validation.validate_cases` counts and
+    cuts them: the first :data:`~returnmodels.reading.MAX_ROWS_SHOWN`, here with their
+    values, then how many more.
+    """
+    s, n = successes.name, trials.name
+    shown = ", ".join(
+        f"row {i + 1} ({s} {successes.iloc[i]} > {n} {trials.iloc[i]})"
+        for i in over[:MAX_ROWS_SHOWN]
+    )
+    more = f" and {over.size - MAX_ROWS_SHOWN} more" if over.size > MAX_ROWS_SHOWN else ""
+    count = f"{over.size} row{'s' if over.size > 1 else ''}"
+    return (
+        f"successes column {s!r} exceeds trials column {n!r} in {count}: {shown}{more}; "
+        f"expected {s} <= {n} in every row"
+    )
 
 
 def _group_table(data: pd.DataFrame, spec: ColumnSpec, groups: tuple[str, ...]) -> pd.DataFrame:
