@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from returnmodels import cli
-from returnmodels.audit import audit_results
+from returnmodels.disclosure.audit import audit_results
 from returnmodels.disclosure import (
     DEFAULT_RULES,
     DisclosureRules,
@@ -22,6 +22,7 @@ from returnmodels.disclosure import (
 )
 from returnmodels.disclosure.extract import html_tables, text_tables
 from returnmodels.errors import ConfigError
+from returnmodels.outputs import RunFolder
 
 TABLE = pd.DataFrame(
     {"assisted": [3, 40, 15], "forced": [40, 30, 12], "legal": [50, 25, 60]},
@@ -76,15 +77,21 @@ def results(tmp_path):
         notebook(shown(counts), printed("sampling done\n"), shown(summary))
     )
     (root / "run-1" / "report.html").write_text(counts.to_html())
-    (root / "run-1" / "figure.png").write_bytes(b"\x89PNG")
+    RunFolder(root / "run-1").figure(_axes(), "figure.png", basis="population")
     return root
+
+
+def _axes():
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(figsize=(2, 2))[1]
 
 
 def test_clean_folder_passes(results, capsys):
     assert cli.main(["audit", str(results)]) == 0
     out = capsys.readouterr().out
     assert "is clean under min_cases=10, rounding_base=5" in out
-    assert "checked: 4 CSV, 1 notebook, 1 HTML; not checked: .png: 1" in out
+    assert "checked: 4 CSV, 1 notebook, 1 HTML, 1 figure" in out
 
 
 def rules_of(report):

@@ -11,7 +11,8 @@ from returnmodels.cli import main
 from returnmodels.diagnostics import check_convergence
 from returnmodels.errors import ConfigError
 from returnmodels.fitting import fit
-from returnmodels.results import FIT_FILES, load_result, save_result, verdict_of
+from returnmodels.reporting import FIT_FILES
+from returnmodels.results import load_result, save_result, verdict_of
 
 pytestmark = pytest.mark.slow
 NAMES = ["pooled", "varying_intercepts", "group_predictors", "varying_slopes", "competing_outcomes"]
@@ -128,7 +129,7 @@ def test_cli_fit_cbpp_writes_the_whole_folder(tmp_path, capsys):
     assert "herd_sigma" in summary and "period[4]" in summary and "hdi94_lb" in summary
     margins = (out / "margins.csv").read_text().splitlines()[0]
     assert margins == "convergence,predictor,value,mean,hdi_lower,hdi_upper"
-    manifest = json.loads((out / "manifest.json").read_text())
+    manifest = json.loads((out / "fit_manifest.json").read_text())
     assert manifest["seed"] == 20251 and manifest["versions"]["nutpie"]
     assert main(argv) == 2  # the folder exists: refused, nothing overwritten
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]

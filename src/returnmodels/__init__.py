@@ -53,7 +53,7 @@ _LAZY: dict[str, str] = {
     "check_convergence": "returnmodels.diagnostics",
     "save_result": "returnmodels.results",
     "load_result": "returnmodels.results",
-    "write_fit_folder": "returnmodels.results",
+    "write_fit_folder": "returnmodels.reporting",
     "parameter_summary": "returnmodels.summaries",
     "odds_ratios": "returnmodels.summaries",
     "margins": "returnmodels.summaries",

@@ -29,7 +29,6 @@ import json
 import os
 import time
 from collections.abc import Callable, Mapping
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -38,7 +37,6 @@ import xarray as xr
 
 from returnmodels.diagnostics import check_convergence
 from returnmodels.errors import ConfigError
-from returnmodels.files import sha256_file
 from returnmodels.models.data import CASE_FILE_SPEC, CELL_DIM, ColumnSpec, build_design, read_data
 from returnmodels.models.priors import merge_priors
 from returnmodels.models.registry import get_model
@@ -152,6 +150,8 @@ def _sampling(overrides: Mapping) -> dict:
 
 
 def _data_checksum(data: pd.DataFrame) -> str:
+    """SHA-256 of the validated frame (column names and values), however it was given:
+    a file and the frame read from it get the same checksum."""
     hashed = pd.util.hash_pandas_object(data, index=False).to_numpy()
     columns = json.dumps([str(c) for c in data.columns]).encode()
     return hashlib.sha256(columns + hashed.tobytes()).hexdigest()
@@ -161,7 +161,7 @@ def _load(data: pd.DataFrame | str | os.PathLike, spec: ColumnSpec) -> tuple[pd.
     if isinstance(data, pd.DataFrame):
         return data, _data_checksum(data)
     frame = read_data(data, spec)
-    return frame, sha256_file(Path(data))
+    return frame, _data_checksum(frame)
 
 
 def build_model(

@@ -24,26 +24,46 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import arviz_plots as azp
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import xarray as xr
 
+from returnmodels.diagnostics import verdict_line
 from returnmodels.disclosure import (
     DEFAULT_RULES,
+    DisclosureError,
     DisclosureRules,
     control_shares,
     mark_controlled,
     pool_small_groups,
     read_marker,
-    write_controlled_csv,
 )
-from returnmodels.files import sha256_file, write_json
+from returnmodels.files import check_new_folder, sha256_file
+from returnmodels.outputs import Figure, RunFolder
+from returnmodels.results import load_result, package_versions, result_config, verdict_of
+from returnmodels.simulate import simulate_cases
+from returnmodels.simulate.targets import COOPERATION_MARGINS, PROCEDURE_MARGINS
+from returnmodels.summaries import (
+    compare_models,
+    contrast,
+    group_effects,
+    margins,
+    parameter_summary,
+    ppc_shares,
+    with_verdict,
+)
+from returnmodels.summaries.plots import plot_margins
+from returnmodels.validation import load_cases
 
 __all__ = [
+    "FIT_FILES",
     "SMOKE_CASES",
     "SMOKE_SAMPLING",
     "Banner",
@@ -55,6 +75,7 @@ __all__ = [
     "controlled_margins",
     "controlled_ppc",
     "controlled_summary",
+    "fit_manifest",
     "loo_comparison",
     "margin_targets",
     "plot_loo_comparison",
@@ -66,6 +87,8 @@ __all__ = [
     "sampling_settings",
     "save_convergence_plots",
     "withheld_groups",
+    "write_fit_folder",
+    "write_fit_outputs",
     "write_fit_run",
     "write_verdict",
 ]
@@ -82,11 +105,9 @@ SMOKE_SAMPLING: dict[str, int] = {"draws": 100, "tune": 100, "chains": 2}
 def case_data(data: str | os.PathLike, *, smoke: bool = False, seed: int = 0) -> pd.DataFrame:
     """The validated case file ``data``; with ``smoke``, :data:`SMOKE_CASES` simulated
     cases instead (the same for every notebook of a smoke batch with the same seed)."""
-    import returnmodels as rm
-
     if smoke:
-        return rm.simulate_cases(n_cases=SMOKE_CASES, random_seed=seed).cases
-    return rm.load_cases(data)
+        return simulate_cases(n_cases=SMOKE_CASES, random_seed=seed).cases
+    return load_cases(data)
 
 
 def case_columns(predictors: list[str] | None = None):
@@ -139,9 +160,6 @@ class Banner:
 def banner(result: xr.DataTree | Mapping, model: str | None = None) -> Banner:
     """The convergence verdict as a :class:`Banner`, from a fit (its stored verdict) or
     from a verdict mapping (``diagnostics.json``)."""
-    from returnmodels.diagnostics import verdict_line
-    from returnmodels.results import verdict_of
-
     if isinstance(result, xr.DataTree):
         verdict = verdict_of(result)
         model = model or result.attrs.get("returnmodels_model", "model")
@@ -154,13 +172,10 @@ def banner(result: xr.DataTree | Mapping, model: str | None = None) -> Banner:
 MAX_PANELS = 36
 
 
-def save_convergence_plots(result: xr.DataTree, out: str | os.PathLike) -> list[Path]:
+def save_convergence_plots(result: xr.DataTree, folder: RunFolder) -> list[Figure]:
     """Rank plots and trace plots of the population-level parameters (``rank.png``,
     ``trace.png``; ArviZ 1.x :func:`arviz_plots.plot_rank` / ``plot_trace_dist``), at
     most :data:`MAX_PANELS` panels, constant ones (a correlation's diagonal) left out."""
-    import arviz_plots as azp
-    import matplotlib.pyplot as plt
-
     posterior = result["posterior"].to_dataset()
     names, panels = [], 0
     for name in population_parameters(result):
@@ -172,14 +187,12 @@ def save_convergence_plots(result: xr.DataTree, out: str | os.PathLike) -> list[
             break
         names.append(name)
         panels += size
-    paths = []
-    for name, plot in (("rank", azp.plot_rank), ("trace", azp.plot_trace_dist)):
-        collection = plot(result, var_names=names, backend="matplotlib")
-        path = Path(out) / f"{name}.png"
-        collection.savefig(path, dpi=80)
-        paths.append(path)
-    plt.close("all")
-    return paths
+    return [
+        folder.figure(
+            plot(result, var_names=names, backend="matplotlib"), f"{name}.png", basis="diagnostics"
+        )
+        for name, plot in (("rank", azp.plot_rank), ("trace", azp.plot_trace_dist))
+    ]
 
 
 def population_parameters(result: xr.DataTree) -> list[str]:
@@ -233,8 +246,6 @@ def controlled_margins(table: pd.DataFrame, rules: DisclosureRules = DEFAULT_RUL
 
 def margin_targets(table: pd.DataFrame) -> pd.DataFrame:
     """``table`` (margins) with the study's published figures in a ``target`` column."""
-    from returnmodels.simulate.targets import COOPERATION_MARGINS, PROCEDURE_MARGINS
-
     targets = {("n_procedures", str(k)): v for k, v in PROCEDURE_MARGINS.items()}
     targets |= {("cooperation", k): v for k, v in COOPERATION_MARGINS.items()}
     keys = zip(table["predictor"], table["value"].astype(str), strict=True)
@@ -248,9 +259,6 @@ def controlled_contrast(
 ) -> pd.DataFrame:
     """:func:`returnmodels.summaries.contrast` of groups ``a`` and ``b``, refused
     (:class:`~returnmodels.disclosure.DisclosureError`) if either is withheld."""
-    from returnmodels.disclosure import DisclosureError
-    from returnmodels.summaries import contrast
-
     withheld = set(withheld_groups(result, rules)) & {a, b}
     if withheld:
         raise DisclosureError(
@@ -262,8 +270,6 @@ def controlled_contrast(
 def plot_margins_with_targets(result: xr.DataTree, table: pd.DataFrame, predictor: str, ax=None):
     """:func:`returnmodels.summaries.plots.plot_margins` with the study's published
     figures (``target`` column of :func:`margin_targets`) as red diamonds beside them."""
-    from returnmodels.summaries.plots import plot_margins
-
     ax = plot_margins(result, table, predictor, ax=ax)
     rows = table[table["predictor"] == predictor].reset_index(drop=True)
     shown = rows["target"].notna()
@@ -282,8 +288,6 @@ def plot_margins_with_targets(result: xr.DataTree, table: pd.DataFrame, predicto
 def plot_outcome_margins(table: pd.DataFrame, predictor: str, title: str = "", ax=None):
     """Margins of every outcome (``competing_outcomes``) against ``predictor``'s values:
     one line per outcome with its 94% HDI band."""
-    import matplotlib.pyplot as plt
-
     rows = table[table["predictor"] == predictor]
     ax = ax or plt.subplots(figsize=(7, 4))[1]
     for outcome, part in rows.groupby("outcome", sort=False):
@@ -298,6 +302,44 @@ def plot_outcome_margins(table: pd.DataFrame, predictor: str, title: str = "", a
 
 # -- the fit's run folder --------------------------------------------------------------
 
+#: What a fit's folder holds, whoever wrote it (``returnmodels fit`` or notebook 02).
+FIT_FILES: tuple[str, ...] = (
+    "posterior.nc",
+    "summary.csv",
+    "margins.csv",
+    "diagnostics.json",
+    "rank.png",
+    "trace.png",
+    "fit_manifest.json",
+)
+
+
+def write_fit_outputs(
+    result: xr.DataTree, folder: RunFolder, *, data_path: str | os.PathLike | None = None
+) -> dict[str, Path | Figure]:
+    """Write a fit's :data:`FIT_FILES` through ``folder``, each once and controlled:
+    ``posterior.nc`` (internal: with its data groups), ``summary.csv`` (parameters of
+    withheld groups left out) and ``margins.csv`` (population level) with their markers,
+    ``diagnostics.json`` (the verdict, with the ``verdict`` key the batch index shows),
+    rank and trace plots of the population-level parameters, and ``fit_manifest.json``
+    (configuration, seed, data checksum, versions, timings, files, rules)."""
+    started = time.perf_counter()
+    outputs: dict[str, Path | Figure] = {"posterior": folder.posterior(result)}
+    summary = parameter_summary(result).rename_axis("parameter")
+    folder.table(controlled_summary(summary, result, folder.rules), "summary.csv")
+    margins_started = time.perf_counter()
+    table = with_verdict(margins(result), result)
+    margins_s = time.perf_counter() - margins_started
+    folder.table(controlled_margins(table, folder.rules), "margins.csv")
+    outputs["diagnostics"] = write_verdict(result, folder)
+    outputs["rank"], outputs["trace"] = save_convergence_plots(result, folder)
+    manifest = fit_manifest(result, data_path)
+    manifest["timings"] |= {"margins_s": margins_s, "write_s": time.perf_counter() - started}
+    manifest["files"] = {n: sha256_file(folder.path / n) for n in FIT_FILES[:-1]}
+    manifest["disclosure"] = folder.rules.to_dict()
+    outputs["fit_manifest"] = folder.json(manifest, "fit_manifest.json")
+    return outputs
+
 
 def write_fit_run(
     result: xr.DataTree,
@@ -305,52 +347,61 @@ def write_fit_run(
     *,
     data_path: str | os.PathLike | None = None,
     rules: DisclosureRules = DEFAULT_RULES,
-) -> dict[str, Path]:
-    """Write the fit into the existing run folder ``out`` (see the module docstring).
+) -> dict[str, Path | Figure]:
+    """:func:`write_fit_outputs` into the run folder ``out`` (notebook 02, whose batch
+    runner makes the folder appear whole)."""
+    return write_fit_outputs(result, RunFolder(out, rules), data_path=data_path)
 
-    :func:`returnmodels.results.write_fit_folder` builds the files in a hidden folder
-    inside ``out``; the CSVs are then controlled and written with their markers.
-    """
-    from returnmodels.results import write_fit_folder
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=".fit-", dir=out))
+def write_fit_folder(
+    result: xr.DataTree,
+    out: str | os.PathLike,
+    *,
+    data_path: str | os.PathLike | None = None,
+    rules: DisclosureRules = DEFAULT_RULES,
+) -> Path:
+    """:func:`write_fit_outputs` into the new folder ``out`` (``returnmodels fit``): built
+    in a hidden sibling folder and renamed into place, so it appears whole or not at all."""
+    out = check_new_folder(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        folder = write_fit_folder(result, scratch / "fit", data_path=data_path)
-        summary = pd.read_csv(folder / "summary.csv", index_col="parameter")
-        margins = pd.read_csv(folder / "margins.csv", dtype={"value": str})
-        paths = {
-            "posterior": out / "posterior.nc",
-            "summary": out / "summary.csv",
-            "margins": out / "margins.csv",
-            "diagnostics": out / "diagnostics.json",
-            "fit_manifest": out / "fit_manifest.json",
-        }
-        os.replace(folder / "posterior.nc", paths["posterior"])
-        write_controlled_csv(controlled_summary(summary, result, rules), paths["summary"])
-        write_controlled_csv(controlled_margins(margins, rules), paths["margins"])
-        write_verdict(result, out)
-        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-        manifest["files"] = {
-            p.name: sha256_file(p) for k, p in paths.items() if k != "fit_manifest"
-        }
-        manifest["disclosure"] = rules.to_dict()
-        write_json(manifest, paths["fit_manifest"])
+        write_fit_outputs(result, RunFolder(staging, rules), data_path=data_path)
+        if out.exists():
+            out.rmdir()
+        os.replace(staging, out)
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    return paths
+        shutil.rmtree(staging, ignore_errors=True)
+    return out
 
 
-def write_verdict(result: xr.DataTree, out: str | os.PathLike) -> Path:
-    """``<out>/diagnostics.json``: the stored verdict with a ``verdict`` key (``PASS`` or
-    ``FAIL``), which the batch runner shows in its index."""
-    from returnmodels.results import verdict_of
-
+def fit_manifest(result: xr.DataTree, data_path: str | os.PathLike | None) -> dict:
+    """The provenance of a fit: model, configuration and its hash, data, seed, sampler,
+    package versions, timings and the convergence verdict."""
+    config = result_config(result)
     verdict = verdict_of(result)
-    path = Path(out) / "diagnostics.json"
-    write_json({"verdict": "PASS" if verdict["passed"] else "FAIL"} | verdict, path)
-    return path
+    return {
+        "model": result.attrs["returnmodels_model"],
+        "config": config,
+        "config_hash": result.attrs["returnmodels_config_hash"],
+        "data": {
+            "path": None if data_path is None else str(data_path),
+            "sha256": result.attrs["returnmodels_data_sha256"],
+        },
+        "seed": config["sampling"]["random_seed"],
+        "sampler": config["sampling"]["sampler"],
+        "versions": package_versions(),
+        "timings": json.loads(result.attrs.get("returnmodels_timings", "{}")),
+        "convergence": {"passed": verdict["passed"], "failures": verdict["failures"]},
+    }
+
+
+def write_verdict(result: xr.DataTree, folder: RunFolder) -> Path:
+    """``diagnostics.json``: the stored verdict with a ``verdict`` key (``PASS`` or
+    ``FAIL``), which the batch runner shows in its index."""
+    verdict = verdict_of(result)
+    label = "PASS" if verdict["passed"] else "FAIL"
+    return folder.json({"verdict": label} | verdict, "diagnostics.json")
 
 
 # -- per-group tables ------------------------------------------------------------------
@@ -373,8 +424,6 @@ def _shares_by(
 def controlled_group_effects(result: xr.DataTree, rules: DisclosureRules = DEFAULT_RULES):
     """:func:`returnmodels.summaries.group_effects`, published groups only: ``n`` and the
     successes rounded, ``raw_share`` from the rounded counts (NaN where suppressed)."""
-    from returnmodels.summaries import group_effects
-
     effects = group_effects(result)
     group = effects.columns[0]
     return _shares_by(effects, group, "raw_share", rules, withheld_groups(result, rules))
@@ -399,8 +448,6 @@ def controlled_ppc(
     """:func:`returnmodels.summaries.ppc_shares` by ``by``, controlled: values of ``by``
     with fewer than ``min_cases`` cases withheld, observed shares from rounded counts,
     ``inside`` judged on the published share."""
-    from returnmodels.summaries import ppc_shares
-
     table = ppc_shares(result, by, random_seed=random_seed)
     by = table.columns[0]
     sizes = table[[by, "n"]].astype({by: str})
@@ -418,8 +465,6 @@ def controlled_ppc(
 def read_fits(results: str | os.PathLike, models: Iterable[str]) -> tuple[dict, list[str]]:
     """``({model: result}, notes)`` from ``<results>/fit-<model>/posterior.nc``; a
     missing fit is left out with a note saying so."""
-    from returnmodels.results import load_result
-
     fits, notes = {}, []
     for model in models:
         path = Path(results) / f"fit-{model}" / "posterior.nc"
@@ -430,18 +475,20 @@ def read_fits(results: str | os.PathLike, models: Iterable[str]) -> tuple[dict, 
     return fits, notes
 
 
-def plot_loo_comparison(table: pd.DataFrame, path: str | os.PathLike) -> Path:
-    """ArviZ's comparison plot (ELPD with SE, differences to the best model), saved."""
-    import arviz_plots as azp
-    import matplotlib.pyplot as plt
-
+def plot_loo_comparison(
+    table: pd.DataFrame,
+    folder: RunFolder,
+    name: str = "loo_comparison.png",
+    *,
+    source: str = "loo_comparison.csv",
+) -> Figure:
+    """ArviZ's comparison plot (ELPD with SE, differences to the best model) of the
+    comparison ``table``, saved into ``folder`` as drawn from the controlled ``source``."""
     columns = [
         c for c in table.columns if c not in ("convergence", "pareto_k_max", "pareto_k_bad_cells")
     ]
     collection = azp.plot_compare(pd.DataFrame(table[columns]), backend="matplotlib")
-    collection.savefig(Path(path), dpi=100)
-    plt.close("all")
-    return Path(path)
+    return folder.figure(collection, name, sources=[source])
 
 
 def read_fit_tables(folder: str | os.PathLike) -> tuple[pd.DataFrame, dict] | None:
@@ -460,9 +507,6 @@ def loo_comparison(
 ) -> pd.DataFrame:
     """PSIS-LOO comparison (:func:`returnmodels.summaries.compare_models`) with each
     model's convergence verdict; marked controlled (no counts of cases)."""
-    from returnmodels.results import verdict_of
-    from returnmodels.summaries import compare_models
-
     table = compare_models(fits).rename(columns={"n_pareto_k_bad": "pareto_k_bad_cells"})
     table.index.name = "model"
     verdicts = {m: "PASS" if verdict_of(r)["passed"] else "FAIL" for m, r in fits.items()}

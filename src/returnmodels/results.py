@@ -19,6 +19,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import platform
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import arviz as az
@@ -29,14 +31,13 @@ from returnmodels.errors import ConfigError
 from returnmodels.files import atomic_write
 
 __all__ = [
-    "FIT_FILES",
     "config_hash",
     "load_result",
+    "package_versions",
     "result_config",
     "save_result",
     "stamp",
     "verdict_of",
-    "write_fit_folder",
 ]
 
 PREFIX = "returnmodels_"
@@ -124,15 +125,11 @@ def load_result(
     return result
 
 
-# -- the output folder of `returnmodels fit` -------------------------------------------
-
-FIT_FILES = ("posterior.nc", "summary.csv", "margins.csv", "diagnostics.json", "manifest.json")
+# -- provenance ------------------------------------------------------------------------
 
 
-def _versions() -> dict[str, str]:
-    import platform
-    from importlib.metadata import PackageNotFoundError, version
-
+def package_versions() -> dict[str, str]:
+    """Python's version and those of the packages a fit depends on."""
     found = {"python": platform.python_version(), "returnmodels": __version__}
     for name in ("pymc", "pytensor", "nutpie", "arviz", "numpy", "pandas", "xarray", "numpyro"):
         try:
@@ -140,61 +137,3 @@ def _versions() -> dict[str, str]:
         except PackageNotFoundError:
             found[name] = "not installed"
     return found
-
-
-def write_fit_folder(
-    result: xr.DataTree, out: str | os.PathLike, *, data_path: str | os.PathLike | None = None
-) -> Path:
-    """Write posterior.nc, summary.csv, margins.csv, diagnostics.json and manifest.json
-    into the new folder ``out``: built in a hidden sibling folder, renamed into place, so
-    the folder appears whole or not at all."""
-    import shutil
-    import tempfile
-    import time
-
-    from returnmodels.files import sha256_file, write_json
-    from returnmodels.summaries import margins, parameter_summary, with_verdict
-
-    out = Path(out)
-    if out.exists() and any(out.iterdir()):
-        raise ConfigError(f"output folder {str(out)!r} exists and is not empty")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        started = time.perf_counter()
-        save_result(result, staging / "posterior.nc")
-        parameter_summary(result).to_csv(staging / "summary.csv", index_label="parameter")
-        margins_started = time.perf_counter()
-        with_verdict(margins(result), result).to_csv(staging / "margins.csv", index=False)
-        margins_s = time.perf_counter() - margins_started
-        write_json(verdict_of(result), staging / "diagnostics.json")
-        manifest = _manifest(result, data_path)
-        manifest["timings"] |= {"margins_s": margins_s, "write_s": time.perf_counter() - started}
-        manifest["files"] = {n: sha256_file(staging / n) for n in FIT_FILES if n != "manifest.json"}
-        write_json(manifest, staging / "manifest.json")
-        if out.exists():
-            out.rmdir()
-        os.replace(staging, out)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)
-    return out
-
-
-def _manifest(result: xr.DataTree, data_path) -> dict:
-    config = result_config(result)
-    verdict = verdict_of(result)
-    return {
-        "model": _attr(result, "model"),
-        "config": config,
-        "config_hash": _attr(result, "config_hash"),
-        "data": {
-            "path": None if data_path is None else str(data_path),
-            "sha256": _attr(result, "data_sha256"),
-        },
-        "seed": config["sampling"]["random_seed"],
-        "sampler": config["sampling"]["sampler"],
-        "versions": _versions(),
-        "timings": json.loads(result.attrs.get(PREFIX + "timings", "{}")),
-        "convergence": {"passed": verdict["passed"], "failures": verdict["failures"]},
-    }

@@ -25,6 +25,9 @@ from typing import Any
 
 from returnmodels.batch import worker
 from returnmodels.batch.manifest import MANIFEST, list_outputs, package_versions
+from returnmodels.disclosure import DEFAULT_RULES, DisclosureRules
+from returnmodels.disclosure.audit import audit_results
+from returnmodels.errors import ConfigError
 from returnmodels.files import write_json
 
 __all__ = ["execute_run", "export_html", "publish", "CANCELLED", "STAGING", "DIAGNOSTICS", "LOG"]
@@ -75,10 +78,31 @@ def execute_run(task: dict[str, Any]) -> dict[str, Any]:
     final = out / task["name"]
     if manifest["status"] != "ok" and manifest["executed_notebook"]:
         manifest["partial_notebook"] = str(final / manifest["executed_notebook"])
+    manifest["disclosure"] = disclosure_check(staging, task["parameters"])
     manifest["outputs"] = list_outputs(staging)
     write_json(manifest, staging / MANIFEST)
     publish(staging, final)
     return manifest
+
+
+def disclosure_check(folder: Path, parameters: dict[str, Any]) -> dict[str, Any]:
+    """What ``returnmodels audit`` says of a run's folder, under the run's own rules:
+    ``internal`` files (a posterior with its data groups: kept for later runs, released
+    only by ``returnmodels release``) and every other finding (file, location, rule;
+    never the value that broke it)."""
+    try:
+        rules = DisclosureRules(
+            min_cases=parameters.get("min_cases", DEFAULT_RULES.min_cases),
+            rounding_base=parameters.get("rounding_base", DEFAULT_RULES.rounding_base),
+        )
+    except ConfigError as error:
+        return {"rules": None, "internal": [], "findings": [f"rules: {error}"]}
+    report = audit_results(folder, rules)
+    internal = sorted({f.source for f in report.findings if f.rule == "internal-file"})
+    findings = [
+        f"{f.source}: {f.location}: {f.rule}" for f in report.findings if f.rule != "internal-file"
+    ]
+    return {"rules": rules.to_dict(), "internal": internal, "findings": findings}
 
 
 def _injected(task: dict[str, Any], staging: Path) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""``OUT/index.html``: every run with its state, verdict and links; opens without a server.
+"""``OUT/index.html``: every run with its state, verdict, disclosure check and links;
+opens without a server.
 
 Static HTML with relative links only and no JavaScript, written atomically after every
 change of state, so a browser pointed at the file always sees a whole page.
@@ -36,8 +37,8 @@ def write_index(out: Path, progress: Progress, batch: Path, smoke: bool) -> Path
 <h1>returnmodels results</h1>
 <p>Batch <code>{escape(str(batch))}</code>{" (smoke test)" if smoke else ""}: {counts}.
 Updated {datetime.now(UTC).isoformat(timespec="seconds")}.</p>
-<table><thead><tr><th>Run</th><th>Status</th><th>Verdict</th><th>Duration</th>
-<th>Files</th><th>Details</th></tr></thead>
+<table><thead><tr><th>Run</th><th>Status</th><th>Verdict</th><th>Disclosure</th>
+<th>Duration</th><th>Files</th><th>Details</th></tr></thead>
 <tbody>
 {rows}
 </tbody></table></body></html>
@@ -70,8 +71,22 @@ def _row(out: Path, run: RunState) -> str:
     verdict = "" if run.verdict is None else escape(str(run.verdict))
     return (
         f'<tr><td>{escape(run.name)}</td><td class="{run.state}">{run.state}</td>'
-        f"<td>{verdict}</td><td>{took}</td><td>{' · '.join(links)}</td><td>{details}</td></tr>"
+        f"<td>{verdict}</td><td>{_disclosure(manifest)}</td><td>{took}</td>"
+        f"<td>{' · '.join(links)}</td><td>{details}</td></tr>"
     )
+
+
+def _disclosure(manifest: dict) -> str:
+    """The run folder's audit: findings, internal files (released by ``returnmodels
+    release`` only), or clean."""
+    check = manifest.get("disclosure")
+    if not check:
+        return ""
+    if check["findings"]:
+        return f'<span class="failed">{len(check["findings"])} findings</span>'
+    if check["internal"]:
+        return f"internal: {escape(', '.join(check['internal']))}"
+    return "clean"
 
 
 def _link(href: str, label: str) -> str:

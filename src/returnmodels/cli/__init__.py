@@ -18,7 +18,16 @@ from returnmodels.errors import ReturnModelsError
 __all__ = ["main", "build_parser"]
 
 #: Sub-command modules, in the order ``returnmodels --help`` lists them.
-COMMANDS: tuple[str, ...] = ("validate", "simulate", "aggregate", "run", "audit", "models", "fit")
+COMMANDS: tuple[str, ...] = (
+    "validate",
+    "simulate",
+    "aggregate",
+    "run",
+    "audit",
+    "release",
+    "models",
+    "fit",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import argparse
 
-from returnmodels.audit import audit_results
 from returnmodels.disclosure import CASE_ID_PATTERN, DEFAULT_RULES, DisclosureRules
+from returnmodels.disclosure.audit import audit_results
 
-__all__ = ["register", "run"]
+__all__ = ["add_rule_options", "register", "rules_of", "run"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -20,12 +20,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "audit",
         help="check a results folder for outputs that break the disclosure rules",
         description=(
-            "Scan CSV files, executed notebooks and HTML files under RESULTS_DIR for small "
-            "or unrounded counts, case identifiers, case-level rows and CSVs without a "
-            "disclosure marker. Exit 0 when clean, 1 with every finding otherwise."
+            "Check every file under RESULTS_DIR (CSV, notebooks, HTML, JSON, logs, NetCDF, "
+            "PNG) for small or unrounded counts, case identifiers, case-level rows, outputs "
+            "without their disclosure mark and internal files (a posterior with its data "
+            "groups); any other kind of file is refused as unchecked. Exit 0 when the "
+            "folder is safe to release, 1 with every finding otherwise."
         ),
     )
     parser.add_argument("results_dir", metavar="RESULTS_DIR", help="the folder to audit")
+    add_rule_options(parser)
+    parser.add_argument(
+        "--exempt",
+        metavar="DIR",
+        action="append",
+        default=[],
+        help="a folder under RESULTS_DIR whose CSVs need no marker (content still checked); "
+        "may be repeated",
+    )
+    parser.set_defaults(func=run)
+
+
+def add_rule_options(parser: argparse.ArgumentParser) -> None:
+    """The disclosure rules' options, shared by ``audit`` and ``release``."""
     parser.add_argument(
         "--min-cases",
         type=int,
@@ -42,28 +58,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--suppress-zeros", action="store_true", help="treat published zeros as findings too"
     )
     parser.add_argument(
-        "--exempt",
-        metavar="DIR",
-        action="append",
-        default=[],
-        help="a folder under RESULTS_DIR whose CSVs need no marker (content still checked); "
-        "may be repeated",
-    )
-    parser.add_argument(
         "--id-pattern",
         default=CASE_ID_PATTERN,
         help="regular expression of case and person identifiers (default: %(default)s)",
     )
-    parser.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    """Audit ``args.results_dir``; print the report; 0 if clean, 1 otherwise."""
-    rules = DisclosureRules(
+def rules_of(args: argparse.Namespace) -> DisclosureRules:
+    """The rules the options name."""
+    return DisclosureRules(
         min_cases=args.min_cases,
         rounding_base=args.rounding_base,
         suppress_zeros=args.suppress_zeros,
     )
-    report = audit_results(args.results_dir, rules, exempt=args.exempt, id_pattern=args.id_pattern)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Audit ``args.results_dir``; print the report; 0 if clean, 1 otherwise."""
+    report = audit_results(
+        args.results_dir, rules_of(args), exempt=args.exempt, id_pattern=args.id_pattern
+    )
     print(report.format())
     return 0 if report.clean else 1

@@ -7,11 +7,13 @@ import json
 from pathlib import Path
 
 from returnmodels.diagnostics import verdict_line
+from returnmodels.disclosure import DEFAULT_RULES, DisclosureRules
 from returnmodels.errors import ConfigError
 from returnmodels.files import check_new_folder
 from returnmodels.fitting import ADAPTATIONS, DEFAULT_SAMPLING, SAMPLERS, fit
 from returnmodels.models import MODELS, column_spec
-from returnmodels.results import verdict_of, write_fit_folder
+from returnmodels.reporting import write_fit_folder
+from returnmodels.results import verdict_of
 
 
 def _names(text: str | None) -> list[str] | None:
@@ -21,10 +23,12 @@ def _names(text: str | None) -> list[str] | None:
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "fit",
-        help="fit a model; write posterior, summary, margins, diagnostics and manifest",
+        help="fit a model; write its controlled folder (posterior, summary, margins, ...)",
         description=(
-            "Fit a registered model (see `returnmodels models`) and write into --out: "
-            "posterior.nc, summary.csv, margins.csv, diagnostics.json, manifest.json. "
+            "Fit a registered model (see `returnmodels models`) and write into --out, "
+            "through the same controlled writer as notebook 02: posterior.nc (internal: "
+            "with its data groups), summary.csv and margins.csv (disclosure-controlled, "
+            "with markers), diagnostics.json, rank.png, trace.png, fit_manifest.json. "
             "The folder appears whole or not at all. Without column options the data "
             "are case files; name --outcome (or --successes and --trials) and --group "
             "for other grouped data. Exit status 3 with --strict when the convergence "
@@ -56,6 +60,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--numeric", help="comma-separated predictors to treat as numeric")
     parser.add_argument("--slope", help="numeric predictor whose slope varies (varying_slopes)")
     parser.add_argument("--priors", metavar="JSON", help="JSON file of prior overrides")
+    parser.add_argument(
+        "--min-cases",
+        type=int,
+        default=DEFAULT_RULES.min_cases,
+        help="disclosure: groups with fewer cases are left out of summary.csv "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--rounding-base",
+        type=int,
+        default=DEFAULT_RULES.rounding_base,
+        help="disclosure: published counts are rounded to this (default: %(default)s)",
+    )
     parser.add_argument("--strict", action="store_true", help="exit 3 if the gate fails")
     parser.set_defaults(func=run)
 
@@ -69,8 +86,18 @@ def _priors(path: str | None) -> dict | None:
         raise ConfigError(f"cannot read priors from {path!r}: {error}") from None
 
 
+def _check_data(path: str) -> None:
+    """Refuse a ``--data`` path that is missing or a folder, naming the option and the path."""
+    if Path(path).is_dir():
+        raise ConfigError(f"--data: {path!r} is a folder, not a data file")
+    if not Path(path).exists():
+        raise ConfigError(f"--data: data file {path!r} does not exist")
+
+
 def run(args: argparse.Namespace) -> int:
+    _check_data(args.data)
     out = check_new_folder(args.out)
+    rules = DisclosureRules(min_cases=args.min_cases, rounding_base=args.rounding_base)
     spec = column_spec(
         outcome=args.outcome,
         successes=args.successes,
@@ -94,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
         target_accept=args.target_accept,
         adaptation=args.adaptation,
     )
-    write_fit_folder(result, out, data_path=args.data)
+    write_fit_folder(result, out, data_path=args.data, rules=rules)
     verdict = verdict_of(result)
     print(f"wrote {out}/: {args.model} fit\n{verdict_line(verdict)}")
     return 3 if args.strict and not verdict["passed"] else 0

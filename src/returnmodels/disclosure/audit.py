@@ -1,25 +1,35 @@
-"""``returnmodels audit``: scan a results folder for outputs that break the disclosure rules.
+"""``returnmodels audit``: every file of a folder checked; anything unchecked or internal refused.
 
-What is read, and what each kind of file is checked for:
+What is read, and what each kind of file is checked for (see ``docs/disclosure.md``):
 
-- ``*.csv``: must have a companion marker ``<name>.csv.disclosure.json`` (written by
+- ``*.csv``: a companion marker ``<name>.csv.disclosure.json`` (written by
   :func:`~returnmodels.disclosure.write_controlled_csv`) whose checksum matches and whose
   rules are at least as strict as the audit's, unless it lies under an exempt folder;
-  its content is checked in every case: identifier columns and values, case rows, and
-  counts that are small or unrounded. The marker names the count columns; in an unmarked
-  CSV counts are recognised by name, or as a crosstab (label column, then whole numbers).
-- ``*.ipynb`` (executed notebooks): every output; HTML tables (how notebooks show
-  frames), plain-text tables (``print(frame)``), and identifier-like values in any text,
-  tracebacks included.
-- ``*.html`` / ``*.htm``: every table, and identifier-like values in the text.
+  content in every case: identifier columns and values, case rows, small or unrounded
+  counts. The marker names the count columns; in an unmarked CSV counts are recognised
+  by name, or as a crosstab (label column, then whole numbers).
+- ``*.ipynb`` (executed notebooks): every output; HTML tables, plain-text tables,
+  identifier-like values in any text (tracebacks included), and every embedded image
+  as a figure (below).
+- ``*.html`` / ``*.htm``: every table, identifier-like values, embedded images.
+- ``*.json``: identifiers, printed tables in long strings, counts under count-like
+  keys, lists of records as tables (:mod:`returnmodels.disclosure.documents`).
+- ``*.log`` / ``*.txt`` / ``*.md``: printed tables and identifiers.
+- ``*.nc``: a posterior must be in its released form (no data group, no per-cell
+  variable, the release mark; :mod:`returnmodels.disclosure.posterior`); the internal
+  posterior of an analysis folder is named as ``internal-file``.
+- ``*.png``: the figure's mark of what it was drawn from
+  (:mod:`returnmodels.disclosure.figure`), and its source tables.
+- anything else: ``unchecked-file-type``: the audit cannot vouch for it.
 
-Other files are listed as not checked (figures, JSON, NetCDF): the audit cannot vouch
-for them. See :mod:`returnmodels.disclosure.checks` for how counts are told from other
-numbers.
+A folder with a ``release_manifest.json`` (written by ``returnmodels release``) must hold
+exactly the files it lists, with the checksums it lists.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import os
 import re
@@ -40,13 +50,54 @@ from returnmodels.disclosure import (
     marker_path,
     read_marker,
 )
+from returnmodels.disclosure.documents import (
+    json_findings,
+    tables_findings,
+    text_findings,
+    text_id_findings,
+)
 from returnmodels.disclosure.extract import html_tables, text_tables
+from returnmodels.disclosure.figure import png_findings
+from returnmodels.disclosure.posterior import netcdf_findings
 from returnmodels.errors import ConfigError
 from returnmodels.files import sha256_file
 
-__all__ = ["AuditReport", "audit_csv", "audit_html", "audit_notebook", "audit_results"]
+__all__ = [
+    "RELEASE_MANIFEST",
+    "AuditReport",
+    "audit_csv",
+    "audit_file",
+    "audit_html",
+    "audit_notebook",
+    "audit_results",
+    "file_kind",
+]
 
-_KINDS = {".csv": "CSV", ".ipynb": "notebook", ".html": "HTML", ".htm": "HTML"}
+#: The manifest ``returnmodels release`` writes at the top of a release folder.
+RELEASE_MANIFEST = "release_manifest.json"
+
+_KINDS = {
+    ".csv": "CSV",
+    ".ipynb": "notebook",
+    ".html": "HTML",
+    ".htm": "HTML",
+    ".json": "JSON",
+    ".log": "text",
+    ".txt": "text",
+    ".md": "text",
+    ".nc": "NetCDF",
+    ".png": "figure",
+}
+#: A figure embedded in HTML: an ``<img>`` whose source is a PNG data URI (images in
+#: style sheets, such as a template's icons, are not figures).
+_IMAGE = re.compile(
+    r"<img\b[^>]*?\bsrc\s*=\s*[\"']data:image/png;base64,([A-Za-z0-9+/=\s]+)[\"']", re.IGNORECASE
+)
+
+
+def file_kind(path: Path) -> str | None:
+    """The kind of output ``path`` is read as, or ``None`` for a kind the audit cannot read."""
+    return _KINDS.get(path.suffix.lower())
 
 
 @dataclass(frozen=True)
@@ -70,6 +121,12 @@ class AuditReport:
         read = ", ".join(f"{self.checked[kind]} {kind}" for kind in kinds) or "no files"
         skipped = ", ".join(f"{suffix}: {n}" for suffix, n in self.not_checked.items())
         lines = [str(finding) for finding in self.findings]
+        internal = sorted({f.source for f in self.findings if f.rule == "internal-file"})
+        if internal:
+            lines.append(
+                f"internal files (for the analysis folder, not for release): {', '.join(internal)}"
+                f"; `returnmodels release {self.root} --out RELEASE_DIR` writes what may leave"
+            )
         if self.clean:
             lines.append(f"returnmodels audit: {self.root} is clean under {settings}")
         else:
@@ -78,7 +135,9 @@ class AuditReport:
                 f"returnmodels audit: {len(self.findings)} findings in {files} files "
                 f"of {self.root}, under {settings}"
             )
-        lines.append(f"checked: {read}" + (f"; not checked: {skipped}" if skipped else ""))
+        lines.append(
+            f"checked: {read}" + (f"; refused as unreadable kinds: {skipped}" if skipped else "")
+        )
         return "\n".join(lines)
 
 
@@ -103,22 +162,71 @@ def audit_results(
         relative = path.relative_to(root)
         if path.name.endswith(".csv" + MARKER_SUFFIX):
             continue
-        kind = _KINDS.get(path.suffix.lower())
+        kind = file_kind(path)
         if kind is None:
             skipped[path.suffix.lower() or "(no suffix)"] += 1
-            continue
-        checked[kind] += 1
-        source = str(relative)
-        if kind == "CSV":
-            free = any(relative.parts[: len(p)] == p for p in exempt_parts)
-            findings += audit_csv(
-                path, rules, require_marker=not free, id_pattern=id_pattern, source=source
-            )
-        elif kind == "notebook":
-            findings += audit_notebook(path, rules, id_pattern=id_pattern, source=source)
         else:
-            findings += audit_html(path, rules, id_pattern=id_pattern, source=source)
+            checked[kind] += 1
+        free = any(relative.parts[: len(p)] == p for p in exempt_parts)
+        findings += audit_file(
+            path, rules, source=str(relative), require_marker=not free, id_pattern=id_pattern
+        )
+    if (root / RELEASE_MANIFEST).is_file():
+        findings += release_manifest_findings(root)
     return AuditReport(root, rules, tuple(findings), dict(checked), dict(sorted(skipped.items())))
+
+
+def audit_file(
+    path: Path,
+    rules: DisclosureRules,
+    *,
+    source: str | None = None,
+    require_marker: bool = True,
+    id_pattern: str = CASE_ID_PATTERN,
+) -> list[Finding]:
+    """The findings of one file, by its kind (see the module docstring)."""
+    source = source or str(path)
+    kind = file_kind(path)
+    if kind is None:
+        shown = path.suffix.lower() or "no suffix"
+        return [Finding(source, "file", f"{shown} file", "unchecked-file-type")]
+    if kind == "CSV":
+        return audit_csv(
+            path, rules, require_marker=require_marker, id_pattern=id_pattern, source=source
+        )
+    if kind == "figure":
+        return png_findings(path, rules, source=source, folder=path.parent)
+    readers = {
+        "notebook": audit_notebook,
+        "HTML": audit_html,
+        "JSON": json_findings,
+        "text": text_findings,
+        "NetCDF": netcdf_findings,
+    }
+    return readers[kind](path, rules, id_pattern=id_pattern, source=source)
+
+
+def release_manifest_findings(root: Path) -> list[Finding]:
+    """Files of a release folder that its manifest does not list, or lists otherwise."""
+    try:
+        listed = json.loads((root / RELEASE_MANIFEST).read_text(encoding="utf-8"))["files"]
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as error:
+        return [Finding(RELEASE_MANIFEST, "file", str(error), "release-manifest")]
+    present = {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()} - {
+        RELEASE_MANIFEST
+    }
+    findings = [
+        Finding(name, "file", "not listed in " + RELEASE_MANIFEST, "release-manifest")
+        for name in sorted(present - set(listed))
+    ]
+    for name, entry in sorted(listed.items()):
+        if name not in present:
+            findings.append(Finding(name, "file", "listed but missing", "release-manifest"))
+        elif sha256_file(root / name) != entry.get("sha256"):
+            findings.append(
+                Finding(name, "file", "sha256 differs from the manifest", "release-manifest")
+            )
+    return findings
 
 
 def _check_pattern(id_pattern: str) -> None:
@@ -209,8 +317,22 @@ def _output_findings(
     plain = _text(data.get("text/plain", "")) + _text(output.get("text", ""))
     plain += "\n".join(output.get("traceback", []) or [])
     tables = html_tables(html) if html else text_tables(plain)
-    findings = _tables_findings(tables, rules, source, where, id_pattern)
-    return findings + _text_id_findings(html + "\n" + plain, findings, source, where, id_pattern)
+    findings = tables_findings(tables, rules, source, where, id_pattern)
+    findings += text_id_findings(html + "\n" + plain, findings, source, where, id_pattern)
+    images = [_text(data["image/png"])] if "image/png" in data else []
+    return findings + _image_findings(images + _IMAGE.findall(html), rules, source, where)
+
+
+def _image_findings(images: list[str], rules, source: str, where: str) -> list[Finding]:
+    """Embedded (base64) PNG images, each checked as a figure."""
+    findings = []
+    for number, encoded in enumerate(images, start=1):
+        try:
+            png = base64.b64decode("".join(encoded.split()), validate=True)
+        except (ValueError, binascii.Error):
+            png = b""
+        findings += png_findings(png, rules, source=source, where=f"{where}image {number}, ")
+    return findings
 
 
 def audit_html(
@@ -226,36 +348,9 @@ def audit_html(
         html = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         return [Finding(source, "file", type(error).__name__, "unreadable")]
-    findings = _tables_findings(html_tables(html), rules, source, "", id_pattern)
-    return findings + _text_id_findings(html, findings, source, "", id_pattern)
-
-
-def _tables_findings(tables, rules, source: str, where: str, id_pattern: str) -> list[Finding]:
-    findings = []
-    for number, table in enumerate(tables, start=1):
-        findings += check_table(
-            table,
-            rules,
-            source=source,
-            where=f"{where}table {number}, ",
-            detect_crosstab=True,
-            id_pattern=id_pattern,
-        )
-    return findings
-
-
-def _text_id_findings(text: str, found: list[Finding], source, where, id_pattern) -> list[Finding]:
-    """Identifier-like values anywhere in the text, unless a table finding named them."""
-    if any(finding.rule == "identifier-value" for finding in found):
-        return []
-    matches = re.findall(rf"(?<![\w])(?:{id_pattern})(?![\w])", text)
-    if not matches:
-        return []
-    return [
-        Finding(
-            source, f"{where}text", f"{matches[0]} ({len(matches)} matches)", "identifier-value"
-        )
-    ]
+    findings = tables_findings(html_tables(html), rules, source, "", id_pattern)
+    findings += text_id_findings(_IMAGE.sub("", html), findings, source, "", id_pattern)
+    return findings + _image_findings(_IMAGE.findall(html), rules, source, "")
 
 
 def _text(value: object) -> str:

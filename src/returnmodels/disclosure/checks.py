@@ -41,6 +41,7 @@ __all__ = [
     "case_level_findings",
     "check_table",
     "count_findings",
+    "looks_like_count",
 ]
 
 #: Values that look like the identifiers of a case or a person (the synthetic data's
@@ -79,6 +80,11 @@ RULES: dict[str, str] = {
     "marker-mismatch": "the CSV changed after it was controlled (checksum differs)",
     "weaker-rules": "the output was controlled with weaker rules than the audit's",
     "unreadable": "the file cannot be read, so it cannot be shown to be safe",
+    "figure-unmarked": "a figure without a mark of what it was drawn from",
+    "figure-source": "a figure's source table is missing, unmarked or changed since",
+    "internal-file": "an internal file of the analysis folder: not for release as it is",
+    "unchecked-file-type": "a kind of file the audit cannot read, so cannot show to be safe",
+    "release-manifest": "the folder and its release manifest disagree",
 }
 
 
@@ -166,12 +172,12 @@ def _finding(source, where, row, column, value, rule) -> Finding:
 
 
 def _count_columns(table: pd.DataFrame, declared: list, detect_crosstab: bool) -> set:
-    named = {c for c in table.columns if _looks_like_count(c)}
+    named = {c for c in table.columns if looks_like_count(c)}
     crosstab = set(_crosstab_columns(table)) if detect_crosstab else set()
     return set(declared) | named | crosstab
 
 
-def _looks_like_count(column: object) -> bool:
+def looks_like_count(column: object) -> bool:
     name = str(column).strip()
     if name in _ATTRIBUTES or NOT_COUNT_NAME_PATTERN.match(name):
         return False
@@ -208,7 +214,7 @@ def case_level_findings(
     ]
     findings += _identifier_values(table, source, where, re.compile(rf"^\s*(?:{id_pattern})\s*$"))
     attributes = sorted({str(c).strip() for c in table.columns} & _ATTRIBUTES)
-    counts = [c for c in table.columns if _looks_like_count(c)]
+    counts = [c for c in table.columns if looks_like_count(c)]
     if len(attributes) >= CASE_ATTRIBUTE_MIN and not counts and len(table) > 0:
         findings.append(Finding(source, f"{where}table", ", ".join(attributes), "case-level-rows"))
     return findings
