@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 
 from returnmodels import cli
-from returnmodels.disclosure.audit import audit_results
 from returnmodels.disclosure import (
     DEFAULT_RULES,
     DisclosureRules,
@@ -20,6 +19,7 @@ from returnmodels.disclosure import (
     marker_path,
     write_controlled_csv,
 )
+from returnmodels.disclosure.audit import audit_results
 from returnmodels.disclosure.extract import html_tables, text_tables
 from returnmodels.errors import ConfigError
 from returnmodels.outputs import RunFolder

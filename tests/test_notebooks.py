@@ -133,12 +133,56 @@ def test_smoke_batch_runs_every_notebook(smoke_results):
     assert (out / "compare" / "loo_comparison.csv").is_file()
 
 
+FITS = {name for name in EXPECTED_RUNS if name.startswith("fit-")}
+
+
 @pytest.mark.slow
-def test_smoke_batch_passes_the_audit(smoke_results):
+def test_smoke_batch_is_internal_only_through_its_posteriors(smoke_results):
+    """The analysis folder holds internal posteriors (and the runner's lock), nothing else
+    the audit refuses; each run's manifest says the same of its own folder."""
+    from returnmodels.disclosure.audit import audit_results
+
+    _, out, _ = smoke_results
+    found = {(f.source, f.rule) for f in audit_results(out).findings}
+    internal = {(f"{name}/posterior.nc", "internal-file") for name in FITS}
+    assert found == internal | {(".lock", "unchecked-file-type")}
+    for name in EXPECTED_RUNS:
+        check = json.loads((out / name / "manifest.json").read_text())["disclosure"]
+        assert check["findings"] == [], (name, check)
+        assert check["internal"] == (["posterior.nc"] if name in FITS else []), name
+
+
+@pytest.mark.slow
+def test_smoke_batch_released_passes_the_audit(smoke_results, tmp_path):
+    """The main job's own results, released, are clean; every posterior is released
+    without its data groups."""
     from returnmodels.cli import main
 
     _, out, _ = smoke_results
-    assert main(["audit", str(out)]) == 0
+    release = tmp_path / "release"
+    assert main(["release", str(out), "--out", str(release)]) == 0
+    assert main(["audit", str(release)]) == 0
+    manifest = json.loads((release / "release_manifest.json").read_text())
+    assert manifest["withheld"] == {} and manifest["skipped"] == [".lock"]
+    for name in FITS:
+        assert manifest["files"][f"{name}/posterior.nc"]["kind"] == "NetCDF"
+
+
+@pytest.mark.slow
+def test_every_saved_figure_is_shown_in_its_notebook(smoke_results):
+    """Each executed notebook shows (image/png output) as many figures as it saved."""
+    _, out, _ = smoke_results
+    for name in EXPECTED_RUNS:
+        folder = out / name
+        executed = _read(next(folder.glob("*.ipynb")))
+        shown = sum(
+            "image/png" in output.get("data", {})
+            for cell in executed.cells
+            if cell.cell_type == "code"
+            for output in cell.outputs
+        )
+        saved = len(list(folder.glob("*.png")))
+        assert shown >= saved > 0 or saved == shown == 0, (name, shown, saved)
 
 
 @pytest.mark.slow

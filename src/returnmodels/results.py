@@ -5,7 +5,8 @@ A result's root attributes (all plain strings, so NetCDF keeps them):
 ``returnmodels_model``          the registry name
 ``returnmodels_config``         the merged configuration (columns, priors, sampler) as JSON
 ``returnmodels_config_hash``    SHA-256 of that JSON (canonical, key-sorted)
-``returnmodels_data_sha256``    checksum of the data the model saw
+``returnmodels_data_sha256``    SHA-256 of the validated frame the model saw (a file and the
+                                frame read from it get the same checksum)
 ``returnmodels_version``        the package version
 ``returnmodels_verdict``        the convergence verdict (:mod:`returnmodels.diagnostics`) as JSON
 
