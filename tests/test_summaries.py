@@ -91,8 +91,35 @@ def test_saved_results_compare_exactly_like_fresh_fits(smoke_fits, tmp_path):
     names = ("pooled", "varying_intercepts")
     fresh = compare_models({m: smoke_fits(m) for m in names})
     for m in names:
-        save_result(smoke_fits(m), tmp_path / f"{m}.nc")
+        save_result(smoke_fits(m), tmp_path / f"{m}.nc", log_likelihood=False)
     loaded = {m: load_result(tmp_path / f"{m}.nc") for m in names}
     assert all("log_likelihood" not in r.children and "loo" in r.children for r in loaded.values())
     from_files = compare_models(loaded)
     pd.testing.assert_frame_equal(fresh, from_files.loc[fresh.index])
+
+
+def test_a_small_saved_result_keeps_its_log_likelihood_for_arviz(smoke_fits, tmp_path):
+    """Below LOG_LIKELIHOOD_MAX_BYTES the saved file follows ArviZ's convention: az.loo
+    and az.compare work on it directly, and give what the fit gives."""
+    import arviz as az
+
+    from returnmodels.results import LOG_LIKELIHOOD_MAX_BYTES, load_result, save_result
+
+    fit = smoke_fits("pooled")
+    assert fit["log_likelihood"].to_dataset().nbytes <= LOG_LIKELIHOOD_MAX_BYTES
+    loaded = load_result(save_result(fit, tmp_path / "pooled.nc"))
+    assert "log_likelihood" in loaded.children and "loo" in loaded.children
+    assert az.loo(loaded).elpd == pytest.approx(az.loo(fit).elpd)
+    table = az.compare({"a": loaded, "b": load_result(save_result(fit, tmp_path / "b.nc"))})
+    assert set(table.index) == {"a", "b"}
+
+
+def test_a_large_log_likelihood_is_left_out_and_compare_says_why(smoke_fits, tmp_path, monkeypatch):
+    from returnmodels import results
+
+    monkeypatch.setattr(results, "LOG_LIKELIHOOD_MAX_BYTES", 0)
+    fit = smoke_fits("competing_outcomes")  # two observed variables: no loo group
+    loaded = results.load_result(results.save_result(fit, tmp_path / "c.nc"))
+    assert "log_likelihood" not in loaded.children and "loo" not in loaded.children
+    with pytest.raises(ConfigError, match="LOG_LIKELIHOOD_MAX_BYTES"):
+        compare_models({"c": loaded, "d": loaded})

@@ -1,12 +1,11 @@
 """Seaborn figures of controlled descriptive tables (see :mod:`returnmodels.describe`).
 
 Figures are drawn from the *controlled* tables only, so a figure never shows a count or
-share that its table would not publish.
+share that its table would not publish; they are saved through
+:meth:`returnmodels.outputs.RunFolder.figure`, which marks them as drawn from those tables.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -14,7 +13,7 @@ import seaborn as sns
 
 from returnmodels.schema import OUTCOMES
 
-__all__ = ["plot_assisted_share", "plot_outcome_shares", "save_figure"]
+__all__ = ["plot_assisted_share", "plot_outcome_shares"]
 
 
 def plot_outcome_shares(shares: pd.DataFrame, title: str, ax=None):
@@ -42,11 +41,3 @@ def plot_assisted_share(table: pd.DataFrame, by: str, title: str, ax=None):
     ax.set(ylabel="share ending in assisted return", xlabel=by.replace("_", " "), title=title)
     ax.set_ylim(bottom=0)
     return ax
-
-
-def save_figure(ax, path: str | Path) -> Path:
-    """Save the axes' figure as PNG with no timestamp (identical bytes on rerun)."""
-    figure = ax.get_figure()
-    figure.tight_layout()
-    figure.savefig(path, dpi=120, metadata={"Software": None})
-    return Path(path)

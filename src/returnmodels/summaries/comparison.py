@@ -52,7 +52,10 @@ def pointwise_loo(result: xr.DataTree) -> ELPDData:
     if "loo" not in result.children:
         raise ConfigError(
             f"model {result.attrs.get('returnmodels_model')!r} has neither a log_likelihood "
-            "nor a loo group: it cannot be compared"
+            "nor a loo group, so it cannot be compared: a saved fit keeps its log_likelihood "
+            "only up to returnmodels.results.LOG_LIKELIHOOD_MAX_BYTES (save_result("
+            "log_likelihood=True) keeps it at any size), and a fit with several observed "
+            "variables (competing_outcomes) gets no loo group"
         )
     stored = result["loo"].to_dataset()
     totals = {key: stored.attrs[key] for key in _LOO_ATTRS}
@@ -94,9 +97,9 @@ def compare_models(results: Mapping[str, xr.DataTree]) -> pd.DataFrame:
     elpd, p, elpd_diff and its SE (``dse``), weight, plus Pareto k diagnostics."""
     if len(results) < 2:
         raise ConfigError("compare at least two fits")
+    loos = {name: pointwise_loo(r) for name, r in results.items()}
     checksums = {name: r.attrs.get("returnmodels_data_sha256") for name, r in results.items()}
     responses = {name: _response(r) for name, r in results.items()}
-    loos = {name: pointwise_loo(r) for name, r in results.items()}
     cells = {name: int(loo.elpd_i.size) for name, loo in loos.items()}
     for label, found in (("data", checksums), ("observed variable", responses), ("cells", cells)):
         if len(set(found.values())) > 1:
