@@ -31,7 +31,7 @@ CHAINS = 4
 
 
 def _rows(path: str, rows: int | None, seed: int, flip: int = 0):
-    from returnmodels.validation import load_cases
+    from returnmodels.data.validation import load_cases
 
     cases = load_cases(path)
     if rows and rows < len(cases):
@@ -74,7 +74,7 @@ def _shared_means(posterior, names: dict) -> dict:
 
 def measure_returnmodels(args) -> dict:
     started = time.perf_counter()
-    from returnmodels.fitting import fit
+    from returnmodels.inference.fit import fit
 
     imported = time.perf_counter()
     cases = _rows(args.data, args.rows, args.seed, args.flip)

@@ -31,9 +31,11 @@ def run(args) -> None:
     import nutpie
 
     import returnmodels.models.linear as linear
-    from returnmodels.models import column_spec, get_model, merge_priors
-    from returnmodels.models.data import build_design
-    from returnmodels.validation import load_cases
+    from returnmodels.models import column_spec
+    from returnmodels.models.priors import merge_priors
+    from returnmodels.models.registry import get_model
+    from returnmodels.models.design import build_design
+    from returnmodels.data.validation import load_cases
 
     entry = get_model(args.model)
     spec = column_spec(predictors=args.predictors.split(",")) if args.predictors else None

@@ -32,7 +32,7 @@ def small_cases():
 @pytest.fixture(scope="session")
 def smoke_fits(small_cases):
     """Tiny fits of every registered model on 3,000 simulated cases (built lazily)."""
-    from returnmodels.fitting import fit
+    from returnmodels.inference.fit import fit
 
     cache: dict = {}
 
@@ -49,7 +49,7 @@ def smoke_fits(small_cases):
 @pytest.fixture(scope="session")
 def bundled_fit():
     """``group_predictors`` on the bundled case files: the calibration model."""
-    from returnmodels.fitting import fit
+    from returnmodels.inference.fit import fit
 
     return fit(
         BUNDLED, "group_predictors", draws=FULL_DRAWS, tune=FULL_DRAWS, chains=4, random_seed=SEED

@@ -127,7 +127,7 @@ def test_gitignore_keeps_case_level_data_out(path, ignored):
     assert (result.returncode == 0) == ignored, f"{path} ignored={not ignored}"
 
 
-@pytest.mark.slow
+@pytest.mark.sampling
 def test_readme_model_example_runs(tmp_path, monkeypatch):
     code = _readme_code("The models", "python")
     monkeypatch.chdir(tmp_path)

@@ -17,16 +17,16 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0+unknown"
 
-from returnmodels.aggregate import aggregate_cells
-from returnmodels.errors import ConfigError, ReturnModelsError
-from returnmodels.simulate import SimulatedCases, simulate_cases
-from returnmodels.validation import (
+from returnmodels.data.cells import aggregate_cells
+from returnmodels.data.validation import (
     ContractError,
     format_summary,
     load_cases,
     summarise_cases,
     validate_cases,
 )
+from returnmodels.errors import ConfigError, ReturnModelsError
+from returnmodels.simulate import SimulatedCases, simulate_cases
 
 __all__ = [
     "__version__",
@@ -44,17 +44,17 @@ __all__ = [
 
 # -- the model library, imported on first use (PyMC is heavy) ---------------------------
 _LAZY: dict[str, str] = {
-    "fit": "returnmodels.fitting",
-    "build_model": "returnmodels.fitting",
+    "fit": "returnmodels.inference.fit",
+    "build_model": "returnmodels.inference.fit",
     "column_spec": "returnmodels.models",
-    "list_models": "returnmodels.models",
-    "get_model": "returnmodels.models",
+    "list_models": "returnmodels.models.registry",
+    "get_model": "returnmodels.models.registry",
     "ColumnSpec": "returnmodels.models",
-    "check_convergence": "returnmodels.diagnostics",
-    "save_result": "returnmodels.results",
-    "load_result": "returnmodels.results",
-    "write_fit_folder": "returnmodels.reporting",
-    "RunFolder": "returnmodels.outputs",
+    "check_convergence": "returnmodels.inference.diagnostics",
+    "save_result": "returnmodels.inference.results",
+    "load_result": "returnmodels.inference.results",
+    "write_fit_folder": "returnmodels.report.notebook",
+    "RunFolder": "returnmodels.report.run_folder",
     "release_results": "returnmodels.disclosure.release",
     "audit_results": "returnmodels.disclosure.audit",
     "parameter_summary": "returnmodels.summaries",

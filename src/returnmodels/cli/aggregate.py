@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from returnmodels.aggregate import CELL_COLUMNS, aggregate_cells
+from returnmodels.data.cells import CELL_COLUMNS, aggregate_cells
+from returnmodels.data.validation import load_cases
 from returnmodels.files import write_table
-from returnmodels.validation import load_cases
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -6,14 +6,13 @@ import argparse
 import json
 from pathlib import Path
 
-from returnmodels.diagnostics import verdict_line
 from returnmodels.disclosure import DEFAULT_RULES, DisclosureRules
 from returnmodels.errors import ConfigError
 from returnmodels.files import check_new_folder
-from returnmodels.fitting import ADAPTATIONS, DEFAULT_SAMPLING, SAMPLERS, fit
-from returnmodels.models import MODELS, column_spec
-from returnmodels.reporting import write_fit_folder
-from returnmodels.results import verdict_of
+from returnmodels.inference.diagnostics import verdict_line, verdict_of
+from returnmodels.inference.fit import ADAPTATIONS, DEFAULT_SAMPLING, SAMPLERS, fit
+from returnmodels.models import MODEL_NAMES, column_spec
+from returnmodels.report.notebook import write_fit_folder
 
 
 def _names(text: str | None) -> list[str] | None:
@@ -36,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument("--data", required=True, metavar="PATH", help="data file (.csv/.parquet)")
-    parser.add_argument("--model", required=True, choices=list(MODELS), metavar="NAME")
+    parser.add_argument("--model", required=True, choices=list(MODEL_NAMES), metavar="NAME")
     parser.add_argument("--out", required=True, metavar="DIR", help="new output folder")
     d = DEFAULT_SAMPLING
     parser.add_argument("--draws", type=int, default=d["draws"])

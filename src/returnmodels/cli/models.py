@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from returnmodels.models import get_model, list_models
+from returnmodels.models.registry import get_model, list_models
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

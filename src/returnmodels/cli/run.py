@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from returnmodels.mainjob import DEFAULT_BATCH, DEFAULT_RESULTS, default_batch
+from returnmodels.batch.mainjob import DEFAULT_BATCH, DEFAULT_RESULTS, default_batch
 
 __all__ = ["register", "run"]
 

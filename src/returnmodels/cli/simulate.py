@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from returnmodels.data.validation import format_summary, summarise_cases
 from returnmodels.files import sha256_file
 from returnmodels.simulate import DEFAULT_N_CASES, DEFAULT_SEED, simulate_cases, write_simulation
-from returnmodels.validation import format_summary, summarise_cases
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -1,7 +1,7 @@
 """``returnmodels validate PATH``: check a case file against the contract and summarise it.
 
 A valid file prints a short summary and exits 0. An invalid one raises
-:class:`~returnmodels.validation.ContractError`, which the command turns into one message
+:class:`~returnmodels.data.validation.ContractError`, which the command turns into one message
 on stderr listing every problem, and exit status 2.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from returnmodels.validation import format_summary, load_cases, summarise_cases
+from returnmodels.data.validation import format_summary, load_cases, summarise_cases
 
 __all__ = ["register", "run"]
 

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from returnmodels.data.vocabulary import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
 from returnmodels.disclosure.rules import DisclosureRules, smallest_published
 from returnmodels.errors import ReturnModelsError
-from returnmodels.schema import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
 
 __all__ = [
     "CASE_ATTRIBUTE_MIN",

@@ -5,7 +5,7 @@ relies on:
 
 Dims
     ``cell``: binomial cells, one per observed combination of the group and every
-    predictor (:func:`returnmodels.aggregate.aggregate_cells`), in sorted order;
+    predictor (:func:`returnmodels.data.cells.aggregate_cells`), in sorted order;
     ``<group>``: the grouping column's name (``nationality`` for case files, e.g.
     ``herd`` for other data), coords the sorted group codes as text;
     ``<predictor>_level``: the non-reference levels of a categorical predictor (as text);
@@ -38,21 +38,29 @@ Observed
 
 Effects are on the logit scale in the posterior; summaries report odds ratios and
 probabilities.
+
+Importing this package (the design, the NumPy prediction mirror in
+:mod:`returnmodels.models.prediction`) does not import PyMC; the builders and their
+registry (:mod:`returnmodels.models.registry`) do.
 """
 
-from returnmodels.models.data import CASE_FILE_SPEC, ColumnSpec, Design, build_design, column_spec
-from returnmodels.models.priors import merge_priors
-from returnmodels.models.registry import MODELS, ModelEntry, get_model, list_models
+from returnmodels.models.design import CASE_FILE_SPEC, ColumnSpec, Design, build_design, column_spec
+
+#: The registered models' names, in the order ``returnmodels models`` lists them; the
+#: builders themselves (and PyMC) are in :mod:`returnmodels.models.registry`.
+MODEL_NAMES: tuple[str, ...] = (
+    "pooled",
+    "varying_intercepts",
+    "group_predictors",
+    "varying_slopes",
+    "competing_outcomes",
+)
 
 __all__ = [
     "CASE_FILE_SPEC",
-    "MODELS",
+    "MODEL_NAMES",
     "ColumnSpec",
     "Design",
-    "ModelEntry",
     "build_design",
     "column_spec",
-    "get_model",
-    "list_models",
-    "merge_priors",
 ]

@@ -2,7 +2,7 @@
 
 Every array that comes from the data enters a model as ``pm.Data`` (a shared variable),
 never as a graph constant: the compiled log density then depends on the model's structure
-and sizes only, so its compile cache (:mod:`returnmodels.compiled`) serves another seed,
+and sizes only, so its compile cache (:mod:`returnmodels.inference.compiled`) serves another seed,
 another notebook and other data of the same shape. The likelihoods add the data-only
 normalising constants as precomputed data rather than recomputing three log-gamma
 functions per cell at every gradient evaluation.
@@ -15,7 +15,7 @@ import pymc as pm
 import pytensor.tensor as pt
 from scipy.special import gammaln
 
-from returnmodels.models.data import CELL_DIM, Design
+from returnmodels.models.design import CELL_DIM, Design
 
 __all__ = [
     "BINARY_PRIORS",

@@ -34,7 +34,7 @@ leading dim ``nonreference_outcome``. Observed: ``assisted`` (dim ``cell``) and
 Sampling in stages: the two stages share no parameter and their priors are independent,
 so the posterior factorises, :math:`p(\\theta_1, \\theta_2 \\mid y) = p(\\theta_1 \\mid s)
 \\, p(\\theta_2 \\mid y_{\\cdot})`. :func:`build_stages` gives the two factors as separate
-models, which :func:`returnmodels.fitting.fit` samples one after the other and joins draw
+models, which :func:`returnmodels.inference.fit.fit` samples one after the other and joins draw
 by draw (independent draws of independent factors are draws of the joint). Each stage
 gets its own mass-matrix adaptation: sampled jointly, the stage-1 intercept and
 cooperation effects mixed poorly on the bundled data (bulk ESS 56, R-hat 1.07 at 1000
@@ -46,24 +46,29 @@ from __future__ import annotations
 import pymc as pm
 import pytensor.tensor as pt
 
+from returnmodels.data.vocabulary import (
+    COMPETING_OUTCOMES,
+    NONREFERENCE_OUTCOMES,
+    OUTCOMES,
+    REFERENCE_OUTCOME,
+)
 from returnmodels.models._common import (
     BINARY_PRIORS,
     binomial_likelihood,
     multinomial_likelihood,
     new_model,
 )
-from returnmodels.models.data import CELL_DIM, Design
+from returnmodels.models.design import CELL_DIM, Design
 from returnmodels.models.linear import add_block
-from returnmodels.schema import ASSISTED, OUTCOMES
 
 NAME = "competing_outcomes"
 SUMMARY = "two-stage multinomial model of the six outcomes: what assisted return competes with"
 DEFAULT_PRIORS = BINARY_PRIORS | {f"competing_{k}": v for k, v in BINARY_PRIORS.items()}
 OUTCOMES_NEEDED = True
 
-REFERENCE = "unsupervised_departure"
-COMPETING = tuple(o for o in OUTCOMES if o != ASSISTED)
-NONREFERENCE = tuple(o for o in COMPETING if o != REFERENCE)
+REFERENCE = REFERENCE_OUTCOME
+COMPETING = COMPETING_OUTCOMES
+NONREFERENCE = NONREFERENCE_OUTCOMES
 
 
 COORDS = {

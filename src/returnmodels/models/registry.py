@@ -10,13 +10,14 @@ import pymc as pm
 
 from returnmodels.errors import ConfigError
 from returnmodels.models import (
+    MODEL_NAMES,
     competing_outcomes,
     group_predictors,
     pooled,
     varying_intercepts,
     varying_slopes,
 )
-from returnmodels.models.data import Design
+from returnmodels.models.design import Design
 
 __all__ = ["MODELS", "ModelEntry", "get_model", "list_models"]
 
@@ -47,11 +48,13 @@ class ModelEntry:
         )
 
 
-#: Registered models, in the order ``returnmodels models`` lists them.
+#: Registered models, in the order ``returnmodels models`` lists them (:data:`MODEL_NAMES`).
 MODELS: dict[str, ModelEntry] = {
     m.NAME: ModelEntry.from_module(m)
     for m in (pooled, varying_intercepts, group_predictors, varying_slopes, competing_outcomes)
 }
+if tuple(MODELS) != MODEL_NAMES:  # pragma: no cover - a new model registered in one place only
+    raise ImportError(f"MODEL_NAMES {MODEL_NAMES} differ from the registry's {tuple(MODELS)}")
 
 
 def get_model(name: str) -> ModelEntry:

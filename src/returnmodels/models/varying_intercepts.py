@@ -29,7 +29,7 @@ from __future__ import annotations
 import pymc as pm
 
 from returnmodels.models._common import BINARY_PRIORS, binomial_likelihood, new_model
-from returnmodels.models.data import Design
+from returnmodels.models.design import Design
 from returnmodels.models.linear import add_block
 
 NAME = "varying_intercepts"

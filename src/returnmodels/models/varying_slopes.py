@@ -42,7 +42,7 @@ import pytensor.tensor as pt
 
 from returnmodels.errors import ConfigError
 from returnmodels.models._common import BINARY_PRIORS, binomial_likelihood, data, new_model
-from returnmodels.models.data import Design
+from returnmodels.models.design import Design
 from returnmodels.models.linear import (
     add_block,
     binary_counts,

@@ -27,7 +27,7 @@ import pandas as pd
 from scipy.optimize import least_squares
 from scipy.special import expit, softmax
 
-from returnmodels.schema import COOPERATION_LEVELS
+from returnmodels.data.vocabulary import COOPERATION_LEVELS
 from returnmodels.simulate.targets import (
     COOPERATION_MARGINS,
     PROCEDURE_MARGINS,

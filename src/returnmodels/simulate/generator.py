@@ -19,18 +19,23 @@ The story, in order of drawing:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from returnmodels.data.vocabulary import AGE_GROUPS, COOPERATION_LEVELS, GENDERS, OUTCOMES
 from returnmodels.errors import ConfigError
 from returnmodels.files import write_json, write_table
-from returnmodels.schema import AGE_GROUPS, COOPERATION_LEVELS, GENDERS, OUTCOMES
 from returnmodels.simulate import profile
 from returnmodels.simulate.calibrate import calibrate_competing, calibrate_uptake
-from returnmodels.simulate.truth import COMPETING_OUTCOMES, LogitEffects, TrueParameters
+from returnmodels.simulate.report import truth_document
+from returnmodels.simulate.truth import (
+    COMPETING_OUTCOMES,
+    LogitEffects,
+    SimulatedCases,
+    TrueParameters,
+)
 
 __all__ = [
     "DEFAULT_N_CASES",
@@ -49,21 +54,6 @@ FIRST_PROCEDURE_PROBABILITY = 0.36
 PRIOR_PROCEDURES_NB = (3.0, 0.56)  # (n, p) of numpy's negative binomial
 #: Uptake offsets of the anchored nationalities (standard-normal scale).
 ANCHORED_UPTAKE_OFFSETS = {"NGA": -0.75, "IRQ": 0.5}
-
-
-@dataclass
-class SimulatedCases:
-    """Synthetic case files and the parameters that generated them."""
-
-    cases: pd.DataFrame
-    truth: TrueParameters
-    seed: int
-
-    def truth_document(self) -> dict:
-        """The truth as a JSON-ready document (parameters and realised figures)."""
-        from returnmodels.simulate.report import truth_document
-
-        return truth_document(self)
 
 
 def simulate_cases(
@@ -305,7 +295,7 @@ def write_simulation(simulation: SimulatedCases, out: str | Path) -> tuple[Path,
     out = Path(out)
     truth_path = truth_path_for(out)
     write_table(simulation.cases, out)
-    write_json(simulation.truth_document(), truth_path)
+    write_json(truth_document(simulation), truth_path)
     return out, truth_path
 
 

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
-from returnmodels.schema import OUTCOMES
+from returnmodels.data.vocabulary import OUTCOMES
 from returnmodels.simulate import targets
 from returnmodels.simulate.calibrate import uptake_figures
-
-if TYPE_CHECKING:
-    from returnmodels.simulate.generator import SimulatedCases
+from returnmodels.simulate.truth import SimulatedCases
 
 __all__ = ["truth_document", "MODEL_DESCRIPTION"]
 

@@ -35,13 +35,16 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit, softmax
 
-from returnmodels.schema import OUTCOMES
+from returnmodels.data.vocabulary import COMPETING_OUTCOMES, REFERENCE_OUTCOME
 
-__all__ = ["LogitEffects", "TrueParameters", "REFERENCE_OUTCOME", "COMPETING_OUTCOMES"]
+__all__ = [
+    "COMPETING_OUTCOMES",
+    "REFERENCE_OUTCOME",
+    "LogitEffects",
+    "SimulatedCases",
+    "TrueParameters",
+]
 
-REFERENCE_OUTCOME = "unsupervised_departure"
-#: The outcomes of stage 2, in schema order.
-COMPETING_OUTCOMES: tuple[str, ...] = tuple(o for o in OUTCOMES if o != "assisted_return")
 
 _CATEGORICAL = ("closing_year", "gender", "age_group", "cooperation")
 
@@ -150,3 +153,13 @@ def _lookup(values: pd.Series, effects: dict, column: str) -> np.ndarray:
         missing = sorted(set(values[mapped.isna().to_numpy()].astype(str)))[:5]
         raise KeyError(f"no true effect for {column} = {missing}")
     return mapped.to_numpy(float)
+
+
+@dataclass
+class SimulatedCases:
+    """Synthetic case files and the parameters that generated them
+    (:func:`returnmodels.simulate.simulate_cases`)."""
+
+    cases: pd.DataFrame
+    truth: TrueParameters
+    seed: int

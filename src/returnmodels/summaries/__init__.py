@@ -6,7 +6,7 @@ returns or :func:`returnmodels.load_result` reads). Intervals are 94% HDIs throu
 * :func:`group_effects`, :func:`contrast`, :func:`predict_new_group` (unseen groups,
   by explicit choice);
 * :func:`ppc_shares`; :func:`compare_models`, :func:`loo_table`;
-* plots in :mod:`returnmodels.summaries.plots`.
+* plots in :mod:`returnmodels.report.model_figures`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import arviz as az
 import pandas as pd
 import xarray as xr
 
-from returnmodels.results import verdict_of
+from returnmodels.inference.diagnostics import verdict_label, verdict_of
 from returnmodels.summaries._draws import HDI_PROB
 from returnmodels.summaries.comparison import compare_models, loo_table
 from returnmodels.summaries.margins import default_margin_values, margin_draws, margins
@@ -43,7 +43,7 @@ __all__ = [
 def with_verdict(table: pd.DataFrame, result: xr.DataTree) -> pd.DataFrame:
     """``table`` with a ``convergence`` column (PASS or FAIL) first: no summary leaves
     the fit's verdict behind."""
-    label = "PASS" if verdict_of(result)["passed"] else "FAIL"
+    label = verdict_label(verdict_of(result))
     return table.assign(convergence=label)[["convergence", *table.columns]]
 
 

@@ -10,9 +10,21 @@ import pandas as pd
 import xarray as xr
 from scipy.special import expit, softmax
 
-from returnmodels.models.data import Design
-from returnmodels.models.linear import encode_rows, predict_eta, stack_draws
-from returnmodels.schema import ASSISTED, OUTCOMES
+from returnmodels.data.vocabulary import (
+    ASSISTED,
+    OUTCOMES,
+)
+from returnmodels.data.vocabulary import (
+    COMPETING_OUTCOMES as COMPETING,
+)
+from returnmodels.data.vocabulary import (
+    NONREFERENCE_OUTCOMES as NONREFERENCE,
+)
+from returnmodels.data.vocabulary import (
+    REFERENCE_OUTCOME as REFERENCE,
+)
+from returnmodels.models.design import Design
+from returnmodels.models.prediction import encode_rows, predict_eta, stack_draws
 
 __all__ = ["HDI_PROB", "interval", "outcome_probabilities", "posterior_of", "weighted_mean"]
 
@@ -46,8 +58,6 @@ def outcome_probabilities(
     p = expit(predict_eta(posterior, design, frame, draws=draws, **kwargs))
     if not design.outcomes:
         return p[:, :, None]
-    from returnmodels.models.competing_outcomes import COMPETING, NONREFERENCE, REFERENCE
-
     etas = {
         k: predict_eta(
             posterior,

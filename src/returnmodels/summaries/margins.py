@@ -21,7 +21,7 @@ import pandas as pd
 import xarray as xr
 
 from returnmodels.errors import ConfigError
-from returnmodels.models.data import TRIALS, Design
+from returnmodels.models.design import TRIALS, Design
 from returnmodels.summaries._draws import (
     HDI_PROB,
     interval,

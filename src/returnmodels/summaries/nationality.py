@@ -18,8 +18,8 @@ import pandas as pd
 import xarray as xr
 
 from returnmodels.errors import ConfigError
-from returnmodels.models.data import Design
-from returnmodels.models.linear import stacked
+from returnmodels.models.design import Design
+from returnmodels.models.prediction import predict_eta, stacked
 from returnmodels.summaries._draws import HDI_PROB, interval, posterior_of, weighted_mean
 
 __all__ = ["contrast", "group_effects", "predict_new_group"]
@@ -78,8 +78,6 @@ def contrast(result: xr.DataTree, a: str, b: str, *, prob: float = HDI_PROB) -> 
         frame = _as_group(design, x).iloc[:1].copy()
         for term in design.terms:  # same case-level values for both: they cancel
             frame[term.name] = design.cells[term.name].iloc[0]
-        from returnmodels.models.linear import predict_eta
-
         intercepts.append(predict_eta(posterior, design, frame)[:, 0])
     ratio = np.exp(intercepts[0] - intercepts[1])
     return pd.DataFrame(

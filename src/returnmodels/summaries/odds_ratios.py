@@ -6,8 +6,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from returnmodels.models.data import Design
-from returnmodels.models.linear import stacked
+from returnmodels.data.vocabulary import NONREFERENCE_OUTCOMES as NONREFERENCE
+from returnmodels.data.vocabulary import REFERENCE_OUTCOME as REFERENCE
+from returnmodels.models.design import Design
+from returnmodels.models.prediction import stacked
 from returnmodels.summaries._draws import HDI_PROB, interval, posterior_of
 
 __all__ = ["odds_ratios"]
@@ -21,8 +23,6 @@ def odds_ratios(result: xr.DataTree, *, prob: float = HDI_PROB) -> pd.DataFrame:
     posterior = posterior_of(result)
     blocks = [("", None, None)]
     if design.outcomes:
-        from returnmodels.models.competing_outcomes import NONREFERENCE, REFERENCE
-
         blocks += [("competing_", k, REFERENCE) for k in NONREFERENCE]
     rows = []
     for prefix, outcome, reference in blocks:

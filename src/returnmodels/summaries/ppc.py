@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from returnmodels.models.data import Design
-from returnmodels.models.linear import encode_rows
+from returnmodels.models.design import Design
+from returnmodels.models.prediction import encode_rows
 from returnmodels.summaries._draws import (
     HDI_PROB,
     _chunks,

@@ -1,0 +1,151 @@
+"""The convergence gate: every fit gets a pass/fail verdict with its figures.
+
+Thresholds (:data:`THRESHOLDS`), checked over every sampled and derived parameter
+that is not per cell:
+
+* rank-normalised split R-hat <= 1.01 (Vehtari et al. 2021);
+* bulk ESS >= 400 and tail ESS >= 400 (100 per chain with 4 chains);
+* no divergent transitions;
+* E-BFMI >= 0.3 in every chain.
+
+A failing verdict is shown wherever the fit is: ``diagnostics.json``, the summary
+tables (:func:`verdict_line`), plots and notebooks. It is never dropped.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+
+import arviz as az
+import numpy as np
+import xarray as xr
+
+from returnmodels.errors import ConfigError
+
+__all__ = [
+    "THRESHOLDS",
+    "VERDICT_ATTR",
+    "Verdict",
+    "check_convergence",
+    "verdict_label",
+    "verdict_line",
+    "verdict_of",
+]
+
+#: The attribute of a fit's DataTree that holds its verdict (JSON).
+VERDICT_ATTR = "returnmodels_verdict"
+
+#: The gate's thresholds.
+THRESHOLDS: dict[str, float] = {
+    "r_hat_max": 1.01,
+    "ess_bulk_min": 400,
+    "ess_tail_min": 400,
+    "divergences_max": 0,
+    "bfmi_min": 0.3,
+}
+
+
+@dataclass
+class Verdict:
+    """``passed`` and the figures behind it; ``failures`` says what failed, in words."""
+
+    passed: bool
+    r_hat_max: float
+    ess_bulk_min: float
+    ess_tail_min: float
+    divergences: int
+    bfmi_min: float
+    worst: dict[str, str]
+    failures: list[str] = field(default_factory=list)
+    thresholds: dict[str, float] = field(default_factory=lambda: dict(THRESHOLDS))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def label(self) -> str:
+        return "PASS" if self.passed else "FAIL"
+
+
+def _gated(posterior: xr.Dataset) -> xr.Dataset:
+    keep = [name for name, var in posterior.data_vars.items() if "cell" not in var.dims]
+    return posterior[keep]
+
+
+def _extreme(stat: xr.Dataset, worst: str) -> tuple[float, str]:
+    values = {name: float(getattr(var, worst)()) for name, var in stat.data_vars.items()}
+    values = {k: v for k, v in values.items() if np.isfinite(v)}
+    if not values:
+        return float("nan"), ""
+    name = (max if worst == "max" else min)(values, key=values.get)
+    return values[name], name
+
+
+def check_convergence(result: xr.DataTree, thresholds: dict | None = None) -> Verdict:
+    """R-hat, bulk and tail ESS, divergences and E-BFMI against ``thresholds``."""
+    limits = THRESHOLDS | (thresholds or {})
+    posterior = _gated(result["posterior"].to_dataset())
+    r_hat, r_name = _extreme(az.rhat(posterior), "max")
+    bulk, b_name = _extreme(az.ess(posterior, method="bulk"), "min")
+    tail, t_name = _extreme(az.ess(posterior, method="tail"), "min")
+    divergences, bfmi = 0, np.inf
+    for group in _sampler_groups(result):  # one per separately sampled stage
+        stats = result[group].to_dataset()
+        divergences += int(stats["diverging"].sum()) if "diverging" in stats else 0
+        bfmi = min(bfmi, _bfmi(stats))
+    failures = []
+    if not r_hat <= limits["r_hat_max"]:
+        failures.append(f"R-hat {r_hat:.3f} > {limits['r_hat_max']} ({r_name})")
+    if not bulk >= limits["ess_bulk_min"]:
+        failures.append(f"bulk ESS {bulk:.0f} < {limits['ess_bulk_min']} ({b_name})")
+    if not tail >= limits["ess_tail_min"]:
+        failures.append(f"tail ESS {tail:.0f} < {limits['ess_tail_min']} ({t_name})")
+    if divergences > limits["divergences_max"]:
+        failures.append(f"{divergences} divergent transitions")
+    if not bfmi >= limits["bfmi_min"]:
+        failures.append(f"E-BFMI {bfmi:.2f} < {limits['bfmi_min']}")
+    worst = {"r_hat": r_name, "ess_bulk": b_name, "ess_tail": t_name}
+    return Verdict(
+        not failures, r_hat, bulk, tail, divergences, bfmi, worst, failures, dict(limits)
+    )
+
+
+def _sampler_groups(result: xr.DataTree) -> list[str]:
+    """``sample_stats``, and ``sample_stats_<stage>`` of models sampled in stages."""
+    return sorted(name for name in result.children if name.startswith("sample_stats"))
+
+
+def _bfmi(stats: xr.Dataset) -> float:
+    """Smallest E-BFMI over chains (NaN without energy), by ArviZ."""
+    if "energy" not in stats:
+        return float("nan")
+    per_chain = az.bfmi(xr.DataTree.from_dict({"sample_stats": stats}))["energy"]
+    return float(np.min(np.asarray(per_chain)))
+
+
+def verdict_line(verdict: dict | Verdict) -> str:
+    """One line for tables, plots and notebooks: ``CONVERGENCE: PASS (...)``."""
+    v = verdict.to_dict() if isinstance(verdict, Verdict) else verdict
+    figures = (
+        f"max R-hat {v['r_hat_max']:.3f}, min bulk ESS {v['ess_bulk_min']:.0f}, "
+        f"min tail ESS {v['ess_tail_min']:.0f}, {v['divergences']} divergences, "
+        f"min E-BFMI {v['bfmi_min']:.2f}"
+    )
+    if v["passed"]:
+        return f"CONVERGENCE: PASS ({figures})"
+    return f"CONVERGENCE: FAIL - do not use these estimates ({'; '.join(v['failures'])})"
+
+
+def verdict_of(result: xr.DataTree) -> dict:
+    """The convergence verdict stored on a fit (:data:`VERDICT_ATTR`)."""
+    try:
+        return json.loads(result.attrs[VERDICT_ATTR])
+    except KeyError:
+        raise ConfigError(f"not a returnmodels result: attribute {VERDICT_ATTR} missing") from None
+
+
+def verdict_label(verdict: Mapping) -> str:
+    """``PASS`` or ``FAIL``: how every table, file and figure names a verdict."""
+    return "PASS" if verdict["passed"] else "FAIL"

@@ -1,0 +1,63 @@
+"""Pointwise PSIS-LOO of a fit: from its log-likelihood, or from its saved ``loo`` group.
+
+A fresh fit holds the pointwise log-likelihood (draws x cells). Saved results keep a
+``loo`` group with the pointwise PSIS-LOO results (:func:`loo_group`: ``elpd_i`` and
+``pareto_k`` per cell, the totals as attributes), and the log-likelihood itself when it
+is small (:data:`returnmodels.inference.results.LOG_LIKELIHOOD_MAX_BYTES`);
+:func:`pointwise_loo` reads either.
+"""
+
+from __future__ import annotations
+
+import arviz as az
+import numpy as np
+import xarray as xr
+from arviz_stats.utils import ELPDData
+
+from returnmodels.errors import ConfigError
+
+__all__ = ["loo_group", "pointwise_loo", "response_of"]
+
+_LOO_ATTRS = ("elpd", "se", "p", "n_samples", "n_data_points", "scale", "warning", "good_k")
+
+
+def response_of(result: xr.DataTree) -> str:
+    group = "log_likelihood" if "log_likelihood" in result.children else "loo"
+    if group == "loo":
+        return result["loo"].attrs["observed"]
+    names = list(result[group].to_dataset().data_vars)
+    if len(names) != 1:
+        raise ConfigError(
+            f"model {result.attrs.get('returnmodels_model')!r} has {len(names)} observed "
+            "variables; LOO comparison here is for the binary models"
+        )
+    return names[0]
+
+
+def pointwise_loo(result: xr.DataTree) -> ELPDData:
+    """PSIS-LOO of one fit, pointwise: from its log-likelihood, or its saved ``loo`` group."""
+    if "log_likelihood" in result.children:
+        return az.loo(result, var_name=response_of(result), pointwise=True)
+    if "loo" not in result.children:
+        raise ConfigError(
+            f"model {result.attrs.get('returnmodels_model')!r} has neither a log_likelihood "
+            "nor a loo group, so it cannot be compared: a saved fit keeps its log_likelihood "
+            "only up to returnmodels.inference.results.LOG_LIKELIHOOD_MAX_BYTES (save_result("
+            "log_likelihood=True) keeps it at any size), and a fit with several observed "
+            "variables (competing_outcomes) gets no loo group"
+        )
+    stored = result["loo"].to_dataset()
+    totals = {key: stored.attrs[key] for key in _LOO_ATTRS}
+    totals["warning"] = bool(totals["warning"])
+    return ELPDData(**totals, elpd_i=stored["elpd_i"], pareto_k=stored["pareto_k"])
+
+
+def loo_group(result: xr.DataTree) -> xr.Dataset:
+    """The pointwise PSIS-LOO results of ``result`` as a small dataset (see the module)."""
+    loo = pointwise_loo(result)
+    attrs = {key: getattr(loo, key) for key in _LOO_ATTRS}
+    attrs = {k: (int(v) if isinstance(v, bool | np.bool_) else v) for k, v in attrs.items()}
+    return xr.Dataset(
+        {"elpd_i": loo.elpd_i.astype("float64"), "pareto_k": loo.pareto_k.astype("float64")},
+        attrs=attrs | {"observed": response_of(result)},
+    )

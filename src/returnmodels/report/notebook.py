@@ -1,0 +1,511 @@
+"""What the fit, comparison and report notebooks publish, disclosure-controlled.
+
+The model library (:mod:`returnmodels.summaries`, :func:`returnmodels.write_fit_folder`)
+computes; this module turns its results into outputs that may leave a secure
+environment and that the batch runner understands:
+
+* :func:`write_fit_run` writes a fit into a run folder: ``posterior.nc``, ``summary.csv``
+  and ``margins.csv`` (marked controlled; parameters of groups below ``min_cases``
+  left out), ``diagnostics.json`` with the ``verdict`` key the batch index shows, and
+  the fit's own manifest as ``fit_manifest.json`` (the runner writes ``manifest.json``);
+* :func:`controlled_group_effects`, :func:`controlled_ppc`, :func:`controlled_margins`:
+  per-group estimates only for groups with at least ``min_cases`` cases, raw and
+  observed shares only where :func:`~returnmodels.disclosure.control_shares` publishes
+  them, counts rounded;
+* :func:`banner` puts the convergence verdict at the top of a notebook: a failing fit
+  is never shown as a good one;
+* :func:`read_fits` and :func:`loo_comparison` for comparing fitted models.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import arviz_plots as azp
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from returnmodels.data.validation import load_cases
+from returnmodels.disclosure import (
+    DEFAULT_RULES,
+    DisclosureError,
+    DisclosureRules,
+    control_shares,
+    mark_controlled,
+    pool_small_groups,
+    read_marker,
+)
+from returnmodels.files import check_new_folder, sha256_file
+from returnmodels.inference.diagnostics import verdict_label, verdict_line, verdict_of
+from returnmodels.inference.results import load_result, package_versions, result_config
+from returnmodels.models import column_spec
+from returnmodels.models.design import Design
+from returnmodels.report.model_figures import plot_margins
+from returnmodels.report.run_folder import Figure, RunFolder
+from returnmodels.simulate import simulate_cases
+from returnmodels.simulate.targets import COOPERATION_MARGINS, PROCEDURE_MARGINS
+from returnmodels.summaries import (
+    compare_models,
+    contrast,
+    group_effects,
+    margins,
+    parameter_summary,
+    ppc_shares,
+    with_verdict,
+)
+
+__all__ = [
+    "FIT_FILES",
+    "SMOKE_CASES",
+    "SMOKE_SAMPLING",
+    "Banner",
+    "banner",
+    "case_columns",
+    "case_data",
+    "controlled_contrast",
+    "controlled_group_effects",
+    "controlled_margins",
+    "controlled_ppc",
+    "controlled_summary",
+    "fit_manifest",
+    "loo_comparison",
+    "margin_targets",
+    "plot_loo_comparison",
+    "ppc_columns",
+    "plot_margins_with_targets",
+    "plot_outcome_margins",
+    "read_fit_tables",
+    "read_fits",
+    "sampling_settings",
+    "save_convergence_plots",
+    "withheld_groups",
+    "write_fit_folder",
+    "write_fit_outputs",
+    "write_fit_run",
+    "write_verdict",
+]
+
+
+# -- smoke runs: small data, tiny draws ------------------------------------------------
+
+#: Simulated cases a notebook uses instead of its data when ``smoke=True``.
+SMOKE_CASES = 3000
+#: Sampler settings with ``smoke=True``: enough to exercise every step, not to converge.
+SMOKE_SAMPLING: dict[str, int] = {"draws": 100, "tune": 100, "chains": 2}
+
+
+def case_data(data: str | os.PathLike, *, smoke: bool = False, seed: int = 0) -> pd.DataFrame:
+    """The validated case file ``data``; with ``smoke``, :data:`SMOKE_CASES` simulated
+    cases instead (the same for every notebook of a smoke batch with the same seed)."""
+    if smoke:
+        return simulate_cases(n_cases=SMOKE_CASES, random_seed=seed).cases
+    return load_cases(data)
+
+
+def case_columns(predictors: list[str] | None = None):
+    """The case-file column specification with these case-level predictors (the
+    group, its cooperation predictor and the varying slope stay); ``None``: the
+    library's default, every case-level predictor."""
+    if predictors is None:
+        return None
+
+    return column_spec(predictors=list(predictors))
+
+
+def sampling_settings(
+    *, draws: int, tune: int, chains: int, seed: int, smoke: bool = False, **other
+) -> dict:
+    """Keyword arguments for :func:`returnmodels.fit`; :data:`SMOKE_SAMPLING` with ``smoke``."""
+    settings = {"draws": draws, "tune": tune, "chains": chains} | (SMOKE_SAMPLING if smoke else {})
+    return settings | {"random_seed": seed} | other
+
+
+# -- the verdict, prominently ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Banner:
+    """The convergence verdict as a notebook banner (HTML in Jupyter, text elsewhere)."""
+
+    passed: bool
+    line: str
+
+    def __str__(self) -> str:
+        if self.passed:
+            return self.line
+        return f"FIT FAILED CONVERGENCE CHECKS: do not use these numbers. {self.line}"
+
+    def _repr_html_(self) -> str:
+        colour, background = ("#155724", "#d4edda") if self.passed else ("#721c24", "#f8d7da")
+        headline = (
+            "Fit passed the convergence checks"
+            if self.passed
+            else ("FIT FAILED CONVERGENCE CHECKS: do not use these numbers")
+        )
+        return (
+            f'<div style="border:2px solid {colour};background:{background};color:{colour};'
+            f'padding:0.6em;font-size:1.1em"><b>{headline}</b><br>{self.line}</div>'
+        )
+
+
+def banner(result: xr.DataTree | Mapping, model: str | None = None) -> Banner:
+    """The convergence verdict as a :class:`Banner`, from a fit (its stored verdict) or
+    from a verdict mapping (``diagnostics.json``)."""
+    if isinstance(result, xr.DataTree):
+        verdict = verdict_of(result)
+        model = model or result.attrs.get("returnmodels_model", "model")
+    else:
+        verdict = dict(result)
+    return Banner(bool(verdict["passed"]), f"{model or 'fit'}: {verdict_line(verdict)}")
+
+
+#: At most this many panels in a rank or trace plot (parameters are taken in order).
+MAX_PANELS = 36
+
+
+def save_convergence_plots(result: xr.DataTree, folder: RunFolder) -> list[Figure]:
+    """Rank plots and trace plots of the population-level parameters (``rank.png``,
+    ``trace.png``; ArviZ 1.x :func:`arviz_plots.plot_rank` / ``plot_trace_dist``), at
+    most :data:`MAX_PANELS` panels, constant ones (a correlation's diagonal) left out."""
+    posterior = result["posterior"].to_dataset()
+    names, panels = [], 0
+    for name in population_parameters(result):
+        var = posterior[name]
+        if bool((var.std(("chain", "draw")) == 0).any()):
+            continue
+        size = int(np.prod([var.sizes[d] for d in var.dims if d not in ("chain", "draw")]))
+        if panels + size > MAX_PANELS:
+            break
+        names.append(name)
+        panels += size
+    return [
+        folder.figure(
+            plot(result, var_names=names, backend="matplotlib"), f"{name}.png", basis="diagnostics"
+        )
+        for name, plot in (("rank", azp.plot_rank), ("trace", azp.plot_trace_dist))
+    ]
+
+
+def population_parameters(result: xr.DataTree) -> list[str]:
+    """Sampled or derived parameters that are neither per cell nor per group."""
+
+    group = Design.from_result(result).group
+    posterior = result["posterior"].to_dataset()
+    per_group = ("cell", group, f"{group}_centred", f"{group}_noncentred")
+    return [
+        name
+        for name, var in posterior.data_vars.items()
+        if not any(dim.endswith(per_group) for dim in var.dims) and not name.endswith("_offset")
+    ]
+
+
+# -- groups below the threshold --------------------------------------------------------
+
+
+def withheld_groups(result: xr.DataTree, rules: DisclosureRules = DEFAULT_RULES) -> list[str]:
+    """Groups (nationalities) whose estimates may not be published: fewer than
+    ``min_cases`` cases, plus the next smallest if those alone are too few."""
+
+    design = Design.from_result(result)
+    sizes = pd.DataFrame({"group": design.cells[design.group], "n": design.trials})
+    sizes = sizes.groupby("group", sort=True)["n"].sum().reset_index()
+    return [str(g) for g in pool_small_groups(sizes, "group", "n", rules)]
+
+
+_LABEL = re.compile(r"^[^\[]+\[(.*)\]$")
+
+
+def controlled_summary(
+    summary: pd.DataFrame, result: xr.DataTree, rules: DisclosureRules = DEFAULT_RULES
+) -> pd.DataFrame:
+    """The parameter summary without rows of withheld groups, marked controlled."""
+    withheld = set(withheld_groups(result, rules))
+
+    def shown(label: str) -> bool:
+        found = _LABEL.match(str(label))
+        return not found or not withheld & {p.strip() for p in found.group(1).split(",")}
+
+    return mark_controlled(summary[[shown(label) for label in summary.index]], rules)
+
+
+def controlled_margins(table: pd.DataFrame, rules: DisclosureRules = DEFAULT_RULES) -> pd.DataFrame:
+    """Margins are averages over all cases (population level): marked controlled."""
+    return mark_controlled(table, rules)
+
+
+def margin_targets(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` (margins) with the study's published figures in a ``target`` column."""
+    targets = {("n_procedures", str(k)): v for k, v in PROCEDURE_MARGINS.items()}
+    targets |= {("cooperation", k): v for k, v in COOPERATION_MARGINS.items()}
+    keys = zip(table["predictor"], table["value"].astype(str), strict=True)
+    result = table.assign(target=[targets.get(key, np.nan) for key in keys])
+    result.attrs = dict(table.attrs)
+    return result
+
+
+def controlled_contrast(
+    result: xr.DataTree, a: str, b: str, rules: DisclosureRules = DEFAULT_RULES
+) -> pd.DataFrame:
+    """:func:`returnmodels.summaries.contrast` of groups ``a`` and ``b``, refused
+    (:class:`~returnmodels.disclosure.DisclosureError`) if either is withheld."""
+    withheld = set(withheld_groups(result, rules)) & {a, b}
+    if withheld:
+        raise DisclosureError(
+            f"{sorted(withheld)} ha(s) fewer than {rules.min_cases} cases: no contrast published"
+        )
+    return mark_controlled(contrast(result, a, b), rules)
+
+
+def plot_margins_with_targets(result: xr.DataTree, table: pd.DataFrame, predictor: str, ax=None):
+    """:func:`returnmodels.report.model_figures.plot_margins` with the study's published
+    figures (``target`` column of :func:`margin_targets`) as red diamonds beside them."""
+    ax = plot_margins(result, table, predictor, ax=ax)
+    rows = table[table["predictor"] == predictor].reset_index(drop=True)
+    shown = rows["target"].notna()
+    if shown.any():
+        ax.plot(
+            np.flatnonzero(shown) + 0.15,
+            rows.loc[shown, "target"],
+            "D",
+            color="C3",
+            label="study's published figure",
+        )
+        ax.legend(fontsize="x-small")
+    return ax
+
+
+def plot_outcome_margins(table: pd.DataFrame, predictor: str, title: str = "", ax=None):
+    """Margins of every outcome (``competing_outcomes``) against ``predictor``'s values:
+    one line per outcome with its 94% HDI band."""
+    rows = table[table["predictor"] == predictor]
+    ax = ax or plt.subplots(figsize=(7, 4))[1]
+    for outcome, part in rows.groupby("outcome", sort=False):
+        x = np.arange(len(part))
+        ax.plot(x, part["mean"], marker="o", label=outcome)
+        ax.fill_between(x, part["hdi_lower"], part["hdi_upper"], alpha=0.2)
+        ax.set_xticks(x, part["value"].astype(str).tolist())
+    ax.set(xlabel=predictor, ylabel="predicted share (margin)", ylim=(0, None), title=title)
+    ax.legend(fontsize="x-small", loc="center left", bbox_to_anchor=(1, 0.5))
+    return ax
+
+
+# -- the fit's run folder --------------------------------------------------------------
+
+#: What a fit's folder holds, whoever wrote it (``returnmodels fit`` or notebook 02).
+FIT_FILES: tuple[str, ...] = (
+    "posterior.nc",
+    "summary.csv",
+    "margins.csv",
+    "diagnostics.json",
+    "rank.png",
+    "trace.png",
+    "fit_manifest.json",
+)
+
+
+def write_fit_outputs(
+    result: xr.DataTree, folder: RunFolder, *, data_path: str | os.PathLike | None = None
+) -> dict[str, Path | Figure]:
+    """Write a fit's :data:`FIT_FILES` through ``folder``, each once and controlled:
+    ``posterior.nc`` (internal: with its data groups), ``summary.csv`` (parameters of
+    withheld groups left out) and ``margins.csv`` (population level) with their markers,
+    ``diagnostics.json`` (the verdict, with the ``verdict`` key the batch index shows),
+    rank and trace plots of the population-level parameters, and ``fit_manifest.json``
+    (configuration, seed, data checksum, versions, timings, files, rules)."""
+    started = time.perf_counter()
+    outputs: dict[str, Path | Figure] = {"posterior": folder.posterior(result)}
+    summary = parameter_summary(result).rename_axis("parameter")
+    folder.table(controlled_summary(summary, result, folder.rules), "summary.csv")
+    margins_started = time.perf_counter()
+    table = with_verdict(margins(result), result)
+    margins_s = time.perf_counter() - margins_started
+    folder.table(controlled_margins(table, folder.rules), "margins.csv")
+    outputs["diagnostics"] = write_verdict(result, folder)
+    outputs["rank"], outputs["trace"] = save_convergence_plots(result, folder)
+    manifest = fit_manifest(result, data_path)
+    manifest["timings"] |= {"margins_s": margins_s, "write_s": time.perf_counter() - started}
+    manifest["files"] = {n: sha256_file(folder.path / n) for n in FIT_FILES[:-1]}
+    manifest["disclosure"] = folder.rules.to_dict()
+    outputs["fit_manifest"] = folder.json(manifest, "fit_manifest.json")
+    return outputs
+
+
+def write_fit_run(
+    result: xr.DataTree,
+    out: str | os.PathLike,
+    *,
+    data_path: str | os.PathLike | None = None,
+    rules: DisclosureRules = DEFAULT_RULES,
+) -> dict[str, Path | Figure]:
+    """:func:`write_fit_outputs` into the run folder ``out`` (notebook 02, whose batch
+    runner makes the folder appear whole)."""
+    return write_fit_outputs(result, RunFolder(out, rules), data_path=data_path)
+
+
+def write_fit_folder(
+    result: xr.DataTree,
+    out: str | os.PathLike,
+    *,
+    data_path: str | os.PathLike | None = None,
+    rules: DisclosureRules = DEFAULT_RULES,
+) -> Path:
+    """:func:`write_fit_outputs` into the new folder ``out`` (``returnmodels fit``): built
+    in a hidden sibling folder and renamed into place, so it appears whole or not at all."""
+    out = check_new_folder(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        write_fit_outputs(result, RunFolder(staging, rules), data_path=data_path)
+        if out.exists():
+            out.rmdir()
+        os.replace(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return out
+
+
+def fit_manifest(result: xr.DataTree, data_path: str | os.PathLike | None) -> dict:
+    """The provenance of a fit: model, configuration and its hash, data, seed, sampler,
+    package versions, timings and the convergence verdict."""
+    config = result_config(result)
+    verdict = verdict_of(result)
+    return {
+        "model": result.attrs["returnmodels_model"],
+        "config": config,
+        "config_hash": result.attrs["returnmodels_config_hash"],
+        "data": {
+            "path": None if data_path is None else str(data_path),
+            "sha256": result.attrs["returnmodels_data_sha256"],
+        },
+        "seed": config["sampling"]["random_seed"],
+        "sampler": config["sampling"]["sampler"],
+        "versions": package_versions(),
+        "timings": json.loads(result.attrs.get("returnmodels_timings", "{}")),
+        "convergence": {"passed": verdict["passed"], "failures": verdict["failures"]},
+    }
+
+
+def write_verdict(result: xr.DataTree, folder: RunFolder) -> Path:
+    """``diagnostics.json``: the stored verdict with a ``verdict`` key (``PASS`` or
+    ``FAIL``), which the batch runner shows in its index."""
+    verdict = verdict_of(result)
+    return folder.json({"verdict": verdict_label(verdict)} | verdict, "diagnostics.json")
+
+
+# -- per-group tables ------------------------------------------------------------------
+
+
+def _shares_by(
+    frame: pd.DataFrame, by: str, share: str, rules: DisclosureRules, withheld: Iterable[str]
+) -> pd.DataFrame:
+    """Rows of withheld groups dropped; ``share`` recomputed from rounded counts."""
+    frame = frame.assign(n_successes=np.rint(frame[share] * frame["n"]).astype("int64"))
+    frame = frame[~frame[by].astype(str).isin(set(withheld))].drop(columns=share)
+    controlled = control_shares(
+        frame, "n_successes", "n", rules, share=share, flag=f"{share}_suppressed"
+    )
+    columns = [by, "n", "n_successes", share, f"{share}_suppressed"]
+    rest = [c for c in frame.columns if c not in columns]
+    return mark_controlled(controlled[columns + rest], rules, count_columns=["n", "n_successes"])
+
+
+def controlled_group_effects(result: xr.DataTree, rules: DisclosureRules = DEFAULT_RULES):
+    """:func:`returnmodels.summaries.group_effects`, published groups only: ``n`` and the
+    successes rounded, ``raw_share`` from the rounded counts (NaN where suppressed)."""
+    effects = group_effects(result)
+    group = effects.columns[0]
+    return _shares_by(effects, group, "raw_share", rules, withheld_groups(result, rules))
+
+
+def ppc_columns(result: xr.DataTree) -> list[str]:
+    """The predictors of a fit (case-level, then group-level): the columns to check
+    posterior predictions by."""
+
+    design = Design.from_result(result)
+    return [term.name for term in design.terms + design.group_terms]
+
+
+def controlled_ppc(
+    result: xr.DataTree,
+    by: str | None = None,
+    rules: DisclosureRules = DEFAULT_RULES,
+    *,
+    random_seed: int = 0,
+) -> pd.DataFrame:
+    """:func:`returnmodels.summaries.ppc_shares` by ``by``, controlled: values of ``by``
+    with fewer than ``min_cases`` cases withheld, observed shares from rounded counts,
+    ``inside`` judged on the published share."""
+    table = ppc_shares(result, by, random_seed=random_seed)
+    by = table.columns[0]
+    sizes = table[[by, "n"]].astype({by: str})
+    withheld = pool_small_groups(sizes, by, "n", rules)
+    controlled = _shares_by(table, by, "observed_share", rules, withheld)
+    share = controlled["observed_share"]
+    inside = (share >= controlled["hdi_lower"]) & (share <= controlled["hdi_upper"])
+    controlled["inside"] = inside.where(share.notna())
+    return mark_controlled(controlled, rules, count_columns=["n", "n_successes"])
+
+
+# -- comparing fits --------------------------------------------------------------------
+
+
+def read_fits(results: str | os.PathLike, models: Iterable[str]) -> tuple[dict, list[str]]:
+    """``({model: result}, notes)`` from ``<results>/fit-<model>/posterior.nc``; a
+    missing fit is left out with a note saying so."""
+    fits, notes = {}, []
+    for model in models:
+        path = Path(results) / f"fit-{model}" / "posterior.nc"
+        if path.is_file():
+            fits[model] = load_result(path, model=model)
+        else:
+            notes.append(f"{model}: no fit at {path}; left out")
+    return fits, notes
+
+
+def plot_loo_comparison(
+    table: pd.DataFrame,
+    folder: RunFolder,
+    name: str = "loo_comparison.png",
+    *,
+    source: str = "loo_comparison.csv",
+) -> Figure:
+    """ArviZ's comparison plot (ELPD with SE, differences to the best model) of the
+    comparison ``table``, saved into ``folder`` as drawn from the controlled ``source``."""
+    columns = [
+        c for c in table.columns if c not in ("convergence", "pareto_k_max", "pareto_k_bad_cells")
+    ]
+    collection = azp.plot_compare(pd.DataFrame(table[columns]), backend="matplotlib")
+    return folder.figure(collection, name, sources=[source])
+
+
+def read_fit_tables(folder: str | os.PathLike) -> tuple[pd.DataFrame, dict] | None:
+    """``(margins, verdict)`` that :func:`write_fit_run` wrote into ``folder`` (e.g.
+    ``<results>/fit-<model>``), or ``None`` if they are not there."""
+    folder = Path(folder)
+    if not (folder / "margins.csv").is_file() or not (folder / "diagnostics.json").is_file():
+        return None
+    margins = pd.read_csv(folder / "margins.csv", dtype={"value": str})
+    verdict = json.loads((folder / "diagnostics.json").read_text(encoding="utf-8"))
+    return mark_controlled(margins, read_marker(folder / "margins.csv")["rules"]), verdict
+
+
+def loo_comparison(
+    fits: Mapping[str, xr.DataTree], rules: DisclosureRules = DEFAULT_RULES
+) -> pd.DataFrame:
+    """PSIS-LOO comparison (:func:`returnmodels.summaries.compare_models`) with each
+    model's convergence verdict; marked controlled (no counts of cases)."""
+    table = compare_models(fits).rename(columns={"n_pareto_k_bad": "pareto_k_bad_cells"})
+    table.index.name = "model"
+    verdicts = {m: verdict_label(verdict_of(r)) for m, r in fits.items()}
+    table.insert(0, "convergence", [verdicts[m] for m in table.index])
+    return mark_controlled(pd.DataFrame(table), rules)

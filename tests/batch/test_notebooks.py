@@ -1,0 +1,205 @@
+"""The committed notebooks: thin, parameterised, output-free, and runnable as a batch.
+
+Static checks read every notebook with ``ast``; the batch test runs the whole main job
+with ``--smoke`` once (module-scoped) and audits what it wrote.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+BATCH = ROOT / "notebooks" / "main.yaml"
+EXPECTED_RUNS = {
+    "explore",
+    "fit-pooled",
+    "fit-varying_intercepts",
+    "fit-group_predictors",
+    "fit-varying_slopes",
+    "fit-competing_outcomes",
+    "compare",
+    "report",
+    "checks",
+    "public-figures",
+}
+
+
+def _read(path: Path):
+    return nbformat.read(path, as_version=4)
+
+
+def _code(cell) -> ast.Module:
+    return ast.parse(cell.source)
+
+
+@pytest.fixture(params=NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def notebook(request):
+    return request.param, _read(request.param)
+
+
+def test_notebooks_exist():
+    names = {p.stem.split("_")[0] for p in NOTEBOOKS}
+    assert {"01", "02", "03", "04", "05", "06"} <= names
+
+
+def test_no_outputs_or_execution_counts(notebook):
+    path, book = notebook
+    for i, cell in enumerate(book.cells):
+        if cell.cell_type == "code":
+            assert cell.outputs == [], f"{path.name} cell {i} has outputs"
+            assert cell.execution_count is None, f"{path.name} cell {i} has an execution count"
+
+
+def test_opens_with_markdown(notebook):
+    path, book = notebook
+    assert book.cells[0].cell_type == "markdown", f"{path.name} must open with markdown"
+    assert len(book.cells[0].source) > 100, f"{path.name}: the opening paragraph is missing"
+
+
+def test_one_parameters_cell_of_literals(notebook):
+    path, book = notebook
+    tagged = [c for c in book.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1, f"{path.name}: {len(tagged)} cells tagged parameters"
+    names = set()
+    for statement in _code(tagged[0]).body:
+        assert isinstance(statement, ast.Assign), (
+            f"{path.name}: parameters cell holds {ast.dump(statement)[:60]}"
+        )
+        ast.literal_eval(statement.value)  # raises on anything but a literal
+        names |= {t.id for t in statement.targets}
+    assert "smoke" in names and "out" in names, f"{path.name}: needs smoke and out"
+
+
+def test_defines_no_function_or_class(notebook):
+    path, book = notebook
+    for i, cell in enumerate(book.cells):
+        if cell.cell_type != "code":
+            continue
+        for node in ast.walk(_code(cell)):
+            assert not isinstance(
+                node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda
+            ), f"{path.name} cell {i} defines {type(node).__name__}: move it to the library"
+
+
+def test_batch_lists_every_run():
+    from returnmodels.batch import load_batch
+
+    batch = load_batch(BATCH, smoke=True)
+    assert {run.name for run in batch.runs} == EXPECTED_RUNS
+    assert set(batch.run("compare").after) >= {"fit-group_predictors", "fit-pooled"}
+    assert set(batch.run("report").after) == {"fit-group_predictors", "fit-competing_outcomes"}
+
+
+# -- running them ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def smoke_results(tmp_path_factory):
+    """The main batch run once with --smoke; (exit status, results folder, output)."""
+    out = tmp_path_factory.mktemp("smoke") / "results"
+    command = [
+        str(Path(sys.executable).parent / "returnmodels"),
+        "run",
+        "--smoke",
+        "--out",
+        str(out),
+    ]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    return done.returncode, out, done.stdout + done.stderr
+
+
+@pytest.mark.sampling
+def test_smoke_batch_runs_every_notebook(smoke_results):
+    code, out, output = smoke_results
+    manifests = {p.parent.name: json.loads(p.read_text()) for p in out.glob("*/manifest.json")}
+    failed = {
+        n: (m["error"] or {}).get("message") for n, m in manifests.items() if m["status"] != "ok"
+    }
+    assert set(manifests) == EXPECTED_RUNS, output[-3000:]
+    assert not failed, failed
+    assert code == 0, output[-3000:]
+    for name in EXPECTED_RUNS:
+        if name.startswith("fit-"):
+            assert manifests[name]["verdict"] in ("PASS", "FAIL")
+            assert (out / name / "posterior.nc").is_file()
+    assert (out / "compare" / "loo_comparison.csv").is_file()
+
+
+FITS = {name for name in EXPECTED_RUNS if name.startswith("fit-")}
+
+
+@pytest.mark.sampling
+def test_smoke_batch_is_internal_only_through_its_posteriors(smoke_results):
+    """The analysis folder holds internal posteriors (and the runner's lock), nothing else
+    the audit refuses; each run's manifest says the same of its own folder."""
+    from returnmodels.disclosure.audit import audit_results
+
+    _, out, _ = smoke_results
+    found = {(f.source, f.rule) for f in audit_results(out).findings}
+    internal = {(f"{name}/posterior.nc", "internal-file") for name in FITS}
+    assert found == internal | {(".lock", "unchecked-file-type")}
+    for name in EXPECTED_RUNS:
+        check = json.loads((out / name / "manifest.json").read_text())["disclosure"]
+        assert check["findings"] == [], (name, check)
+        assert check["internal"] == (["posterior.nc"] if name in FITS else []), name
+
+
+@pytest.mark.sampling
+def test_smoke_batch_released_passes_the_audit(smoke_results, tmp_path):
+    """The main job's own results, released, are clean; every posterior is released
+    without its data groups."""
+    from returnmodels.cli import main
+
+    _, out, _ = smoke_results
+    release = tmp_path / "release"
+    assert main(["release", str(out), "--out", str(release)]) == 0
+    assert main(["audit", str(release)]) == 0
+    manifest = json.loads((release / "release_manifest.json").read_text())
+    assert manifest["withheld"] == {} and manifest["skipped"] == [".lock"]
+    for name in FITS:
+        assert manifest["files"][f"{name}/posterior.nc"]["kind"] == "NetCDF"
+
+
+@pytest.mark.sampling
+def test_every_saved_figure_is_shown_in_its_notebook(smoke_results):
+    """Each executed notebook shows (image/png output) as many figures as it saved."""
+    _, out, _ = smoke_results
+    for name in EXPECTED_RUNS:
+        folder = out / name
+        executed = _read(next(folder.glob("*.ipynb")))
+        shown = sum(
+            "image/png" in output.get("data", {})
+            for cell in executed.cells
+            if cell.cell_type == "code"
+            for output in cell.outputs
+        )
+        saved = len(list(folder.glob("*.png")))
+        assert shown >= saved > 0 or saved == shown == 0, (name, shown, saved)
+
+
+@pytest.mark.sampling
+def test_plain_papermill_with_parameters(tmp_path):
+    """A notebook runs with plain papermill from notebooks/, defaults relative to it."""
+    source = ROOT / "notebooks" / "06_public_figures.ipynb"
+    executed = tmp_path / "06.ipynb"
+    command = [
+        str(Path(sys.executable).parent / "papermill"),
+        str(source),
+        str(executed),
+        "-p", "smoke", "True",
+        "-p", "first_year", "2015",
+        "-p", "out", str(tmp_path),
+    ]  # fmt: skip
+    done = subprocess.run(command, cwd=source.parent, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    departures = (tmp_path / "departures.csv").read_text().splitlines()
+    assert departures[1].startswith("2015")
+    assert json.loads((tmp_path / "diagnostics.json").read_text())["verdict"] in ("PASS", "FAIL")
