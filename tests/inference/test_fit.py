@@ -128,7 +128,8 @@ def test_cli_fit_cbpp_writes_the_whole_folder(tmp_path, capsys):
     argv += ["--group", "herd", "--predictors", "period", "--model", "varying_intercepts"]
     argv += ["--out", str(out), "--draws", str(DRAWS), "--tune", str(TUNE), "--chains", "2"]
     assert main(argv) == 0
-    assert sorted(p.name for p in out.iterdir()) == sorted(FIT_FILES)
+    markers = ["summary.csv.disclosure.json", "margins.csv.disclosure.json"]
+    assert sorted(p.name for p in out.iterdir()) == sorted([*FIT_FILES, *markers])
     assert "CONVERGENCE" in capsys.readouterr().out
     summary = (out / "summary.csv").read_text()
     assert "herd_sigma" in summary and "period[4]" in summary and "hdi94_lb" in summary
