@@ -1,0 +1,80 @@
+"""Fake fits: DataTrees shaped like a fit, with draws made up, that need no sampler.
+
+:func:`fake_fit` builds the design of real cells (:func:`returnmodels.models.build_design`)
+and a posterior of the ``group_predictors`` shape (``Intercept_centred``, ``Intercept``,
+``n_procedures``, ``nationality_effect``, ``nationality_sigma``) from a seeded RNG, with
+the attributes a fit carries. Summaries and report functions read it like a fit.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from returnmodels.inference.results import stamp
+from returnmodels.models import build_design, column_spec
+
+CHAINS, DRAWS = 2, 50
+PASSED = {
+    "passed": True,
+    "r_hat_max": 1.0,
+    "ess_bulk_min": 1000.0,
+    "ess_tail_min": 1000.0,
+    "divergences": 0,
+    "bfmi_min": 1.0,
+    "worst": {},
+    "failures": [],
+}
+
+
+def fake_cases(sizes: dict[str, int], *, random_seed: int = 0) -> pd.DataFrame:
+    """Case rows, ``sizes[nationality]`` of each, with procedures 1-4 and a share of
+    about 30% assisted return (exactly the first 30% of each nationality's rows)."""
+    rng = np.random.default_rng(random_seed)
+    rows = []
+    for nationality, n in sizes.items():
+        assisted = np.arange(n) < round(0.3 * n)
+        for i in range(n):
+            rows.append(
+                {
+                    "nationality": nationality,
+                    "n_procedures": int(rng.integers(1, 5)),
+                    "outcome": "assisted_return" if assisted[i] else "legal_stay",
+                    "cooperation": "high" if nationality < "M" else "low",
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def fake_fit(sizes: dict[str, int], *, random_seed: int = 0) -> xr.DataTree:
+    """A fake ``group_predictors``-shaped fit of :func:`fake_cases` (module docstring)."""
+    cases = fake_cases(sizes, random_seed=random_seed)
+    spec = column_spec(predictors=["n_procedures"], group_predictors=[])
+    design = build_design(cases, spec)
+    rng = np.random.default_rng(random_seed)
+    groups = list(design.groups)
+    shape = (CHAINS, DRAWS)
+    posterior = xr.Dataset(
+        {
+            "Intercept_centred": (("chain", "draw"), rng.normal(-0.85, 0.05, shape)),
+            "Intercept": (("chain", "draw"), rng.normal(-0.5, 0.05, shape)),
+            "n_procedures": (("chain", "draw"), rng.normal(-0.1, 0.02, shape)),
+            "nationality_sigma": (("chain", "draw"), np.abs(rng.normal(0.5, 0.05, shape))),
+            "nationality_effect": (
+                ("chain", "draw", "nationality"),
+                rng.normal(0.0, 0.3, (*shape, len(groups))),
+            ),
+        },
+        coords={"chain": np.arange(CHAINS), "draw": np.arange(DRAWS), "nationality": groups},
+    )
+    observed = xr.Dataset({"assisted": (("cell",), design.successes)})
+    tree = xr.DataTree.from_dict(
+        {"/posterior": posterior, "/observed_data": observed, "/constant_data": design.to_dataset()}
+    )
+    config = {"columns": spec.to_dict(), "priors": {}, "sampling": {"random_seed": random_seed}}
+    stamp(tree, "varying_intercepts", config, "0" * 64)
+    tree.attrs["returnmodels_verdict"] = json.dumps(PASSED)
+    return tree
