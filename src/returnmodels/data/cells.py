@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from returnmodels.data.vocabulary import ASSISTED
+from returnmodels.data.case_summary import assisted
 from returnmodels.errors import ConfigError
 
 __all__ = ["CELL_COLUMNS", "aggregate_cells"]
@@ -75,7 +75,7 @@ def _success(cases: pd.DataFrame, success: pd.Series | str | None) -> pd.Series:
     if success is None:
         if "outcome" not in cases.columns:
             raise ConfigError("cases have no 'outcome' column to derive assisted return from")
-        return (cases["outcome"] == ASSISTED).astype("int64")
+        return assisted(cases).astype("int64")
     if isinstance(success, str):
         if success not in cases.columns:
             raise ConfigError(f"success column {success!r} is not in the cases")

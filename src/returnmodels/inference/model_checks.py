@@ -26,6 +26,7 @@ import seaborn as sns
 from scipy import stats
 from scipy.special import expit
 
+from returnmodels.data.case_summary import assisted
 from returnmodels.disclosure import DEFAULT_RULES, control_shares, mark_controlled
 from returnmodels.inference.fit import build_model
 
@@ -240,7 +241,7 @@ def observed_share(cases: pd.DataFrame, rules=None) -> float:
 
     frame = pd.DataFrame(
         {
-            "n_assisted": [int((cases["outcome"] == "assisted_return").sum())],
+            "n_assisted": [int(assisted(cases).sum())],
             "n_cases": [len(cases)],
         }
     )

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from returnmodels.data.vocabulary import ASSISTED, OUTCOMES
+from returnmodels.data.case_summary import assisted as assisted_of
+from returnmodels.data.vocabulary import OUTCOMES
 from returnmodels.disclosure import (
     DEFAULT_RULES,
     DisclosureRules,
@@ -91,7 +92,7 @@ def assisted_share_by(
     """
     if by == "nationality":
         cases = with_pooled_groups(cases, by, rules)
-    assisted = (cases["outcome"] == ASSISTED).astype("int64")
+    assisted = assisted_of(cases).astype("int64")
     counts = (
         assisted.groupby(_grouping(cases, by), observed=True)
         .agg(n_assisted="sum", n_cases="size")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from returnmodels.data.case_summary import assisted as assisted_of
 from returnmodels.data.vocabulary import OUTCOMES
 from returnmodels.simulate import targets
 from returnmodels.simulate.calibrate import uptake_figures
@@ -26,7 +27,7 @@ MODEL_DESCRIPTION = (
 def truth_document(simulation: SimulatedCases) -> dict:
     """A JSON-ready record of how ``simulation`` was generated and what it looks like."""
     cases = simulation.cases
-    assisted = cases["outcome"] == OUTCOMES[0]
+    assisted = assisted_of(cases)
     by_nationality = assisted.groupby(cases["nationality"]).mean()
     shares = cases["outcome"].value_counts(normalize=True)
     document = {
