@@ -11,13 +11,11 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
-import sys
-from functools import cache
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 from returnmodels.files import sha256_file
+from returnmodels.versions import PACKAGES, package_versions
 
 __all__ = [
     "MANIFEST",
@@ -32,31 +30,6 @@ __all__ = [
 ]
 
 MANIFEST = "manifest.json"
-#: Packages whose versions every manifest records (and whose change reruns a run).
-PACKAGES: tuple[str, ...] = (
-    "returnmodels",
-    "pymc",
-    "pytensor",
-    "nutpie",
-    "arviz",
-    "numpy",
-    "pandas",
-    "papermill",
-    "nbclient",
-    "ipykernel",
-)
-
-
-@cache
-def package_versions() -> dict[str, str | None]:
-    """Installed version of each of :data:`PACKAGES` (None if absent), and Python's."""
-    versions: dict[str, str | None] = {"python": sys.version.split()[0]}
-    for name in PACKAGES:
-        try:
-            versions[name] = version(name)
-        except PackageNotFoundError:
-            versions[name] = None
-    return versions
 
 
 def git_commit(folder: Path) -> tuple[str | None, bool | None]:

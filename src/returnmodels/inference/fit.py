@@ -4,22 +4,19 @@
 any compilation. Samplers plug into :data:`SAMPLERS`; the default is nutpie, and its
 mass-matrix adaptation is chosen by the model's dimension (``adaptation="auto"``):
 nutpie's low-rank modified adaptation up to :data:`LOW_RANK_MAX_DIM` unconstrained
-parameters, its diagonal one above. On the bundled all-predictor ``group_predictors``
-(about 140 parameters) low-rank gives 3.2 times the minimum bulk ESS of diagonal in the
-same time (and with the earlier, all non-centred effects, diagonal stalled: R-hat 1.045,
-ESS 106); but low-rank's warm-up cost grows steeply with the dimension: the second stage
-of ``competing_outcomes`` (about 500 parameters) took 378 s with low-rank and 7 s with
-diagonal for min bulk ESS 2,023 vs 940, ``varying_slopes`` (about 250) about 300 s vs
-5 s (``benchmarks/README.md``). The choice is recorded in ``returnmodels_sampler``. The sampler is
-always named explicitly, so results never depend on what happens to be installed.
+parameters, its diagonal one above, because low-rank's warm-up cost grows steeply with
+the dimension (the measurements behind the threshold: ``benchmarks/README.md``). The
+choice is recorded in ``returnmodels_sampler``. The sampler is always named explicitly,
+so results never depend on what happens to be installed.
+
 Compiled nutpie models are cached per model (name, configuration, data) for the life of
-the process, and on disk per model structure across processes: PyTensor caches its numba
-functions of the graphs and :mod:`returnmodels.inference.compiled` nutpie's C callbacks, both under
-``pytensor.config.base_compiledir`` (by default ``~/.pytensor``). ``compile_cache`` in
-``returnmodels_sampler`` says which served a fit (``process``, ``hit``, ``miss`` or
-``off``). The pointwise
-log-likelihood of the binary models is computed in NumPy from the posterior (the same
-values as ``pm.compute_log_likelihood``, at a fraction of the time and without a compile).
+the process, and on disk per model structure across processes: PyTensor caches its
+numba functions of the graphs and :mod:`returnmodels.inference.compiled` nutpie's C
+callbacks, both under ``pytensor.config.base_compiledir`` (by default ``~/.pytensor``).
+``compile_cache`` in ``returnmodels_sampler`` says which served a fit (``process``,
+``hit``, ``miss`` or ``off``). The pointwise log-likelihood of the binary models is
+computed in NumPy from the posterior (the same values as ``pm.compute_log_likelihood``,
+without a compile).
 """
 
 from __future__ import annotations

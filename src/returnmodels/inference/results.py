@@ -21,8 +21,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import platform
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import arviz as az
@@ -37,7 +35,6 @@ __all__ = [
     "LOG_LIKELIHOOD_MAX_BYTES",
     "config_hash",
     "load_result",
-    "package_versions",
     "result_config",
     "save_result",
     "stamp",
@@ -130,17 +127,3 @@ def load_result(
     if config_hash_ is not None and stored != config_hash_:
         raise ConfigError(f"{path}: configuration hash {stored[:12]} is not {config_hash_[:12]}")
     return result
-
-
-# -- provenance ------------------------------------------------------------------------
-
-
-def package_versions() -> dict[str, str]:
-    """Python's version and those of the packages a fit depends on."""
-    found = {"python": platform.python_version(), "returnmodels": __version__}
-    for name in ("pymc", "pytensor", "nutpie", "arviz", "numpy", "pandas", "xarray", "numpyro"):
-        try:
-            found[name] = version(name)
-        except PackageNotFoundError:
-            found[name] = "not installed"
-    return found

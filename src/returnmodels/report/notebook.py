@@ -47,7 +47,7 @@ from returnmodels.disclosure import (
 )
 from returnmodels.files import check_new_folder, sha256_file
 from returnmodels.inference.diagnostics import verdict_label, verdict_line, verdict_of
-from returnmodels.inference.results import load_result, package_versions, result_config
+from returnmodels.inference.results import load_result, result_config
 from returnmodels.models import column_spec
 from returnmodels.models.design import Design
 from returnmodels.report.model_figures import plot_margins
@@ -63,6 +63,7 @@ from returnmodels.summaries import (
     ppc_shares,
     with_verdict,
 )
+from returnmodels.versions import package_versions
 
 __all__ = [
     "FIT_FILES",
