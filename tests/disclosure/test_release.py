@@ -14,7 +14,12 @@ import pytest
 import xarray as xr
 
 from returnmodels import cli
-from returnmodels.disclosure import DEFAULT_RULES, DisclosureError, DisclosureRules
+from returnmodels.disclosure import (
+    DEFAULT_RULES,
+    DisclosureError,
+    DisclosureRules,
+    mark_controlled,
+)
 from returnmodels.disclosure.audit import RELEASE_MANIFEST, audit_results
 from returnmodels.disclosure.figure import read_png_marker
 from returnmodels.disclosure.posterior import (
@@ -24,6 +29,7 @@ from returnmodels.disclosure.posterior import (
     released_posterior,
 )
 from returnmodels.disclosure.release import release_results
+from returnmodels.errors import ConfigError
 from returnmodels.report.notebook import FIT_FILES, withheld_groups, write_fit_run
 from returnmodels.report.run_folder import RunFolder
 
@@ -91,8 +97,6 @@ def test_figure_carries_its_mark_and_is_shown_with_the_files_bytes(tmp_path):
 
 
 def mark_population(frame):
-    from returnmodels.disclosure import mark_controlled
-
     return mark_controlled(frame, DEFAULT_RULES)
 
 
@@ -100,7 +104,7 @@ def test_figure_needs_a_controlled_source_or_a_declared_basis(tmp_path):
     folder = RunFolder(tmp_path)
     with pytest.raises(DisclosureError, match="not a controlled table"):
         folder.figure(axes(), "x.png", sources=["missing.csv"])
-    with pytest.raises(Exception, match="basis"):
+    with pytest.raises(ConfigError, match="basis"):
         folder.figure(axes(), "x.png", basis="whatever")
     assert not (tmp_path / "x.png").exists()
 
