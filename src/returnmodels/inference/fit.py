@@ -37,9 +37,11 @@ from pytensor.graph.traversal import graph_inputs
 from returnmodels.errors import ConfigError
 from returnmodels.inference.compiled import compile_for_nutpie
 from returnmodels.inference.diagnostics import check_convergence
+from returnmodels.inference.formula_fit import complete_formula_result, sample_formula
 from returnmodels.inference.results import config_hash, stamp
 from returnmodels.models._common import log_binomial_coefficient
 from returnmodels.models.design import CASE_FILE_SPEC, CELL_DIM, ColumnSpec, build_design, read_data
+from returnmodels.models.formula import build_formula_design
 from returnmodels.models.prediction import encode_rows, predict_eta
 from returnmodels.models.priors import merge_priors
 from returnmodels.models.registry import get_model
@@ -191,6 +193,8 @@ def fit(
     adaptation: str | None = None,
     cores: int | None = None,
     progressbar: bool = False,
+    formula: str | None = None,
+    reference: Mapping[str, str] | None = None,
 ) -> xr.DataTree:
     """Fit registered ``model`` to ``data`` (a frame, or a file path); return the DataTree.
 
@@ -200,7 +204,25 @@ def fit(
     log_likelihood, observed_data and constant_data groups; its attributes hold the
     model name, merged configuration and its hash, the data checksum, the package
     version, timings and the convergence verdict (``returnmodels_verdict``).
+
+    ``formula`` (lme4/brms syntax, :mod:`returnmodels.models.formula`) fits that model
+    instead of a registered one, on the precompiled formula engine
+    (:mod:`returnmodels.inference.formula_fit`: no compile for a new formula);
+    ``reference`` sets categorical reference levels (``{"cooperation": "low"}``) and
+    ``priors`` take the formula's classes (``intercept``, ``coefficients``, ``sigma``,
+    ``corr``) and parameter names.
     """
+    if formula is not None:
+        return _fit_formula(
+            data, formula, reference=reference, priors=priors, columns=columns, cores=cores,
+            progressbar=progressbar,
+            overrides={
+                "draws": draws, "tune": tune, "chains": chains, "random_seed": random_seed,
+                "sampler": sampler, "target_accept": target_accept, "adaptation": adaptation,
+            },
+        )  # fmt: skip
+    if reference is not None:
+        raise ConfigError("reference levels are set with a formula; give formula=...")
     spec = columns or CASE_FILE_SPEC
     settings = _sampling(
         {
@@ -241,6 +263,46 @@ def fit(
     }
     result.attrs["returnmodels_timings"] = json.dumps(timings)
     result.attrs["returnmodels_sampler"] = json.dumps({"sampler": run["sampler"], **run["details"]})
+    result.attrs["returnmodels_verdict"] = json.dumps(check_convergence(result).to_dict())
+    return result
+
+
+def _fit_formula(
+    data, formula: str, *, reference, priors, columns, cores, progressbar, overrides
+) -> xr.DataTree:
+    """:func:`fit` of a formula: design (every check before any sampling), sample, stamp."""
+    settings = _sampling(overrides)
+    if settings["sampler"] != "nutpie":
+        raise ConfigError(
+            f"formula models are sampled with nutpie (the precompiled engine), not "
+            f"{settings['sampler']!r}"
+        )
+    started = time.perf_counter()
+    frame, checksum = _load(data, columns or CASE_FILE_SPEC)
+    design = build_formula_design(frame, formula, reference=reference, priors=priors)
+    config = {
+        "model": "formula",
+        "formula": formula,
+        "reference": design.references,
+        "priors": design.priors,
+        "sampling": settings,
+    }
+    run = settings | {"cores": cores or min(settings["chains"], os.cpu_count() or 1)}
+    run |= {"progressbar": progressbar, "timings": {}, "details": {}}
+    run["low_rank_max_dim"] = LOW_RANK_MAX_DIM
+    built = time.perf_counter()
+    sampled_tree = sample_formula(design, run)
+    sampled = time.perf_counter()
+    result = complete_formula_result(sampled_tree, design)
+    stamp(result, "formula", config, checksum)
+    timings = {
+        "build_s": built - started,
+        "compile_and_sample_s": sampled - built,
+        **run["timings"],
+        "log_likelihood_s": time.perf_counter() - sampled,
+    }
+    result.attrs["returnmodels_timings"] = json.dumps(timings)
+    result.attrs["returnmodels_sampler"] = json.dumps({"sampler": "nutpie", **run["details"]})
     result.attrs["returnmodels_verdict"] = json.dumps(check_convergence(result).to_dict())
     return result
 

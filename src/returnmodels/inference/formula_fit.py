@@ -1,0 +1,643 @@
+r"""Fit a formula model with one precompiled sampler: the structure enters as data.
+
+Every binomial-logit mixed model that :mod:`returnmodels.models.formula` can describe
+shares one log density, written once in PyTensor over a flat parameter vector
+
+.. math::
+
+    \theta = (\beta_{1..P},\ \log\sigma_{1..S},\ \operatorname{atanh} w_{1..R},\ z_{1..Q})
+
+and data arrays that carry the model's structure: the common design matrix, each cell's
+group levels and slope values as index and value tables (``Zidx``, ``Zval``), the
+Cholesky factors' layout, and the priors. The model is, as written by brms and
+rstanarm (non-centred):
+
+.. math::
+
+    u_{b\cdot j} = \operatorname{diag}(\sigma_b)\, L_b\, z_{bj}, \quad z \sim \mathcal N(0, I),
+    \quad L_b L_b^\top = \Omega_b \sim \operatorname{LKJ}(\eta_b),
+
+with :math:`L_b` built from canonical partial correlations :math:`w = \tanh(\cdot)` as
+Stan's ``cholesky_factor_corr`` (its Jacobian and the LKJ density on the Cholesky factor
+are one weighted sum of :math:`\log(1 - w^2)` terms, the weights being data). Levels of
+an intercept-only block that their own data identify well are sampled centred,
+:math:`a_j \sim \mathcal N(G_j \beta, \sigma)` with :math:`u_j = a_j - G_j\beta` (the same
+model, a shift of Jacobian 1; :func:`returnmodels.models.formula.centred`).
+
+Because no size or index is a graph constant, the graph is the same for every formula:
+PyTensor compiles it to numba once, numba caches it on disk (``~/.pytensor``), and so
+does the nutpie C callback around it (:mod:`returnmodels.inference.compiled`'s
+machinery). A new formula, or new data, in a process that has fitted one before
+compiles nothing; in a new process it loads the compiled code from the cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numba
+import numpy as np
+import nutpie
+import pandas as pd
+import pytensor
+import pytensor.tensor as pt
+import xarray as xr
+from nutpie import compile_pymc as nutpie_pymc
+from scipy.special import gammaln, logit
+
+from returnmodels.inference.compiled import (
+    _array_expression,
+    _load_module,
+    _versions,
+    _write_module,
+    callback_cache_dir,
+)
+from returnmodels.models.formula import FormulaDesign, centred, prior_of
+
+__all__ = [
+    "ENGINE_VERSION",
+    "FormulaModel",
+    "compile_formula_model",
+    "complete_formula_result",
+    "engine_inputs",
+    "formula_log_likelihood",
+    "log_density",
+    "sample_formula",
+]
+
+#: Bump when the graph or the callback template changes.
+ENGINE_VERSION = 1
+
+_SD_KINDS = {"HalfNormal": 0, "Exponential": 1, "HalfStudentT": 2}
+
+#: The engine's data arrays, in the order the compiled function takes them.
+INPUTS: tuple[tuple[str, str, int], ...] = (
+    ("sizes", "int64", 1),  # P, S, R, Q, n_pairs
+    ("X", "float64", 2),  # (C, P) common columns
+    ("coef_prior", "float64", 2),  # (P, 3): nu (inf: Normal), mu, sigma
+    ("sd_prior", "float64", 2),  # (S, 3): kind, scale (sigma or 1/lam), nu
+    ("successes", "float64", 1),
+    ("trials", "float64", 1),
+    ("log_choose", "float64", 1),
+    ("Zidx", "int64", 2),  # (C, K) index into u
+    ("Zval", "float64", 2),  # (C, K) value multiplying it
+    ("A", "float64", 2),  # (E, R) which w's shorten Cholesky entry e
+    ("w_index", "int64", 1),  # (E,) the w of entry e, R for none (diagonal)
+    ("jacobian", "float64", 1),  # (E,) weight of log-scale e in Jacobian + LKJ
+    ("dest", "int64", 1),  # (T,) u[dest] += sigma[sd] * L[entry] * z[src]
+    ("src", "int64", 1),
+    ("entry", "int64", 1),
+    ("sd", "int64", 1),
+    ("noncentred", "float64", 1),  # (Q,) 1 non-centred, 0 centred
+    ("G", "float64", 2),  # (Q, P) mean of a centred level
+    ("level_sd", "int64", 1),  # (Q,) the sigma of u_q
+    ("pair", "int64", 1),  # (Tp,) omega[pair] += L[left] * L[right]
+    ("left", "int64", 1),
+    ("right", "int64", 1),
+)
+
+
+def _graph():
+    """The log density, its gradient and the expansion, as PyTensor graphs."""
+    theta = pt.dvector("theta")
+    v = {name: pt.tensor(name, dtype=dtype, shape=(None,) * ndim) for name, dtype, ndim in INPUTS}
+    P, S, R, Q = (v["sizes"][i] for i in range(4))
+    beta = theta[:P]
+    log_sigma = theta[P : P + S]
+    y = theta[P + S : P + S + R]
+    z = theta[P + S + R : P + S + R + Q]
+    sigma = pt.exp(log_sigma)
+    w = pt.tanh(y)
+    log1m_w2 = pt.log1p(-pt.sqr(w))
+
+    # common coefficients: Student-t, Normal where nu is infinite
+    nu, mu, scale = (v["coef_prior"][:, i] for i in range(3))
+    normal = -0.5 * pt.sqr((beta - mu) / scale) - pt.log(scale)
+    nu_safe = pt.switch(pt.isinf(nu), 1.0, nu)
+    student = (
+        pt.gammaln((nu_safe + 1) / 2)
+        - pt.gammaln(nu_safe / 2)
+        - 0.5 * pt.log(nu_safe)
+        - pt.log(scale)
+        - (nu_safe + 1) / 2 * pt.log1p(pt.sqr((beta - mu) / scale) / nu_safe)
+    )
+    lp = pt.sum(pt.switch(pt.isinf(nu), normal, student))
+
+    # standard deviations (log scale, with its Jacobian)
+    kind, sd_scale, sd_nu = (v["sd_prior"][:, i] for i in range(3))
+    nu2 = pt.switch(pt.eq(kind, 2), sd_nu, 1.0)
+    half_normal = -0.5 * pt.sqr(sigma / sd_scale) - pt.log(sd_scale)
+    exponential = -sigma / sd_scale - pt.log(sd_scale)
+    half_student = -(nu2 + 1) / 2 * pt.log1p(pt.sqr(sigma / sd_scale) / nu2) - pt.log(sd_scale)
+    sd_lp = pt.switch(
+        pt.eq(kind, 0), half_normal, pt.switch(pt.eq(kind, 1), exponential, half_student)
+    )
+    lp += pt.sum(sd_lp) + pt.sum(log_sigma)
+
+    # Cholesky factors of the correlations, from w (Stan's cholesky_factor_corr)
+    log_scale = 0.5 * pt.dot(v["A"], log1m_w2)
+    w_ext = pt.concatenate([w, pt.ones((1,))])
+    L = w_ext[v["w_index"]] * pt.exp(log_scale)
+    lp += pt.sum(v["jacobian"] * log_scale) + pt.sum(log1m_w2)
+
+    # group effects: u = sigma * L z, where a centred level's z is (a - G beta) / sigma
+    shift = pt.dot(v["G"], beta)
+    nc = v["noncentred"]
+    level_sigma = sigma[v["level_sd"]]
+    z_eff = nc * z + (1 - nc) * (z - shift) / level_sigma
+    u = pt.zeros((Q,))[v["dest"]].inc(sigma[v["sd"]] * L[v["entry"]] * z_eff[v["src"]])
+    lp += pt.sum(-0.5 * pt.sqr(z_eff)) - pt.sum((1 - nc) * pt.log(level_sigma))
+
+    # binomial likelihood on the cells
+    eta = pt.dot(v["X"], beta) + pt.sum(v["Zval"] * u[v["Zidx"]], axis=1)
+    lp += pt.sum(v["successes"] * eta - v["trials"] * pt.softplus(eta) + v["log_choose"])
+
+    grad = pt.grad(lp, theta)
+    omega = pt.zeros((v["sizes"][4],))[v["pair"]].inc(L[v["left"]] * L[v["right"]])
+    expanded = pt.concatenate([beta, sigma, omega, u])
+    return theta, [v[name] for name, _, _ in INPUTS], lp, grad, expanded
+
+
+_TEMPLATE = '''\
+"""nutpie C callbacks of the formula engine (returnmodels.inference.formula_fit)."""
+import numba
+import numpy as np
+from nutpie.compile_pymc import address_as_void_pointer
+
+logp_fn = None
+expand_fn = None
+
+
+def logp(dim, x_, out_, logp_, user_data_):
+    try:
+        table = numba.carray(user_data_, ({table_size},), np.uint64)
+        x = numba.carray(x_, (dim,))
+        out = numba.carray(out_, (dim,))
+        logp_out = numba.carray(logp_, ())
+        logp_val, grad = logp_fn(x{args})
+        logp_out[()] = logp_val
+        out[...] = grad
+        if not np.all(np.isfinite(out)):
+            return 3
+        if not np.isfinite(logp_val):
+            return 4
+    except Exception:  # noqa: BLE001
+        return 1
+    return 0
+
+
+def expand(dim, expanded, x_, out_, user_data_):
+    try:
+        table = numba.carray(user_data_, ({table_size},), np.uint64)
+        x = numba.carray(x_, (dim,))
+        out = numba.carray(out_, (expanded,))
+        (values,) = expand_fn(x{args})
+        out[...] = values
+    except Exception:  # noqa: BLE001
+        return -2
+    return 0
+'''
+
+
+@dataclass
+class _Engine:
+    logp_fn: object
+    expand_fn: object
+    logp_callback: object
+    expand_callback: object
+    cache_status: str
+
+
+_ENGINE: _Engine | None = None
+
+
+def _offsets() -> dict[str, int]:
+    offsets, at = {}, 0
+    for name, _, ndim in INPUTS:
+        offsets[name] = at
+        at += 1 + ndim
+    return offsets
+
+
+def _engine() -> _Engine:
+    """The compiled engine: built once per process, loaded from disk when cached."""
+    global _ENGINE
+    if _ENGINE is not None:
+        return _ENGINE
+    theta, inputs, lp, grad, expanded = _graph()
+    mode = "NUMBA"
+    logp_fn = pytensor.function([theta, *inputs], [lp, grad], mode=mode, on_unused_input="ignore")
+    expand_fn = pytensor.function([theta, *inputs], [expanded], mode=mode, on_unused_input="ignore")
+    offsets = _offsets()
+    table_size = sum(1 + ndim for _, _, ndim in INPUTS)
+    args = "".join(
+        ", " + _array_expression(offsets[name], np.empty((0,) * ndim, dtype=dtype))
+        for name, dtype, ndim in INPUTS
+    )
+    source = _TEMPLATE.format(table_size=table_size, args=args)
+    digest = hashlib.sha256(
+        f"formula engine {ENGINE_VERSION}\n{_versions()}\n{source}".encode()
+    ).hexdigest()[:32]
+    name = f"formula_engine_{digest}"
+    path = callback_cache_dir() / f"{name}.py"
+    cacheable = bool(pytensor.config.numba__cache)
+    if cacheable:
+        try:
+            _write_module(path, source)
+        except OSError:
+            cacheable = False
+    if cacheable:
+        module = _load_module(path, f"returnmodels_{name}")
+    else:
+        scratch = tempfile.mkdtemp()
+        path = Path(scratch) / f"{name}.py"
+        _write_module(path, source)
+        module = _load_module(path, f"returnmodels_{name}", register=False)
+    module.logp_fn = logp_fn.vm.jit_fn
+    module.expand_fn = expand_fn.vm.jit_fn
+    logp_signature = numba.types.int64(
+        numba.types.uint64,
+        numba.types.CPointer(numba.types.double),
+        numba.types.CPointer(numba.types.double),
+        numba.types.CPointer(numba.types.double),
+        numba.types.voidptr,
+    )
+    expand_signature = numba.types.int64(
+        numba.types.uint64,
+        numba.types.uint64,
+        numba.types.CPointer(numba.types.double),
+        numba.types.CPointer(numba.types.double),
+        numba.types.voidptr,
+    )
+    logp_callback = numba.cfunc(logp_signature, cache=cacheable)(module.logp)
+    expand_callback = numba.cfunc(expand_signature, cache=cacheable)(module.expand)
+    hits = logp_callback.cache_hits + expand_callback.cache_hits
+    status = "off" if not cacheable else ("hit" if hits == 2 else "miss")
+    _ENGINE = _Engine(logp_fn, expand_fn, logp_callback, expand_callback, status)
+    return _ENGINE
+
+
+# ---------------------------------------------------------------- the structure as data
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where each named parameter sits in the expanded draw: ``(name, slice, shape)``,
+    its dims, and the coords."""
+
+    names: list[str]
+    slices: list[slice]
+    shapes: list[tuple[int, ...]]
+    dims: dict[str, tuple[str, ...]]
+    coords: dict[str, list[str]]
+    n_dim: int
+    n_expanded: int
+
+
+def _sd_row(spec: dict) -> tuple[float, float, float]:
+    kind = _SD_KINDS[spec["dist"]]
+    scale = 1.0 / spec["lam"] if spec["dist"] == "Exponential" else spec["sigma"]
+    return (float(kind), float(scale), float(spec.get("nu", 1.0)))
+
+
+def engine_inputs(design: FormulaDesign) -> tuple[dict[str, np.ndarray], Layout]:
+    """The engine's data arrays for ``design``, and the layout of its draws."""
+    C, P = design.X.shape
+    blocks = design.blocks
+    sd_rows, sd_of = [], {}
+    for b, block in enumerate(blocks):
+        for r in range(block.width):
+            sd_of[(b, r)] = len(sd_rows)
+            sd_rows.append(_sd_row(prior_of(design.priors, f"{block.column_name(r)}_sigma")))
+    S = len(sd_rows)
+    q_of, Q = {}, 0  # q(b, r, j) = start of (b, r) + j
+    for b, block in enumerate(blocks):
+        for r in range(block.width):
+            q_of[(b, r)] = Q
+            Q += len(block.levels)
+    # Cholesky entries: diagonals of every block, and the lower triangle of correlated ones
+    entries, A_rows, w_index, jacobian = {}, [], [], []
+    cpc, R = {}, 0
+    for b, block in enumerate(blocks):
+        m = block.width
+        if block.correlated:
+            for r in range(1, m):
+                for c in range(r):
+                    cpc[(b, r, c)] = R
+                    R += 1
+    for b, block in enumerate(blocks):
+        m = block.width
+        eta = prior_of(design.priors, f"{block.factor}_corr")["eta"] if block.correlated else 1.0
+        for r in range(m):
+            for c in range(0 if block.correlated else r, r + 1):
+                entries[(b, r, c)] = len(w_index)
+                row = np.zeros(R)
+                for c2 in range(c):
+                    row[cpc[(b, r, c2)]] = 1.0
+                A_rows.append(row)
+                if c < r:
+                    w_index.append(cpc[(b, r, c)])
+                    jacobian.append(1.0)
+                else:
+                    w_index.append(R)  # the diagonal: no w of its own
+                    jacobian.append(
+                        (m - r - 1 + 2.0 * (eta - 1.0)) if (block.correlated and r > 0) else 0.0
+                    )
+    dest, src, entry, sd = [], [], [], []
+    for b, block in enumerate(blocks):
+        J = len(block.levels)
+        levels = np.arange(J)
+        for r in range(block.width):
+            for c in range((0 if block.correlated else r), r + 1):
+                dest.append(q_of[(b, r)] + levels)
+                src.append(q_of[(b, c)] + levels)
+                entry.append(np.full(J, entries[(b, r, c)]))
+                sd.append(np.full(J, sd_of[(b, r)]))
+    noncentred = np.ones(Q)
+    G = np.zeros((Q, P))
+    level_sd = np.zeros(Q, dtype=np.int64)
+    for b, block in enumerate(blocks):
+        for r in range(block.width):
+            level_sd[q_of[(b, r)] : q_of[(b, r)] + len(block.levels)] = sd_of[(b, r)]
+    masks = [centred(design, block) for block in blocks]
+    # the intercept and group-level predictors are the mean of one block's centred levels
+    # (the one with most levels); other blocks' centred levels are centred at zero
+    candidates = [b for b, mask in enumerate(masks) if mask.any()]
+    shifted = max(candidates, key=lambda b: len(blocks[b].levels)) if candidates else None
+    for b in candidates:
+        block = blocks[b]
+        columns = _group_level_columns(design, block) if b == shifted else []
+        for j in np.flatnonzero(masks[b]):
+            q = q_of[(b, 0)] + j
+            noncentred[q] = 0.0
+            first = np.flatnonzero(block.index == j)[0]
+            G[q, columns] = design.X[first, columns]
+    # Z tables: every cell's (u index, value) for each block column
+    K = sum(block.width for block in blocks)
+    Zidx = np.zeros((C, K), dtype=np.int64)
+    Zval = np.zeros((C, K))
+    k = 0
+    for b, block in enumerate(blocks):
+        for r in range(block.width):
+            Zidx[:, k] = q_of[(b, r)] + block.index
+            Zval[:, k] = block.values[:, r]
+            k += 1
+    pair, left, right, pair_labels = [], [], [], {}
+    for b, block in enumerate(blocks):
+        if not block.correlated:
+            continue
+        m = block.width
+        for r in range(1, m):
+            for c in range(r):
+                p = sum(len(v) for v in pair_labels.values())
+                pair_labels.setdefault(b, []).append(f"{block.columns[c]},{block.columns[r]}")
+                for k2 in range(c + 1):
+                    pair.append(p)
+                    left.append(entries[(b, r, k2)])
+                    right.append(entries[(b, c, k2)])
+    n_pairs = sum(len(v) for v in pair_labels.values())
+    E = len(w_index)
+    arrays = {
+        "sizes": np.array([P, S, R, Q, n_pairs], dtype=np.int64),
+        "X": design.X,
+        "coef_prior": design.coefficient_priors,
+        "sd_prior": np.array(sd_rows, dtype=float).reshape(S, 3),
+        "successes": design.successes.astype(float),
+        "trials": design.trials.astype(float),
+        "log_choose": gammaln(design.trials + 1.0)
+        - gammaln(design.successes + 1.0)
+        - gammaln(design.trials - design.successes + 1.0),
+        "Zidx": Zidx,
+        "Zval": Zval,
+        "A": np.array(A_rows, dtype=float).reshape(E, R),
+        "w_index": np.array(w_index, dtype=np.int64),
+        "jacobian": np.array(jacobian, dtype=float),
+        "dest": _cat(dest),
+        "src": _cat(src),
+        "entry": _cat(entry),
+        "sd": _cat(sd),
+        "noncentred": noncentred,
+        "G": G,
+        "level_sd": level_sd,
+        "pair": np.array(pair, dtype=np.int64),
+        "left": np.array(left, dtype=np.int64),
+        "right": np.array(right, dtype=np.int64),
+    }
+    arrays = {name: np.ascontiguousarray(arrays[name], dtype=dtype) for name, dtype, _ in INPUTS}
+    return arrays, _layout(design, S, R, Q, pair_labels)
+
+
+def _cat(parts) -> np.ndarray:
+    return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
+
+
+def _group_level_columns(design: FormulaDesign, block) -> list[int]:
+    """The common columns a centred level's mean holds: the intercept and the group-level
+    predictors of the block's factor."""
+    columns, start = [], 0
+    for term in design.common:
+        width = len(term.labels)
+        if term.name == "Intercept" or term.group_level_of == block.factor:
+            columns += list(range(start, start + width))
+        start += width
+    return columns
+
+
+def _layout(design: FormulaDesign, S: int, R: int, Q: int, pair_labels) -> Layout:
+    names, slices, shapes, dims, coords = [], [], [], {}, {}
+    at = 0
+
+    def add(name, size, dim=None, labels=None):
+        nonlocal at
+        names.append(name)
+        slices.append(slice(at, at + size))
+        shapes.append(() if dim is None else (size,))
+        if dim is not None:
+            dims[name] = (dim,)
+            coords[dim] = list(labels)
+        at += size
+
+    for term in design.common:
+        if term.levels is None:
+            add(term.name, 1)
+        else:
+            add(term.name, len(term.labels), term.dim, term.levels)
+    for block in design.blocks:
+        for r in range(block.width):
+            add(f"{block.column_name(r)}_sigma", 1)
+    for b, block in enumerate(design.blocks):
+        if b in pair_labels:
+            labels = pair_labels[b]
+            if len(labels) == 1:
+                add(f"{block.factor}_corr", 1)
+            else:
+                add(f"{block.factor}_corr", len(labels), f"{block.factor}_corr_pair", labels)
+    for block in design.blocks:
+        for r in range(block.width):
+            add(f"{block.column_name(r)}_effect", len(block.levels), block.factor, block.levels)
+    n_dim = design.X.shape[1] + S + R + Q
+    return Layout(names, slices, shapes, dims, coords, n_dim, at)
+
+
+@dataclass(frozen=True)
+class FormulaModel(nutpie_pymc.CompiledPyMCModel):
+    """nutpie's compiled model over the formula engine; ``cache_status`` as in
+    :mod:`returnmodels.inference.compiled` (``process`` when this process had it)."""
+
+    cache_status: str = "off"
+
+    def with_data(self, **updates):
+        raise NotImplementedError("build a new FormulaModel for new data")
+
+
+def _initial_point(design: FormulaDesign, layout_n_dim: int, S: int, R: int):
+    P = design.X.shape[1]
+    share = (design.successes.sum() + 0.5) / (design.trials.sum() + 1.0)
+    labels = design.column_labels()
+
+    def initial(seed):
+        rng = np.random.default_rng(seed)
+        point = rng.uniform(-0.5, 0.5, size=layout_n_dim)
+        if "Intercept" in labels:
+            point[labels.index("Intercept")] += logit(share)
+        point[P : P + S] += np.log(0.5)
+        return point
+
+    return initial
+
+
+def compile_formula_model(design: FormulaDesign) -> FormulaModel:
+    """The nutpie model of ``design``: the shared engine with this design's data table."""
+    fresh = _ENGINE is None
+    engine = _engine()
+    arrays, layout = engine_inputs(design)
+    table = []
+    for name, _, _ in INPUTS:
+        value = arrays[name]
+        value.flags.writeable = False
+        table += [value.ctypes.data, *value.shape]
+    user_data = np.array(table, dtype=np.uint64)
+    sizes = arrays["sizes"]
+    S, R = int(sizes[1]), int(sizes[2])
+    shape_info = (layout.names, layout.slices, layout.shapes)
+    return FormulaModel(
+        dims=layout.dims,
+        _n_dim=layout.n_dim,
+        _coords=layout.coords,
+        _shapes=dict(zip(layout.names, layout.shapes, strict=True)),
+        compiled_logp_func=engine.logp_callback,
+        compiled_expand_func=engine.expand_callback,
+        initial_point_func=_initial_point(design, layout.n_dim, S, R),
+        shared_data=arrays,
+        shared_var_keys={},
+        user_data=user_data,
+        n_expanded=layout.n_expanded,
+        shape_info=shape_info,
+        logp_func=engine.logp_fn,
+        expand_func=engine.expand_fn,
+        cache_status=engine.cache_status if fresh else "process",
+    )
+
+
+def log_density(design: FormulaDesign, theta: np.ndarray) -> tuple[float, np.ndarray]:
+    """The engine's log density and gradient at ``theta`` (for tests and checks)."""
+    arrays, _ = engine_inputs(design)
+    value, grad = _engine().logp_fn(np.asarray(theta, float), *(arrays[n] for n, _, _ in INPUTS))
+    return float(value), np.asarray(grad)
+
+
+def formula_log_likelihood(posterior: xr.Dataset, design: FormulaDesign) -> xr.Dataset:
+    """Pointwise log p(s_c | n_c, eta_c) per cell and draw (float32), in NumPy."""
+    beta = (
+        np.concatenate(
+            [
+                posterior[t.name].values.reshape(*posterior[t.name].shape[:2], -1)
+                for t in design.common
+            ],
+            axis=-1,
+        )
+        if design.common
+        else np.zeros(posterior["chain"].size, posterior["draw"].size, 0)
+    )
+    eta = beta @ design.X.T
+    for block in design.blocks:
+        for r in range(block.width):
+            effect = posterior[f"{block.column_name(r)}_effect"].values
+            eta = eta + effect[..., block.index] * block.values[:, r]
+    n, k = design.trials.astype(float), design.successes.astype(float)
+    constant = gammaln(n + 1.0) - gammaln(k + 1.0) - gammaln(n - k + 1.0)
+    logp = (k * eta - n * np.logaddexp(0.0, eta) + constant).astype(np.float32)
+    coords = {
+        "chain": posterior["chain"].values,
+        "draw": posterior["draw"].values,
+        "cell": np.arange(len(n)),
+    }
+    return xr.Dataset({design.response: (("chain", "draw", "cell"), logp)}, coords=coords)
+
+
+def cells_dataset(design: FormulaDesign) -> xr.Dataset:
+    """The cells as ``constant_data`` (their variables, uncentred) and ``observed_data``."""
+    data = {
+        c: (
+            "cell",
+            design.cells[c].astype(str).to_numpy()
+            if not pd.api.types.is_numeric_dtype(design.cells[c])
+            else design.cells[c].to_numpy(),
+        )
+        for c in design.cells.columns
+    }
+    data["trials"] = ("cell", design.trials)
+    return xr.Dataset(data, coords={"cell": np.arange(design.n_cells)})
+
+
+def sample_formula(design: FormulaDesign, settings: dict) -> xr.DataTree:
+    """Sample ``design`` with nutpie (``settings`` as :func:`returnmodels.fit` resolves
+    them); record the adaptation, dimension and cache status in ``settings["details"]``."""
+    started = time.perf_counter()
+    model = compile_formula_model(design)
+    settings["timings"]["compile_s"] = time.perf_counter() - started
+    adaptation = settings["adaptation"]
+    if adaptation == "auto":
+        adaptation = "low_rank" if model.n_dim <= settings["low_rank_max_dim"] else "diag"
+    settings["details"] |= {
+        "adaptation": adaptation,
+        "n_dim": int(model.n_dim),
+        "compile_cache": model.cache_status,
+        "engine": f"formula engine {ENGINE_VERSION}",
+    }
+    return nutpie.sample(
+        model,
+        draws=settings["draws"],
+        tune=settings["tune"],
+        chains=settings["chains"],
+        cores=settings["cores"],
+        seed=settings["random_seed"],
+        adaptation=adaptation,
+        target_accept=settings["target_accept"],
+        save_warmup=False,
+        progress_bar=settings["progressbar"],
+    )
+
+
+def complete_formula_result(result: xr.DataTree, design: FormulaDesign) -> xr.DataTree:
+    """posterior and sample_stats, with log_likelihood, observed_data and constant_data."""
+    posterior = result["posterior"].to_dataset()
+    tree = xr.DataTree.from_dict(
+        {
+            "posterior": posterior,
+            "sample_stats": result["sample_stats"].to_dataset(),
+            "log_likelihood": formula_log_likelihood(posterior, design),
+            "observed_data": xr.Dataset(
+                {design.response: ("cell", design.successes)},
+                coords={"cell": np.arange(design.n_cells)},
+            ),
+            "constant_data": cells_dataset(design),
+        }
+    )
+    tree.attrs["returnmodels_design"] = json.dumps(design.describe())
+    return tree

@@ -1,0 +1,635 @@
+r"""Models written as lme4/brms formulas: parsed by ``formulae``, turned into a term table.
+
+A formula such as ::
+
+    assisted ~ n_procedures * cooperation + (1 + n_procedures | nationality) + (1 | closing_year)
+
+describes a binomial-logit mixed model on cells :math:`c` (one per observed combination
+of the formula's variables, :func:`returnmodels.data.cells.aggregate_cells`):
+
+.. math::
+
+    s_c \sim \operatorname{Binomial}(n_c, \operatorname{logit}^{-1} \eta_c), \qquad
+    \eta_c = x_c^\top \beta + \sum_b z_{cb}^\top u_{b, j_b(c)}, \qquad
+    u_{bj} \sim \mathcal N(0,\ D_b \Omega_b D_b), \quad D_b = \operatorname{diag}(\sigma_b)
+
+with :math:`x_c` the common (fixed) columns, and for every group block :math:`b` (one
+``( ... | g)`` of the formula) its level :math:`j_b(c)` and columns :math:`z_{cb}`
+(``1`` and the varying slopes). The columns of one block are correlated
+(:math:`\Omega_b \sim \operatorname{LKJ}(\eta)`); separate blocks are independent, so
+``(1 | g) + (0 + x | g)`` is the uncorrelated version, and ``(1 | region/nationality)``
+is ``(1 | region) + (1 | region:nationality)``.
+
+Parsing, term expansion and coding are ``formulae``'s (the parser bambi uses); this
+module adds what a statistician expects of it here:
+
+* the response: a binary column (``assisted`` is derived from a case file's ``outcome``)
+  or ``successes | trials(n)`` for aggregated data;
+* numeric variables are centred at their case-weighted mean (so the intercept is the
+  log-odds of an average case at the reference levels); categorical variables get the
+  reference of ``reference`` (``{"cooperation": "low"}``), of ``C(x, Treatment("low"))``,
+  or by default their most common level;
+* a common column constant within the levels of a group is recorded as a group-level
+  predictor of that group (as cooperation is of nationality);
+* a bad formula is refused before anything is compiled, naming what is wrong and where.
+
+The result, a :class:`FormulaDesign`, is plain arrays (NumPy, no PyMC): the structure of
+the model *as data*, which the precompiled sampler of
+:mod:`returnmodels.inference.formula_fit` reads without compiling anything new.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import formulae
+import formulae.expr as fexpr
+import numpy as np
+import pandas as pd
+from formulae.parser import ParseError, Parser
+from formulae.resolver import Resolver
+from formulae.scanner import ScanError, Scanner
+
+from returnmodels.data.case_summary import assisted
+from returnmodels.errors import ConfigError
+
+__all__ = [
+    "CENTRING_INFORMATION",
+    "FORMULA_PRIORS",
+    "FormulaDesign",
+    "GroupBlock",
+    "build_formula_design",
+    "parse_formula",
+]
+
+#: A group level is sampled centred when its own data give its log-odds a sampling
+#: variance of at most 1 / CENTRING_INFORMATION (an SD of 0.5); see ``centred``.
+CENTRING_INFORMATION = 4.0
+
+#: Prior classes of a formula model and their defaults (weakly informative, logit scale).
+#: A prior may also be set for one term by its parameter name (``"n_procedures"``,
+#: ``"nationality_sigma"``, ``"nationality_corr"``), merged over its class.
+FORMULA_PRIORS: dict[str, dict] = {
+    "intercept": {"dist": "Normal", "mu": 0.0, "sigma": 2.5},
+    "coefficients": {"dist": "Normal", "mu": 0.0, "sigma": 2.5},
+    "sigma": {"dist": "HalfNormal", "sigma": 1.0},
+    "corr": {"dist": "LKJ", "eta": 2.0},
+}
+_CLASS_DISTS = {
+    "intercept": ("Normal", "StudentT"),
+    "coefficients": ("Normal", "StudentT"),
+    "sigma": ("HalfNormal", "Exponential", "HalfStudentT"),
+    "corr": ("LKJ",),
+}
+_PARAMS = {
+    "Normal": ("mu", "sigma"),
+    "StudentT": ("nu", "mu", "sigma"),
+    "HalfNormal": ("sigma",),
+    "Exponential": ("lam",),
+    "HalfStudentT": ("nu", "sigma"),
+    "LKJ": ("eta",),
+}
+_RESPONSE = re.compile(
+    r"^\s*([A-Za-z_][A-Za-z0-9_.]*)\s*(?:\|\s*trials\(\s*([A-Za-z_][A-Za-z0-9_.]*)\s*\)\s*)?$"
+)
+_TREATMENT = re.compile(r"C\(\s*([A-Za-z_][A-Za-z0-9_.]*)\s*,\s*Treatment\(")
+_CATEGORICAL_CALL = re.compile(r"C\(\s*([A-Za-z_][A-Za-z0-9_.]*)\s*[,)]")
+
+
+@dataclass(frozen=True)
+class GroupBlock:
+    """One ``(columns | factor)`` block: levels, columns, and each cell's level and values.
+
+    ``columns`` are the block's term labels (``"Intercept"``, ``"n_procedures"``, ...);
+    ``index[c]`` is cell ``c``'s level, ``values[c, r]`` its value of column ``r``.
+    """
+
+    factor: str
+    levels: tuple[str, ...]
+    columns: tuple[str, ...]
+    index: np.ndarray
+    values: np.ndarray
+
+    @property
+    def correlated(self) -> bool:
+        return len(self.columns) > 1
+
+    @property
+    def width(self) -> int:
+        return len(self.columns)
+
+    def column_name(self, r: int) -> str:
+        """The parameter stem of column ``r``: ``<factor>`` for the intercept, else
+        ``<factor>_<column>``."""
+        column = self.columns[r]
+        return self.factor if column == "Intercept" else f"{self.factor}_{column}"
+
+
+@dataclass(frozen=True)
+class CommonTerm:
+    """One common (fixed) term: its parameter name, its columns' labels and level labels."""
+
+    name: str
+    labels: tuple[str, ...]
+    levels: tuple[str, ...] | None  # None: one column, a scalar parameter
+    group_level_of: str | None = None
+
+    @property
+    def dim(self) -> str:
+        return f"{self.name}_level"
+
+
+@dataclass(frozen=True)
+class FormulaDesign:
+    """A formula model's structure and data as arrays (see the module docstring)."""
+
+    formula: str
+    response: str
+    trials_column: str | None
+    cells: pd.DataFrame
+    successes: np.ndarray
+    trials: np.ndarray
+    common: tuple[CommonTerm, ...]
+    X: np.ndarray
+    blocks: tuple[GroupBlock, ...]
+    centres: dict[str, float]
+    references: dict[str, str]
+    priors: dict[str, dict]
+    coefficient_priors: np.ndarray = field(repr=False)  # (P, 3): nu, mu, sigma
+
+    @property
+    def n_cells(self) -> int:
+        return len(self.trials)
+
+    def column_labels(self) -> list[str]:
+        return [label for term in self.common for label in term.labels]
+
+    def describe(self) -> dict:
+        """What the result records of the design (JSON-ready)."""
+        return {
+            "formula": self.formula,
+            "response": self.response,
+            "trials": self.trials_column,
+            "common": [
+                {"name": t.name, "labels": list(t.labels), "group_level_of": t.group_level_of}
+                for t in self.common
+            ],
+            "groups": [
+                {"factor": b.factor, "columns": list(b.columns), "n_levels": len(b.levels)}
+                for b in self.blocks
+            ],
+            "centres": self.centres,
+            "references": self.references,
+        }
+
+
+# ---------------------------------------------------------------- parsing and checking
+
+
+def _position_error(formula: str, what: str, lexeme: str) -> ConfigError:
+    at = formula.find(lexeme) if lexeme else len(formula)
+    at = len(formula) if at < 0 else at
+    pointer = " " * at + "^"
+    return ConfigError(f"formula: {what} at position {at + 1}:\n  {formula}\n  {pointer}")
+
+
+def _split_response(formula: str) -> tuple[str, str | None, str]:
+    if formula.count("~") != 1:
+        raise ConfigError(
+            f"formula {formula!r} needs exactly one '~' between the response and the terms, "
+            "as in 'assisted ~ n_procedures + (1 | nationality)'"
+        )
+    lhs, rhs = formula.split("~")
+    match = _RESPONSE.match(lhs)
+    if not match:
+        raise ConfigError(
+            f"formula {formula!r}: the response {lhs.strip()!r} must be one column "
+            "(binary) or 'successes | trials(n)' for aggregated counts"
+        )
+    if not rhs.strip():
+        raise ConfigError(f"formula {formula!r} has no terms after '~' (write '~ 1' for none)")
+    return match.group(1), match.group(2), rhs
+
+
+def _blocks(node):
+    """The ``|`` nodes of a parsed formula, and any ``|`` that is not in parentheses."""
+    if isinstance(node, fexpr.Grouping):
+        inner = node.expression
+        if isinstance(inner, fexpr.Binary) and inner.operator.lexeme == "|":
+            yield "block", inner
+            return
+        yield from _blocks(inner)
+    elif isinstance(node, fexpr.Binary):
+        if node.operator.lexeme == "|":
+            yield "bare", node
+            return
+        yield from _blocks(node.left)
+        yield from _blocks(node.right)
+
+
+def parse_formula(formula: str):
+    """``(response, trials, model description, block factors)`` of ``formula``.
+
+    ``block factors`` lists, for each ``( ... | g)`` of the formula, the group terms'
+    names it expands to (``["1|g", "x|g"]``): the columns that are correlated.
+    Syntax errors name the position.
+    """
+    if not isinstance(formula, str) or not formula.strip():
+        raise ConfigError(f"formula must be a non-empty string, got {formula!r}")
+    response, trials, rhs = _split_response(formula)
+    text = f"{response} ~ {rhs}"
+    try:
+        tree = Parser(Scanner(text).scan()).parse()
+    except ScanError as error:
+        char = str(error).rsplit(":", 1)[-1].strip()
+        raise _position_error(formula, f"unsupported character {char!r}", char) from None
+    except ParseError as error:
+        found = re.search(r"parse '(.*)'", str(error))
+        lexeme = found.group(1) if found else ""
+        what = f"unexpected {lexeme!r}" if lexeme else "the formula ends too early"
+        if lexeme == "|":
+            what += " (write '(1 + x | g)' for correlated terms; '||' is not supported)"
+        raise _position_error(formula, what, lexeme) from None
+    doubled = re.search(r"\+\s*\+", formula)
+    if doubled:
+        raise _position_error(formula, "two '+' in a row", doubled.group(0))
+    blocks = []
+    for kind, node in _blocks(tree.right):
+        if kind == "bare":
+            raise _position_error(
+                formula, "a group term must be in parentheses, as in '(1 | g)'", "|"
+            )
+        resolved = Resolver(node).resolve()
+        terms = resolved.terms if hasattr(resolved, "terms") else [resolved]
+        blocks.append([term.name for term in terms])
+    try:
+        description = formulae.model_description(text)
+    except KeyError as error:  # an unknown function name
+        name = str(error).strip("'\"")
+        raise _position_error(formula, f"unknown function {name!r}", f"{name}(") from None
+    except Exception as error:  # noqa: BLE001 - formulae's own message, with the formula
+        raise ConfigError(f"formula {formula!r}: {error}") from None
+    return response, trials, description, blocks
+
+
+def _check_columns(formula: str, names: set[str], data: pd.DataFrame) -> None:
+    for name in sorted(names):
+        if name in data.columns:
+            continue
+        near = difflib.get_close_matches(name, [str(c) for c in data.columns], n=1)
+        hint = f"; did you mean {near[0]!r}?" if near else ""
+        raise _position_error(formula, f"unknown column {name!r} (not in the data{hint})", name)
+
+
+# ---------------------------------------------------------------- priors
+
+
+def _merge_prior(base: dict, update: Mapping, name: str, allowed: tuple[str, ...]) -> dict:
+    if not isinstance(update, Mapping):
+        raise ConfigError(f"prior {name!r} must be a mapping like {base}, got {update!r}")
+    spec = dict(base) if update.get("dist", base["dist"]) == base["dist"] else {}
+    spec.update(update)
+    dist = spec.get("dist")
+    if dist not in allowed:
+        raise ConfigError(f"prior {name!r}: distribution {dist!r} is not one of {list(allowed)}")
+    params = {k: v for k, v in spec.items() if k != "dist"}
+    if set(params) != set(_PARAMS[dist]):
+        raise ConfigError(f"prior {name!r}: {dist} takes parameters {list(_PARAMS[dist])}")
+    for key, value in params.items():
+        if isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(value):
+            raise ConfigError(f"prior {name!r}: parameter {key} must be a number, got {value!r}")
+        if key != "mu" and value <= 0:
+            raise ConfigError(f"prior {name!r}: parameter {key} must be > 0, got {value!r}")
+    return spec
+
+
+def merge_formula_priors(user: Mapping | None, term_names: list[str]) -> dict[str, dict]:
+    """The prior of every class and term: class defaults, then the user's classes, then
+    the user's terms. Unknown names are refused with the list of known ones."""
+    user = dict(user or {})
+    merged: dict[str, dict] = {}
+    for cls, default in FORMULA_PRIORS.items():
+        merged[cls] = _merge_prior(default, user.pop(cls, {}), cls, _CLASS_DISTS[cls])
+    for name in term_names:
+        if name in user:
+            cls = _prior_class(name)
+            merged[name] = _merge_prior(merged[cls], user.pop(name), name, _CLASS_DISTS[cls])
+    if user:
+        raise ConfigError(
+            f"unknown prior name(s) {sorted(user)}; this formula's priors are "
+            f"{sorted(FORMULA_PRIORS)} (by class) and {sorted(term_names)} (by term)"
+        )
+    return merged
+
+
+def _prior_class(name: str) -> str:
+    if name == "Intercept":
+        return "intercept"
+    if name.endswith("_sigma"):
+        return "sigma"
+    if name.endswith("_corr"):
+        return "corr"
+    return "coefficients"
+
+
+def prior_of(priors: Mapping[str, dict], name: str) -> dict:
+    """The prior of parameter ``name``: its own entry, else its class's."""
+    return priors.get(name) or priors[_prior_class(name)]
+
+
+def _student_row(spec: Mapping) -> tuple[float, float, float]:
+    """(nu, mu, sigma) of a Normal (nu = inf) or StudentT prior."""
+    return (float(spec.get("nu", np.inf)), float(spec["mu"]), float(spec["sigma"]))
+
+
+# ---------------------------------------------------------------- the design
+
+
+def _case_weighted_mean(values: pd.Series, weights: np.ndarray) -> float:
+    return float(np.average(values.to_numpy(dtype=float), weights=weights))
+
+
+def _most_common(values: pd.Series, weights: np.ndarray) -> str:
+    totals = pd.Series(weights, index=values.astype(str).to_numpy()).groupby(level=0).sum()
+    return str(totals.sort_values(ascending=False, kind="stable").index[0])
+
+
+def _is_numeric(series: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+
+
+def _prepare(data: pd.DataFrame, response: str, trials: str | None, formula: str) -> pd.DataFrame:
+    frame = data
+    if response not in frame.columns and response == "assisted" and "outcome" in frame.columns:
+        frame = frame.assign(assisted=assisted(frame).to_numpy())
+    _check_columns(formula, {response} | ({trials} if trials else set()), frame)
+    y = frame[response]
+    if trials is None:
+        values = pd.unique(y.dropna())
+        if y.isna().any() or not set(np.asarray(values, dtype=object).tolist()) <= {0, 1}:
+            shown = sorted(map(str, values))[:5]
+            raise ConfigError(
+                f"formula {formula!r}: the response {response!r} must be binary (0/1 or "
+                f"true/false) with no missing values; it holds {shown}. For counts write "
+                f"'{response} | trials(n)'"
+            )
+        return frame
+    n = frame[trials]
+    for name, col in ((response, y), (trials, n)):
+        if not pd.api.types.is_numeric_dtype(col) or col.isna().any() or (col % 1 != 0).any():
+            raise ConfigError(f"formula {formula!r}: {name!r} must hold whole counts")
+    bad = (y < 0) | (n < 1) | (y > n)
+    if bad.any():
+        rows = list(np.flatnonzero(bad.to_numpy())[:5])
+        raise ConfigError(
+            f"formula {formula!r}: {response!r} must lie in 0..{trials!r} with {trials!r} >= 1; "
+            f"rows {rows} do not"
+        )
+    return frame
+
+
+def build_formula_design(
+    data: pd.DataFrame,
+    formula: str,
+    *,
+    reference: Mapping[str, str] | None = None,
+    priors: Mapping | None = None,
+) -> FormulaDesign:
+    """The :class:`FormulaDesign` of ``formula`` on ``data`` (rows or aggregated counts).
+
+    Refuses, naming what and where: syntax it cannot parse, an unknown column (with the
+    nearest name), a response that is neither binary nor counts, a reference level the
+    data do not have, a common column that does not vary, a group with one level, and a
+    varying slope that does not vary within any level of its group.
+    """
+    response, trials, description, block_terms = parse_formula(formula)
+    names = {v for v in description.var_names if v} - {response}
+    frame = _prepare(data, response, trials, formula)
+    _check_columns(formula, names, frame)
+    weights_rows = frame[trials].to_numpy(float) if trials else np.ones(len(frame))
+
+    # cells: one per observed combination of the formula's variables
+    used = sorted(names)
+    y = frame[response].astype(float) * (1.0 if trials else 1.0)
+    grouped = (
+        pd.DataFrame({c: frame[c] for c in used} | {"_s": y, "_n": weights_rows})
+        .groupby(used, observed=True, sort=True, dropna=False)[["_s", "_n"]]
+        .sum()
+        .reset_index()
+        if used
+        else pd.DataFrame({"_s": [y.sum()], "_n": [weights_rows.sum()]})
+    )
+    nulls = [c for c in used if grouped[c].isna().any()]
+    if nulls:
+        raise ConfigError(f"formula {formula!r}: missing values in column(s) {nulls}")
+    successes = grouped.pop("_s").to_numpy().astype(np.int64)
+    n = grouped.pop("_n").to_numpy().astype(np.int64)
+    cells = grouped
+
+    # coding: centre numeric variables, order categorical ones with the reference first
+    explicit = set(_TREATMENT.findall(formula))
+    called = set(_CATEGORICAL_CALL.findall(formula))
+    reference = dict(reference or {})
+    unknown = sorted(set(reference) - set(used))
+    if unknown:
+        raise ConfigError(f"reference given for {unknown}, which the formula does not use")
+    coded = cells.copy()
+    centres, references = {}, {}
+    factors = {v for term in description.group_terms for v in term.factor.var_names}
+    for column in used:
+        values = cells[column]
+        if column in factors:  # grouping variables: levels as text, never centred
+            coded[column] = values.astype(str).to_numpy(dtype=object)
+        elif _is_numeric(values) and column not in reference and column not in called:
+            centre = _case_weighted_mean(values, n)
+            centres[column] = centre
+            coded[column] = values.to_numpy(dtype=float) - centre
+        elif column in called and column not in reference:
+            continue  # C(x) of a number: formulae's levels, in numeric order
+        elif column not in explicit:
+            text = values.astype(str)
+            levels = (
+                [str(v) for v in sorted(values.unique())]
+                if _is_numeric(values)
+                else sorted(text.unique())
+            )
+            ref = str(reference.get(column, _most_common(values, n)))
+            if ref not in levels:
+                raise ConfigError(
+                    f"reference level {ref!r} of {column!r} is not in the data; "
+                    f"its levels are {levels[:10]}"
+                )
+            references[column] = ref
+            order = [ref, *[level for level in levels if level != ref]]
+            coded[column] = pd.Categorical(text, categories=order, ordered=True)
+    coded[response] = 0.0
+    try:
+        matrices = formulae.design_matrices(f"{response} ~ {formula.split('~', 1)[1]}", coded)
+    except Exception as error:  # noqa: BLE001
+        raise ConfigError(f"formula {formula!r}: {error}") from None
+
+    common_terms, X = _common(matrices, cells, formula)
+    blocks = _group_blocks(matrices, block_terms, cells, coded, formula)
+    common_terms = _mark_group_level(common_terms, X, blocks)
+    term_names = [t.name for t in common_terms] + _group_parameter_names(blocks)
+    merged = merge_formula_priors(priors, term_names)
+    rows = [_student_row(prior_of(merged, term.name)) for term in common_terms for _ in term.labels]
+    return FormulaDesign(
+        formula=formula,
+        response=response,
+        trials_column=trials,
+        cells=cells,
+        successes=successes,
+        trials=n,
+        common=tuple(common_terms),
+        X=X,
+        blocks=tuple(blocks),
+        centres=centres,
+        references=references,
+        priors=merged,
+        coefficient_priors=np.array(rows, dtype=float).reshape(-1, 3),
+    )
+
+
+def _level_label(term_name: str, label: str) -> str:
+    inner = re.fullmatch(re.escape(term_name) + r"\[(.*)\]", label)
+    return inner.group(1) if inner else label
+
+
+def _common(matrices, cells: pd.DataFrame, formula: str):
+    common = matrices.common
+    if common is None:
+        return [], np.zeros((len(cells), 0))
+    X = np.asarray(common.design_matrix, dtype=float)
+    terms = []
+    for name, term in common.terms.items():
+        block = X[:, common.slices[name]]
+        if name != "Intercept" and np.all(np.ptp(block, axis=0) == 0):
+            raise _position_error(
+                formula,
+                f"the term {name!r} is constant in the data (nothing to estimate)",
+                name.split(":")[0].split("(")[-1],
+            )
+        labels = tuple(term.labels)
+        levels = (
+            None
+            if len(labels) == 1 and labels[0] == name
+            else tuple(_level_label(name, label) for label in labels)
+        )
+        terms.append(CommonTerm(name=name, labels=labels, levels=levels))
+    return terms, X
+
+
+def _group_blocks(matrices, block_terms, cells, coded, formula) -> list[GroupBlock]:
+    group = matrices.group
+    if group is None:
+        return []
+    blocks, seen = [], set()
+    for names in block_terms:
+        by_factor: dict[str, list[str]] = {}
+        for name in names:
+            factor = name.split("|", 1)[1]
+            by_factor.setdefault(factor, []).append(name)
+        for factor, term_names in by_factor.items():
+            variables = factor.split(":")
+            labels = cells[variables[0]].astype(str)
+            for v in variables[1:]:
+                labels = labels + ":" + cells[v].astype(str)
+            levels = tuple(sorted(labels.unique()))
+            if len(levels) < 2:
+                raise _position_error(
+                    formula,
+                    f"the group {factor!r} has only one level ({levels[0]!r}) in the "
+                    "data: a variance needs at least two",
+                    variables[-1],
+                )
+            index = pd.Categorical(labels, categories=levels).codes.astype(np.int64)
+            columns, values = [], []
+            for name in term_names:
+                term = group.terms[name]
+                Z = group[name].tocsr()
+                order = {g: i for i, g in enumerate(term.groups)}
+                width = Z.shape[1] // len(term.groups)
+                position = np.array([order[g] for g in labels]) * width
+                for r in range(width):
+                    column = np.asarray(Z[np.arange(len(cells)), position + r]).ravel()
+                    label = term.labels[r].split("|", 1)[0]
+                    columns.append("Intercept" if label == "1" else label)
+                    values.append(column)
+            for label, column in zip(columns, values, strict=True):
+                key = (factor, label)
+                if key in seen:
+                    raise _position_error(formula, f"{label!r} varies by {factor!r} twice", factor)
+                seen.add(key)
+                if label != "Intercept" and _constant_within(column, index, len(levels)):
+                    raise _position_error(
+                        formula,
+                        f"the slope of {label!r} cannot vary by {factor!r}: it is constant "
+                        f"within every level of {factor!r} (use it as a group-level predictor)",
+                        label.split("[")[0].split("(")[-1],
+                    )
+            blocks.append(
+                GroupBlock(
+                    factor=factor,
+                    levels=levels,
+                    columns=tuple(columns),
+                    index=index,
+                    values=np.column_stack(values).astype(float),
+                )
+            )
+    return blocks
+
+
+def _constant_within(column: np.ndarray, index: np.ndarray, n_levels: int) -> bool:
+    low = np.full(n_levels, np.inf)
+    high = np.full(n_levels, -np.inf)
+    np.minimum.at(low, index, column)
+    np.maximum.at(high, index, column)
+    return bool(np.all(high - low == 0))
+
+
+def _mark_group_level(terms, X, blocks):
+    marked, start = [], 0
+    for term in terms:
+        width = len(term.labels)
+        owner = None
+        if term.name != "Intercept":
+            for block in blocks:
+                if all(
+                    _constant_within(X[:, start + k], block.index, len(block.levels))
+                    for k in range(width)
+                ):
+                    owner = block.factor
+                    break
+        marked.append(CommonTerm(term.name, term.labels, term.levels, owner))
+        start += width
+    return marked
+
+
+def _group_parameter_names(blocks) -> list[str]:
+    names = []
+    for block in blocks:
+        names += [f"{block.column_name(r)}_sigma" for r in range(block.width)]
+        if block.correlated:
+            names.append(f"{block.factor}_corr")
+    return names
+
+
+def centred(design: FormulaDesign, block: GroupBlock) -> np.ndarray:
+    r"""Which levels of a block's intercept are sampled centred.
+
+    Level :math:`j` with :math:`s_j` successes in :math:`n_j` cases has an empirical
+    log-odds of sampling variance about :math:`v_j = 1/(s_j + 1/2) + 1/(n_j - s_j + 1/2)`;
+    it is centred when :math:`v_j \le 1/` :data:`CENTRING_INFORMATION`. Slopes, and the
+    intercepts of levels with little data, stay non-centred, which is sound however small
+    their variance.
+    """
+    if block.columns[0] != "Intercept":
+        return np.zeros(len(block.levels), dtype=bool)
+    s = np.bincount(block.index, weights=design.successes, minlength=len(block.levels))
+    n = np.bincount(block.index, weights=design.trials, minlength=len(block.levels))
+    variance = 1.0 / (s + 0.5) + 1.0 / (n - s + 0.5)
+    return CENTRING_INFORMATION * variance <= 1.0
