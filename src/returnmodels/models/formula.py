@@ -242,7 +242,9 @@ def parse_formula(formula: str):
     response, trials, rhs = _split_response(formula)
     text = f"{response} ~ {rhs}"
     try:
-        tree = Parser(Scanner(text).scan()).parse()
+        tokens = Scanner(text).scan()
+        parser = Parser(tokens)
+        tree = parser.parse()
     except ScanError as error:
         char = str(error).rsplit(":", 1)[-1].strip()
         raise _position_error(formula, f"unsupported character {char!r}", char) from None
@@ -253,11 +255,17 @@ def parse_formula(formula: str):
         if lexeme == "|":
             what += " (write '(1 + x | g)' for correlated terms; '||' is not supported)"
         raise _position_error(formula, what, lexeme) from None
+    if parser.current < len(tokens) - 1:  # formulae stops at what it cannot read
+        lexeme = tokens[parser.current].lexeme
+        what = f"unexpected {lexeme!r}"
+        if lexeme == "|":
+            what = "a group term must be in parentheses, as in '(1 | g)'"
+        raise _position_error(formula, what, lexeme)
     doubled = re.search(r"\+\s*\+", formula)
     if doubled:
         raise _position_error(formula, "two '+' in a row", doubled.group(0))
     blocks = []
-    for kind, node in _blocks(tree.right):
+    for kind, node in _blocks(tree):
         if kind == "bare":
             raise _position_error(
                 formula, "a group term must be in parentheses, as in '(1 | g)'", "|"
@@ -468,6 +476,10 @@ def build_formula_design(
     coded[response] = 0.0
     try:
         matrices = formulae.design_matrices(f"{response} ~ {formula.split('~', 1)[1]}", coded)
+    except KeyError as error:  # a function or name formulae does not know
+        name = str(error).strip("'\"")
+        what = "function" if f"{name}(" in formula else "name"
+        raise _position_error(formula, f"unknown {what} {name!r}", name) from None
     except Exception as error:  # noqa: BLE001
         raise ConfigError(f"formula {formula!r}: {error}") from None
 

@@ -1,0 +1,161 @@
+"""Formulas into term tables: coding, group blocks, and every refusal with its place."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from returnmodels.errors import ConfigError
+from returnmodels.models.formula import build_formula_design, centred, parse_formula
+
+
+@pytest.fixture(scope="module")
+def rows() -> pd.DataFrame:
+    rng = np.random.default_rng(3)
+    n = 400
+    region = rng.choice(["north", "south", "east"], n)
+    frame = pd.DataFrame(
+        {
+            "y": rng.integers(0, 2, n),
+            "x": rng.normal(2.0, 1.0, n),
+            "k": rng.integers(1, 4, n),
+            "c": rng.choice(["a", "b", "c"], n, p=[0.2, 0.5, 0.3]),
+            "g": [f"{r}-{i}" for r, i in zip(region, rng.integers(0, 4, n), strict=True)],
+            "region": region,
+            "year": rng.integers(2018, 2022, n),
+        }
+    )
+    frame["coop"] = frame["g"].map(lambda g: "high" if g.endswith(("0", "1")) else "low")
+    return frame
+
+
+def test_numeric_centred_at_case_weighted_mean_and_reference_most_common(rows):
+    design = build_formula_design(rows, "y ~ x + c + (1 | g)")
+    assert design.centres["x"] == pytest.approx(rows["x"].mean())
+    assert design.references == {"c": "b"}  # the most common level
+    labels = design.column_labels()
+    assert labels == ["Intercept", "x", "c[a]", "c[c]"]
+    # the coded column is x minus its mean, cell by cell
+    x_column = design.X[:, labels.index("x")]
+    assert np.allclose(x_column, design.cells["x"] - rows["x"].mean())
+    assert design.successes.sum() == rows["y"].sum() and design.trials.sum() == len(rows)
+
+
+def test_reference_by_mapping_and_by_treatment(rows):
+    by_map = build_formula_design(rows, "y ~ c + (1 | g)", reference={"c": "c"})
+    assert [t.levels for t in by_map.common][1] == ("a", "b")
+    by_call = build_formula_design(rows, "y ~ C(c, Treatment('a')) + (1 | g)")
+    assert [t.levels for t in by_call.common][1] == ("b", "c")
+    numeric = build_formula_design(rows, "y ~ C(k) + (1 | g)")
+    assert numeric.common[1].levels == ("2", "3")
+    with pytest.raises(ConfigError, match="reference level 'z' of 'c' is not in the data"):
+        build_formula_design(rows, "y ~ c + (1 | g)", reference={"c": "z"})
+
+
+def test_interaction_columns_use_the_centred_numeric(rows):
+    design = build_formula_design(rows, "y ~ x * c + (1 | g)")
+    labels = design.column_labels()
+    assert "x:c[a]" in labels and "x:c[c]" in labels
+    col = design.X[:, labels.index("x:c[a]")]
+    expected = (design.cells["x"] - design.centres["x"]) * (design.cells["c"] == "a")
+    assert np.allclose(col, expected)
+
+
+def test_blocks_correlated_crossed_nested(rows):
+    design = build_formula_design(rows, "y ~ x + (1 + x | g) + (1 | year) + (1 | region/g)")
+    blocks = {(b.factor, b.columns) for b in design.blocks}
+    assert blocks == {
+        ("g", ("Intercept", "x")),
+        ("year", ("Intercept",)),
+        ("region", ("Intercept",)),
+        ("region:g", ("Intercept",)),
+    }
+    slope = next(b for b in design.blocks if b.factor == "g")
+    assert slope.correlated and len(slope.levels) == rows["g"].nunique()
+    # each cell's level and slope value are its own
+    levels = np.asarray(slope.levels)[slope.index]
+    assert (levels == design.cells["g"].to_numpy()).all()
+    assert np.allclose(slope.values[:, 1], design.cells["x"] - design.centres["x"])
+    uncorrelated = build_formula_design(rows, "y ~ x + (1 | g) + (0 + x | g)")
+    assert [b.width for b in uncorrelated.blocks] == [1, 1]
+
+
+def test_group_level_predictor_recognised(rows):
+    design = build_formula_design(rows, "y ~ x + coop + (1 | g)")
+    owners = {t.name: t.group_level_of for t in design.common}
+    assert owners == {"Intercept": None, "x": None, "coop": "g"}
+
+
+def test_counts_response(rows):
+    cells = rows.groupby(["g", "c"]).agg(s=("y", "sum"), n=("y", "size")).reset_index()
+    design = build_formula_design(cells, "s | trials(n) ~ c + (1 | g)")
+    assert design.trials.sum() == len(rows) and design.successes.sum() == rows["y"].sum()
+    bad = cells.assign(s=cells["n"] + 1)
+    with pytest.raises(ConfigError, match="must lie in 0..'n'"):
+        build_formula_design(bad, "s | trials(n) ~ c + (1 | g)")
+
+
+def test_case_file_assisted_is_derived(small_cases):
+    bundled_cases = small_cases
+    design = build_formula_design(bundled_cases, "assisted ~ n_procedures + (1 | nationality)")
+    expected = (bundled_cases["outcome"] == "assisted_return").sum()
+    assert design.successes.sum() == expected
+    assert design.n_cells == bundled_cases.groupby(["nationality", "n_procedures"]).ngroups
+
+
+def test_centring_only_for_well_identified_intercepts(rows):
+    frame = rows.assign(tiny=[f"t{i // 4}" for i in range(len(rows))])  # 4 cases a level
+    design = build_formula_design(frame, "y ~ x + (1 + x | tiny) + (1 | year)")
+    tiny, year = design.blocks
+    # 4 cases: log-odds variance >= 1/2.5 + 1/2.5 > 1/4, never centred
+    assert not centred(design, tiny).any()
+    assert centred(design, year).all()  # about 100 cases a year
+    slope_only = build_formula_design(frame, "y ~ x + (0 + x | year)")
+    assert not centred(slope_only, slope_only.blocks[0]).any()
+
+
+@pytest.mark.parametrize(
+    ("formula", "message"),
+    [
+        ("y ~ xx + (1 | g)", r"unknown column 'xx' \(not in the data; did you mean 'x'\?\) at position 5"),
+        ("y ~ x + (1 | gg)", r"unknown column 'gg'"),
+        ("y ~ x + $z", r"unsupported character '\$' at position 9"),
+        ("y ~ x +", r"the formula ends too early"),
+        ("y ~ x + (1 || g)", r"'\|\|' is not supported"),
+        ("y ~ x + + c", r"two '\+' in a row at position 7"),
+        ("y ~ x + 1 | g", r"a group term must be in parentheses"),
+        ("y ~ x + f(x)", r"unknown function 'f'"),
+        ("y x", r"exactly one '~'"),
+        ("x ~ c + (1 | g)", r"the response 'x' must be binary"),
+        ("y ~ c + (1 | one)", r"the group 'one' has only one level \('a'\)"),
+        ("y ~ flat + (1 | g)", r"the term 'flat' is constant"),
+        ("y ~ x + (1 + coop | g)", r"the slope of 'coop\[low\]' cannot vary by 'g'"),
+        ("y ~ x + (1 | g) + (1 | g)", r"'Intercept' varies by 'g' twice"),
+    ],
+)
+def test_bad_formulas_refused_naming_what_and_where(rows, formula, message):
+    frame = rows.assign(one="a", flat=1.0)
+    with pytest.raises(ConfigError, match=message):
+        build_formula_design(frame, formula)
+
+
+def test_parse_records_which_terms_are_one_block():
+    _, trials, _, blocks = parse_formula("y ~ x + (1 + x | g) + (1 | r/g)")
+    assert trials is None
+    assert blocks == [["1|g", "x|g"], ["1|r", "1|r:g"]]
+
+
+def test_priors_by_class_and_term(rows):
+    design = build_formula_design(
+        rows,
+        "y ~ x + c + (1 + x | g)",
+        priors={"coefficients": {"sigma": 1.0}, "x": {"sigma": 0.1}, "g_corr": {"eta": 4.0}},
+    )
+    nu, mu, sigma = design.coefficient_priors.T
+    assert list(sigma) == [2.5, 0.1, 1.0, 1.0] and np.isinf(nu).all() and (mu == 0).all()
+    assert design.priors["g_corr"] == {"dist": "LKJ", "eta": 4.0}
+    with pytest.raises(ConfigError, match=r"unknown prior name\(s\) \['zz'\]"):
+        build_formula_design(rows, "y ~ x + (1 | g)", priors={"zz": {"sigma": 1.0}})
+    with pytest.raises(ConfigError, match="distribution 'Cauchy' is not one of"):
+        build_formula_design(rows, "y ~ x + (1 | g)", priors={"g_sigma": {"dist": "Cauchy"}})
