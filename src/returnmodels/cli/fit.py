@@ -1,4 +1,4 @@
-"""``returnmodels fit``: fit a registered model and write its output folder."""
+"""``returnmodels fit``: fit a registered model or a formula and write its output folder."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from returnmodels.files import check_new_folder
 from returnmodels.inference.diagnostics import verdict_line, verdict_of
 from returnmodels.inference.fit import ADAPTATIONS, DEFAULT_SAMPLING, SAMPLERS, fit
 from returnmodels.models import MODEL_NAMES, column_spec
+from returnmodels.report.formula_outputs import write_formula_fit_folder
 from returnmodels.report.notebook import write_fit_folder
 
 
@@ -35,7 +36,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument("--data", required=True, metavar="PATH", help="data file (.csv/.parquet)")
-    parser.add_argument("--model", required=True, choices=list(MODEL_NAMES), metavar="NAME")
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--model", choices=list(MODEL_NAMES), metavar="NAME")
+    which.add_argument(
+        "--formula",
+        metavar="FORMULA",
+        help="an lme4/brms formula, e.g. 'assisted ~ n_procedures + (1 | nationality)' "
+        "(README: Writing a model)",
+    )
+    parser.add_argument(
+        "--reference",
+        action="append",
+        metavar="COLUMN=LEVEL",
+        help="reference level of a categorical predictor in a formula (repeatable)",
+    )
     parser.add_argument("--out", required=True, metavar="DIR", help="new output folder")
     d = DEFAULT_SAMPLING
     parser.add_argument("--draws", type=int, default=d["draws"])
@@ -93,10 +107,52 @@ def _check_data(path: str) -> None:
         raise ConfigError(f"--data: data file {path!r} does not exist")
 
 
+def _references(pairs: list[str] | None) -> dict[str, str] | None:
+    if not pairs:
+        return None
+    references = {}
+    for pair in pairs:
+        column, sep, level = pair.partition("=")
+        if not sep or not column.strip() or not level.strip():
+            raise ConfigError(f"--reference: {pair!r} is not COLUMN=LEVEL")
+        references[column.strip()] = level.strip()
+    return references
+
+
+def _run_formula(args: argparse.Namespace, out: Path, rules: DisclosureRules) -> int:
+    column_options = ("outcome", "successes", "trials", "group", "predictors",
+                      "group_predictors", "numeric", "slope")  # fmt: skip
+    given = [f"--{o.replace('_', '-')}" for o in column_options if getattr(args, o)]
+    if given:
+        raise ConfigError(f"{', '.join(given)}: with --formula the formula names the columns")
+    result = fit(
+        args.data,
+        formula=args.formula,
+        reference=_references(args.reference),
+        priors=_priors(args.priors),
+        draws=args.draws,
+        tune=args.tune,
+        chains=args.chains,
+        random_seed=args.seed,
+        sampler=args.sampler,
+        target_accept=args.target_accept,
+        adaptation=args.adaptation,
+        progressbar=False,
+    )
+    write_formula_fit_folder(result, out, data_path=args.data, rules=rules)
+    verdict = verdict_of(result)
+    print(f"wrote {out}/: fit of {args.formula}\n{verdict_line(verdict)}")
+    return 3 if args.strict and not verdict["passed"] else 0
+
+
 def run(args: argparse.Namespace) -> int:
     _check_data(args.data)
     out = check_new_folder(args.out)
     rules = DisclosureRules(min_cases=args.min_cases, rounding_base=args.rounding_base)
+    if args.formula is not None:
+        return _run_formula(args, out, rules)
+    if args.reference:
+        raise ConfigError("--reference goes with --formula")
     spec = column_spec(
         outcome=args.outcome,
         successes=args.successes,

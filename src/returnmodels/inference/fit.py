@@ -278,7 +278,10 @@ def _fit_formula(
             f"{settings['sampler']!r}"
         )
     started = time.perf_counter()
-    frame, checksum = _load(data, columns or CASE_FILE_SPEC)
+    if columns is None:  # a case file for its derived response, any table otherwise
+        response = formula.split("~", 1)[0].split("|", 1)[0].strip()
+        columns = CASE_FILE_SPEC if response == "assisted" else ColumnSpec(outcome=response)
+    frame, checksum = _load(data, columns)
     design = build_formula_design(frame, formula, reference=reference, priors=priors)
     config = {
         "model": "formula",

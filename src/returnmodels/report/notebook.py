@@ -174,13 +174,17 @@ def banner(result: xr.DataTree | Mapping, model: str | None = None) -> Banner:
 MAX_PANELS = 36
 
 
-def save_convergence_plots(result: xr.DataTree, folder: RunFolder) -> list[Figure]:
+def save_convergence_plots(
+    result: xr.DataTree, folder: RunFolder, names: list[str] | None = None
+) -> list[Figure]:
     """Rank plots and trace plots of the population-level parameters (``rank.png``,
     ``trace.png``; ArviZ 1.x :func:`arviz_plots.plot_rank` / ``plot_trace_dist``), at
-    most :data:`MAX_PANELS` panels, constant ones (a correlation's diagonal) left out."""
+    most :data:`MAX_PANELS` panels, constant ones (a correlation's diagonal) left out.
+    ``names``: the parameters to consider (default :func:`population_parameters`)."""
     posterior = result["posterior"].to_dataset()
+    candidates = population_parameters(result) if names is None else names
     names, panels = [], 0
-    for name in population_parameters(result):
+    for name in candidates:
         var = posterior[name]
         if bool((var.std(("chain", "draw")) == 0).any()):
             continue
