@@ -119,7 +119,9 @@ def test_log_density_is_the_model_written_out(rows, formula):
     )
     # the gradient is the derivative of that density
     h = 1e-6
-    for i in np.random.default_rng(7).choice(layout.n_dim, size=min(8, layout.n_dim), replace=False):
+    for i in np.random.default_rng(7).choice(
+        layout.n_dim, size=min(8, layout.n_dim), replace=False
+    ):
         step = np.zeros(layout.n_dim)
         step[i] = h
         numeric = (log_density(design, theta + step)[0] - log_density(design, theta - step)[0]) / (
@@ -145,7 +147,9 @@ def test_a_new_formula_compiles_nothing_and_round_trips(rows, tmp_path):
     assert result.attrs["returnmodels_model"] == "formula"
     path = save_result(result, tmp_path / "fit.nc")
     loaded = load_result(path)
-    assert json.loads(loaded.attrs["returnmodels_config"])["formula"] == "y ~ x * c + (1 + x | tiny)"
+    assert (
+        json.loads(loaded.attrs["returnmodels_config"])["formula"] == "y ~ x * c + (1 + x | tiny)"
+    )
     loo = az.loo(loaded)
     assert np.isfinite(loo.elpd)
 

@@ -118,7 +118,10 @@ def test_centring_only_for_well_identified_intercepts(rows):
 @pytest.mark.parametrize(
     ("formula", "message"),
     [
-        ("y ~ xx + (1 | g)", r"unknown column 'xx' \(not in the data; did you mean 'x'\?\) at position 5"),
+        (
+            "y ~ xx + (1 | g)",
+            r"unknown column 'xx' \(not in the data; did you mean 'x'\?\) at position 5",
+        ),
         ("y ~ x + (1 | gg)", r"unknown column 'gg'"),
         ("y ~ x + $z", r"unsupported character '\$' at position 9"),
         ("y ~ x +", r"the formula ends too early"),
