@@ -32,6 +32,7 @@ def main() -> None:
     args = parser.parse_args()
     started = time.perf_counter()
     import numpy as np
+    from test_readme_formulas import readme_formulas
 
     import returnmodels as rm
     from returnmodels.inference.compiled import compile_for_nutpie
@@ -39,7 +40,6 @@ def main() -> None:
     from returnmodels.inference.formula_fit import compile_formula_model
     from returnmodels.models import column_spec
     from returnmodels.models.formula import build_formula_design
-    from test_readme_formulas import readme_formulas
 
     imported = time.perf_counter()
     cases = rm.load_cases(BUNDLED)

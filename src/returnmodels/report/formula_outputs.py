@@ -18,8 +18,12 @@ from pathlib import Path
 import pandas as pd
 import xarray as xr
 
-from returnmodels.disclosure import DEFAULT_RULES, DisclosureRules, mark_controlled
-from returnmodels.disclosure import pool_small_groups
+from returnmodels.disclosure import (
+    DEFAULT_RULES,
+    DisclosureRules,
+    mark_controlled,
+    pool_small_groups,
+)
 from returnmodels.files import check_new_folder, sha256_file
 from returnmodels.report.notebook import fit_manifest, save_convergence_plots, write_verdict
 from returnmodels.report.run_folder import RunFolder
