@@ -71,7 +71,7 @@ __all__ = [
 ]
 
 #: Bump when the graph or the callback template changes.
-ENGINE_VERSION = 1
+ENGINE_VERSION = 2
 
 _SD_KINDS = {"HalfNormal": 0, "Exponential": 1, "HalfStudentT": 2}
 
@@ -83,7 +83,6 @@ INPUTS: tuple[tuple[str, str, int], ...] = (
     ("sd_prior", "float64", 2),  # (S, 3): kind, scale (sigma or 1/lam), nu
     ("successes", "float64", 1),
     ("trials", "float64", 1),
-    ("log_choose", "float64", 1),
     ("Zidx", "int64", 2),  # (C, K) index into u
     ("Zval", "float64", 2),  # (C, K) value multiplying it
     ("A", "float64", 2),  # (E, R) which w's shorten Cholesky entry e
@@ -155,7 +154,8 @@ def _graph():
 
     # binomial likelihood on the cells
     eta = pt.dot(v["X"], beta) + pt.sum(v["Zval"] * u[v["Zidx"]], axis=1)
-    lp += pt.sum(v["successes"] * eta - v["trials"] * pt.softplus(eta) + v["log_choose"])
+    # (log C(n, s) is a constant: left out here, in the pointwise log-likelihood)
+    lp += pt.sum(v["successes"] * eta - v["trials"] * pt.softplus(eta))
 
     grad = pt.grad(lp, theta)
     omega = pt.zeros((v["sizes"][4],))[v["pair"]].inc(L[v["left"]] * L[v["right"]])
@@ -409,9 +409,6 @@ def engine_inputs(design: FormulaDesign) -> tuple[dict[str, np.ndarray], Layout]
         "sd_prior": np.array(sd_rows, dtype=float).reshape(S, 3),
         "successes": design.successes.astype(float),
         "trials": design.trials.astype(float),
-        "log_choose": gammaln(design.trials + 1.0)
-        - gammaln(design.successes + 1.0)
-        - gammaln(design.trials - design.successes + 1.0),
         "Zidx": Zidx,
         "Zval": Zval,
         "A": np.array(A_rows, dtype=float).reshape(E, R),

@@ -41,9 +41,10 @@ the model *as data*, which the precompiled sampler of
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import formulae
 import formulae.expr as fexpr
@@ -112,6 +113,7 @@ class GroupBlock:
     columns: tuple[str, ...]
     index: np.ndarray
     values: np.ndarray
+    terms: tuple[str, ...] = ()  # formulae's names of its group terms ("1|g", "x|g")
 
     @property
     def correlated(self) -> bool:
@@ -136,6 +138,7 @@ class CommonTerm:
     labels: tuple[str, ...]
     levels: tuple[str, ...] | None  # None: one column, a scalar parameter
     group_level_of: str | None = None
+    variables: tuple[str, ...] = ()  # the data columns it is made of
 
     @property
     def dim(self) -> str:
@@ -159,6 +162,69 @@ class FormulaDesign:
     references: dict[str, str]
     priors: dict[str, dict]
     coefficient_priors: np.ndarray = field(repr=False)  # (P, 3): nu, mu, sigma
+    orders: dict[str, list[str]] = field(default_factory=dict)  # coded categoricals
+    factors: frozenset[str] = frozenset()  # grouping variables
+    matrices: object = field(default=None, repr=False, compare=False)  # formulae's
+
+    def code(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame`` (rows or cells, original values) coded as the model was: numeric
+        variables centred, categorical ones in the model's level order, factors as text.
+        Levels the model has not seen are refused, naming the column."""
+        coded = frame.copy()
+        for column, centre in self.centres.items():
+            coded[column] = frame[column].to_numpy(dtype=float) - centre
+        for column, order in self.orders.items():
+            text = frame[column].astype(str)
+            unknown = sorted(set(text) - set(order))
+            if unknown:
+                raise ConfigError(f"{column!r}: level(s) {unknown[:5]} are not in the model")
+            coded[column] = pd.Categorical(text, categories=order, ordered=True)
+        for column in self.factors:
+            coded[column] = frame[column].astype(str).to_numpy(dtype=object)
+        return coded
+
+    def encode(self, frame: pd.DataFrame) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+        """The common columns of ``frame`` and, per block, each row's level index and
+        column values: the model's linear predictor for other rows (margins, contrasts).
+        Every block level must be one of the model's."""
+        coded = self.code(frame)
+        coded[self.response] = 0.0
+        X = np.asarray(self.matrices.common.evaluate_new_data(coded).design_matrix, float)
+        if not self.blocks:
+            return X, []
+        group = self.matrices.group.evaluate_new_data(coded)
+        out = []
+        for block in self.blocks:
+            labels = _group_labels(frame, block.factor)
+            unknown = sorted(set(labels) - set(block.levels))
+            if unknown:
+                raise ConfigError(f"{block.factor!r}: level(s) {unknown[:5]} are not in the model")
+            index = pd.Categorical(labels, categories=block.levels).codes.astype(np.int64)
+            values = []
+            for name in block.terms:
+                values += _term_columns(group, name, labels)[1]
+            out.append((index, np.column_stack(values).astype(float)))
+        return X, out
+
+    @classmethod
+    def from_result(cls, result) -> FormulaDesign:
+        """Rebuild the design of a formula fit from the result alone: its cells
+        (``constant_data``), counts (``observed_data``) and configuration."""
+        config = json.loads(result.attrs["returnmodels_config"])
+        cells = result["constant_data"].to_dataset().to_dataframe().reset_index(drop=True)
+        trials = cells.pop("trials").to_numpy()
+        successes = result["observed_data"].to_dataset()
+        successes = successes[next(iter(successes.data_vars))].to_numpy()
+        rhs = config["formula"].split("~", 1)[1]
+        frame = cells.assign(rm_successes=successes, rm_trials=trials)
+        design = build_formula_design(
+            frame,
+            f"rm_successes | trials(rm_trials) ~ {rhs}",
+            reference=config.get("reference") or None,
+            priors=config["priors"],
+        )
+        response = json.loads(result.attrs["returnmodels_design"])["response"]
+        return replace(design, formula=config["formula"], response=response)
 
     @property
     def n_cells(self) -> int:
@@ -445,7 +511,7 @@ def build_formula_design(
     if unknown:
         raise ConfigError(f"reference given for {unknown}, which the formula does not use")
     coded = cells.copy()
-    centres, references = {}, {}
+    centres, references, orders = {}, {}, {}
     factors = {v for term in description.group_terms for v in term.factor.var_names}
     for column in used:
         values = cells[column]
@@ -472,6 +538,7 @@ def build_formula_design(
                 )
             references[column] = ref
             order = [ref, *[level for level in levels if level != ref]]
+            orders[column] = order
             coded[column] = pd.Categorical(text, categories=order, ordered=True)
     coded[response] = 0.0
     try:
@@ -503,6 +570,9 @@ def build_formula_design(
         references=references,
         priors=merged,
         coefficient_priors=np.array(rows, dtype=float).reshape(-1, 3),
+        orders=orders,
+        factors=frozenset(factors),
+        matrices=matrices,
     )
 
 
@@ -531,7 +601,8 @@ def _common(matrices, cells: pd.DataFrame, formula: str):
             if len(labels) == 1 and labels[0] == name
             else tuple(_level_label(name, label) for label in labels)
         )
-        terms.append(CommonTerm(name=name, labels=labels, levels=levels))
+        variables = tuple(sorted(v for v in getattr(term, "var_names", ()) if v))
+        terms.append(CommonTerm(name=name, labels=labels, levels=levels, variables=variables))
     return terms, X
 
 
@@ -547,9 +618,7 @@ def _group_blocks(matrices, block_terms, cells, coded, formula) -> list[GroupBlo
             by_factor.setdefault(factor, []).append(name)
         for factor, term_names in by_factor.items():
             variables = factor.split(":")
-            labels = cells[variables[0]].astype(str)
-            for v in variables[1:]:
-                labels = labels + ":" + cells[v].astype(str)
+            labels = _group_labels(cells, factor)
             levels = tuple(sorted(labels.unique()))
             if len(levels) < 2:
                 raise _position_error(
@@ -561,16 +630,9 @@ def _group_blocks(matrices, block_terms, cells, coded, formula) -> list[GroupBlo
             index = pd.Categorical(labels, categories=levels).codes.astype(np.int64)
             columns, values = [], []
             for name in term_names:
-                term = group.terms[name]
-                Z = group[name].tocsr()
-                order = {g: i for i, g in enumerate(term.groups)}
-                width = Z.shape[1] // len(term.groups)
-                position = np.array([order[g] for g in labels]) * width
-                for r in range(width):
-                    column = np.asarray(Z[np.arange(len(cells)), position + r]).ravel()
-                    label = term.labels[r].split("|", 1)[0]
-                    columns.append("Intercept" if label == "1" else label)
-                    values.append(column)
+                term_columns, term_values = _term_columns(group, name, labels)
+                columns += term_columns
+                values += term_values
             for label, column in zip(columns, values, strict=True):
                 key = (factor, label)
                 if key in seen:
@@ -590,9 +652,35 @@ def _group_blocks(matrices, block_terms, cells, coded, formula) -> list[GroupBlo
                     columns=tuple(columns),
                     index=index,
                     values=np.column_stack(values).astype(float),
+                    terms=tuple(term_names),
                 )
             )
     return blocks
+
+
+def _group_labels(frame: pd.DataFrame, factor: str) -> pd.Series:
+    """Each row's level of ``factor`` (``a:b`` for a nested factor), as text."""
+    variables = factor.split(":")
+    labels = frame[variables[0]].astype(str)
+    for v in variables[1:]:
+        labels = labels + ":" + frame[v].astype(str)
+    return labels
+
+
+def _term_columns(group, name: str, labels: pd.Series) -> tuple[list[str], list[np.ndarray]]:
+    """The column labels of group term ``name`` and each row's values of them, read from
+    formulae's matrix at the row's own level."""
+    term = group.terms[name]
+    Z = group[name].tocsr()
+    order = {g: i for i, g in enumerate(term.groups)}
+    width = Z.shape[1] // len(term.groups)
+    position = np.array([order[g] for g in labels], dtype=np.int64) * width
+    columns, values = [], []
+    for r in range(width):
+        values.append(np.asarray(Z[np.arange(len(labels)), position + r]).ravel())
+        label = term.labels[r].split("|", 1)[0]
+        columns.append("Intercept" if label == "1" else label)
+    return columns, values
 
 
 def _constant_within(column: np.ndarray, index: np.ndarray, n_levels: int) -> bool:
@@ -616,7 +704,7 @@ def _mark_group_level(terms, X, blocks):
                 ):
                     owner = block.factor
                     break
-        marked.append(CommonTerm(term.name, term.labels, term.levels, owner))
+        marked.append(replace(term, group_level_of=owner))
         start += width
     return marked
 

@@ -29,6 +29,7 @@ from returnmodels.summaries._draws import (
     posterior_of,
     weighted_mean,
 )
+from returnmodels.summaries.formula import formula_margins, is_formula_fit
 
 __all__ = ["MARGIN_COLUMNS", "default_margin_values", "margin_draws", "margins"]
 
@@ -97,8 +98,11 @@ def margins(
 
     ``values`` maps predictors to the values to set (default
     :func:`default_margin_values`; for case files n_procedures 1-8, every cooperation
-    level and closing year).
+    level and closing year). A formula fit takes any of its variables
+    (:func:`returnmodels.summaries.formula.formula_margins`).
     """
+    if is_formula_fit(result):
+        return formula_margins(result, values, prob=prob)
     design = Design.from_result(result)
     posterior = posterior_of(result)
     if values is None:  # only predictors the model has: no flat margins by cooperation

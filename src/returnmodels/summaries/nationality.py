@@ -21,6 +21,7 @@ from returnmodels.errors import ConfigError
 from returnmodels.models.design import Design
 from returnmodels.models.prediction import predict_eta, stacked
 from returnmodels.summaries._draws import HDI_PROB, interval, posterior_of, weighted_mean
+from returnmodels.summaries.formula import formula_contrast, formula_new_group, is_formula_fit
 
 __all__ = ["contrast", "group_effects", "predict_new_group"]
 
@@ -63,10 +64,15 @@ def _as_group(design: Design, group: str) -> pd.DataFrame:
     return frame
 
 
-def contrast(result: xr.DataTree, a: str, b: str, *, prob: float = HDI_PROB) -> pd.DataFrame:
+def contrast(
+    result: xr.DataTree, a: str, b: str, *, group: str | None = None, prob: float = HDI_PROB
+) -> pd.DataFrame:
     """Group ``a`` vs ``b``: difference in average predicted share (0-1 scale, all cases
     set to each group in turn) and the odds ratio of their group intercepts (group
-    predictors included). One row per measure, with mean, HDI and P(> 0 or > 1)."""
+    predictors included). One row per measure, with mean, HDI and P(> 0 or > 1).
+    A formula fit takes any of its group factors as ``group`` (default: its first)."""
+    if is_formula_fit(result):
+        return formula_contrast(result, a, b, group=group, prob=prob)
     design = Design.from_result(result)
     posterior = posterior_of(result)
     share = [
@@ -105,6 +111,7 @@ def predict_new_group(
     group_values: dict | None = None,
     *,
     new_groups: str,
+    group: str | None = None,
     random_seed: int | None = None,
     prob: float = HDI_PROB,
 ) -> pd.DataFrame:
@@ -112,8 +119,14 @@ def predict_new_group(
 
     ``group_values`` gives its group-level predictors (e.g. ``{"cooperation": "high"}``;
     required when the model has any). ``new_groups`` must be named: ``"population"`` or
-    ``"sample"`` (see the module docstring).
+    ``"sample"`` (see the module docstring). A formula fit takes any of its group
+    factors as ``group``.
     """
+    if is_formula_fit(result):
+        return formula_new_group(
+            result, group_values, new_groups=new_groups, group=group,
+            random_seed=random_seed, prob=prob,
+        )  # fmt: skip
     if new_groups not in ("population", "sample"):
         raise ConfigError(f"new_groups must be 'population' or 'sample', got {new_groups!r}")
     design = Design.from_result(result)

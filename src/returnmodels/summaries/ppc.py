@@ -22,6 +22,7 @@ from returnmodels.summaries._draws import (
     outcome_probabilities,
     posterior_of,
 )
+from returnmodels.summaries.formula import formula_ppc, is_formula_fit
 
 __all__ = ["ppc_shares"]
 
@@ -30,7 +31,10 @@ def ppc_shares(
     result: xr.DataTree, by: str | None = None, *, random_seed: int = 0, prob: float = HDI_PROB
 ) -> pd.DataFrame:
     """Table: ``by`` value, n, observed_share, replicated mean, hdi_lower, hdi_upper,
-    inside (observed within the HDI). ``by`` defaults to the grouping column."""
+    inside (observed within the HDI). ``by`` defaults to the grouping column (a formula
+    fit: any variable or group factor of the formula)."""
+    if is_formula_fit(result):
+        return formula_ppc(result, by, random_seed=random_seed, prob=prob)
     design = Design.from_result(result)
     by = by or design.group
     posterior = posterior_of(result)

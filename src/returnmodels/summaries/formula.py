@@ -1,0 +1,302 @@
+r"""Summaries of a formula fit, from its draws and its design alone (no PyMC).
+
+The linear predictor of any row :math:`r` (a cell, or a counterfactual one) at draw
+:math:`s` is rebuilt from the fit's design (:meth:`FormulaDesign.encode`):
+
+.. math:: \eta_{rs} = x_r^\top \beta_s + \sum_b z_{rb}^\top u_{b, j_b(r), s}
+
+* :func:`formula_margins`: counterfactual predictive margins of any variable (every cell
+  set to the value, averaged over cases; CALIBRATION.md's definition);
+* :func:`formula_contrast`: two levels of any group factor, every cell set to each in
+  turn (with that level's group-level predictors);
+* :func:`formula_new_group`: a level not in the data, by explicit choice: its effects at
+  zero (``"population"``) or drawn from the fitted distribution (``"sample"``);
+* :func:`formula_ppc`: observed shares by any variable or factor against replicated data.
+
+Intervals are 94% HDIs, shares on the 0-1 scale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from scipy.special import expit
+
+from returnmodels.errors import ConfigError
+from returnmodels.models.formula import FormulaDesign
+from returnmodels.summaries._draws import HDI_PROB, interval, posterior_of
+
+__all__ = [
+    "formula_contrast",
+    "formula_margins",
+    "formula_new_group",
+    "formula_ppc",
+    "is_formula_fit",
+]
+
+_CHUNK = 250  # draws at a time: rows x draws stays small
+
+
+def is_formula_fit(result: xr.DataTree) -> bool:
+    return result.attrs.get("returnmodels_model") == "formula"
+
+
+class _Draws:
+    """The posterior as arrays: beta (S, P) and each block's effects (S, J, m)."""
+
+    def __init__(self, result: xr.DataTree, design: FormulaDesign):
+        posterior = posterior_of(result)
+        n = posterior.sizes["sample"]
+        parts = [
+            posterior[t.name].transpose("sample", ...).values.reshape(n, -1) for t in design.common
+        ]
+        self.beta = np.concatenate(parts, axis=1) if parts else np.zeros((n, 0))
+        self.effects = [
+            np.stack(
+                [
+                    posterior[f"{block.column_name(r)}_effect"].transpose("sample", ...).values
+                    for r in range(block.width)
+                ],
+                axis=-1,
+            )
+            for block in design.blocks
+        ]
+        self.posterior = posterior
+        self.n = n
+
+
+def _eta(draws: _Draws, X, encoded, part: slice, skip: frozenset[int] = frozenset()):
+    eta = draws.beta[part] @ X.T
+    for b, (index, values) in enumerate(encoded):
+        if b in skip:
+            continue
+        eta += np.einsum("sjm,jm->sj", draws.effects[b][part][:, index, :], values)
+    return eta
+
+
+def _average_share(draws, X, encoded, weights, skip=frozenset(), extra=None) -> np.ndarray:
+    """Per draw: the case-weighted mean of inverse-logit eta over the rows."""
+    out = np.empty(draws.n)
+    w = np.asarray(weights, float) / np.sum(weights)
+    for start in range(0, draws.n, _CHUNK):
+        part = slice(start, min(draws.n, start + _CHUNK))
+        eta = _eta(draws, X, encoded, part, skip)
+        if extra is not None:
+            eta = eta + extra(part)
+        out[part] = expit(eta) @ w
+    return out
+
+
+def _cells(design: FormulaDesign) -> pd.DataFrame:
+    return design.cells.copy()
+
+
+def default_values(design: FormulaDesign) -> dict[str, list]:
+    """Every non-grouping variable of the common terms: categorical ones at each level,
+    integer counts at their smallest 8 values, other numeric ones at five quantiles."""
+    values: dict[str, list] = {}
+    for column in design.cells.columns:
+        if column in design.factors:
+            continue
+        series = design.cells[column]
+        if column in design.orders:
+            values[column] = list(design.orders[column])
+        elif pd.api.types.is_bool_dtype(series):
+            values[column] = [False, True]
+        elif pd.api.types.is_integer_dtype(series):
+            values[column] = sorted(series.unique().tolist())[:8]
+        elif pd.api.types.is_numeric_dtype(series):
+            quantiles = np.quantile(series, [0.1, 0.25, 0.5, 0.75, 0.9])
+            values[column] = [float(q) for q in quantiles]
+        else:
+            values[column] = sorted(series.astype(str).unique().tolist())
+    return values
+
+
+def formula_margins(
+    result: xr.DataTree, values: Mapping[str, Sequence] | None = None, *, prob: float = HDI_PROB
+) -> pd.DataFrame:
+    """Margins table (predictor, value, mean, hdi_lower, hdi_upper) of a formula fit;
+    ``values`` maps variables to the values to set (default :func:`default_values`)."""
+    design = FormulaDesign.from_result(result)
+    draws = _Draws(result, design)
+    values = default_values(design) if values is None else values
+    rows = []
+    for predictor, levels in values.items():
+        if predictor not in design.cells.columns or predictor in design.factors:
+            raise ConfigError(
+                f"no margins of {predictor!r}: the formula's variables are "
+                f"{sorted(set(design.cells.columns) - design.factors)}"
+            )
+        for value in levels:
+            frame = _cells(design)
+            frame[predictor] = value
+            X, encoded = design.encode(frame)
+            share = _average_share(draws, X, encoded, design.trials)
+            rows.append({"predictor": predictor, "value": str(value)} | interval(share, prob))
+    return pd.DataFrame(rows, columns=["predictor", "value", "mean", "hdi_lower", "hdi_upper"])
+
+
+def _factor(design: FormulaDesign, group: str | None) -> str:
+    factors = list(dict.fromkeys(b.factor for b in design.blocks))
+    if not factors:
+        raise ConfigError("this formula has no group terms")
+    if group is None:
+        return factors[0]
+    if group not in factors:
+        raise ConfigError(f"unknown group {group!r}; this formula's groups are {factors}")
+    return group
+
+
+def _group_level_variables(design: FormulaDesign, factor: str) -> list[str]:
+    """The variables of the common terms constant within the levels of ``factor``."""
+    return sorted({v for t in design.common if t.group_level_of == factor for v in t.variables})
+
+
+def _as_level(design: FormulaDesign, factor: str, level: str) -> pd.DataFrame:
+    """Every cell moved to ``level`` of ``factor``, with that level's group-level
+    predictors."""
+    variables = factor.split(":")
+    labels = design.cells[variables[0]].astype(str)
+    for v in variables[1:]:
+        labels = labels + ":" + design.cells[v].astype(str)
+    rows = np.flatnonzero(labels.to_numpy() == str(level))
+    if not len(rows):
+        raise ConfigError(f"{factor!r} has no level {level!r}")
+    frame = _cells(design)
+    source = design.cells.iloc[rows[0]]
+    for column in [*variables, *_group_level_variables(design, factor)]:
+        frame[column] = source[column]
+    return frame
+
+
+def formula_contrast(
+    result: xr.DataTree, a: str, b: str, *, group: str | None = None, prob: float = HDI_PROB
+) -> pd.DataFrame:
+    """Level ``a`` vs ``b`` of ``group`` (default: the formula's first group): the
+    difference in average predicted share with every cell set to each level in turn,
+    and the odds ratio at the first cell's other values. Mean, HDI, P(> 0 or > 1)."""
+    design = FormulaDesign.from_result(result)
+    factor = _factor(design, group)
+    draws = _Draws(result, design)
+    shares, etas = [], []
+    for level in (a, b):
+        X, encoded = design.encode(_as_level(design, factor, level))
+        shares.append(_average_share(draws, X, encoded, design.trials))
+        first = [(index[:1], values[:1]) for index, values in encoded]
+        etas.append(_eta(draws, X[:1], first, slice(None))[:, 0])
+    diff = shares[0] - shares[1]
+    ratio = np.exp(etas[0] - etas[1])
+    return pd.DataFrame(
+        [
+            {"measure": "share_difference", "group": factor, "a": a, "b": b,
+             **interval(diff, prob), "p_positive": float(np.mean(diff > 0))},
+            {"measure": "odds_ratio", "group": factor, "a": a, "b": b,
+             **interval(ratio, prob), "p_positive": float(np.mean(ratio > 1))},
+        ]
+    )  # fmt: skip
+
+
+def _covariance_draws(draws: _Draws, block, rng) -> np.ndarray:
+    """One new level's effects per draw, (S, m), from N(0, D Omega D)."""
+    sigma = np.stack(
+        [draws.posterior[f"{block.column_name(r)}_sigma"].values for r in range(block.width)],
+        axis=-1,
+    )
+    m = block.width
+    omega = np.broadcast_to(np.eye(m), (draws.n, m, m)).copy()
+    if block.correlated:
+        corr = draws.posterior[f"{block.factor}_corr"].transpose("sample", ...).values
+        corr = corr.reshape(draws.n, -1)
+        k = 0
+        for r in range(1, m):
+            for c in range(r):
+                omega[:, r, c] = omega[:, c, r] = corr[:, k]
+                k += 1
+    cov = sigma[:, :, None] * omega * sigma[:, None, :]
+    L = np.linalg.cholesky(cov + 1e-12 * np.eye(m))
+    return np.einsum("sij,sj->si", L, rng.standard_normal((draws.n, m)))
+
+
+def formula_new_group(
+    result: xr.DataTree,
+    group_values: Mapping | None = None,
+    *,
+    new_groups: str,
+    group: str | None = None,
+    random_seed: int | None = None,
+    prob: float = HDI_PROB,
+) -> pd.DataFrame:
+    """Average predicted share over all cells for a level of ``group`` not in the data.
+
+    ``group_values`` gives its group-level predictors (required when the group has
+    any); ``new_groups`` must be named: ``"population"`` (its effects at zero: the
+    population-level prediction) or ``"sample"`` (one new level drawn per draw from
+    the fitted distribution of the group's effects, correlations included)."""
+    if new_groups not in ("population", "sample"):
+        raise ConfigError(f"new_groups must be 'population' or 'sample', got {new_groups!r}")
+    design = FormulaDesign.from_result(result)
+    factor = _factor(design, group)
+    needed = _group_level_variables(design, factor)
+    missing = [v for v in needed if v not in (group_values or {})]
+    if missing:
+        raise ConfigError(f"give the new level's group-level predictor(s) {missing}")
+    frame = _cells(design)
+    for name, value in (group_values or {}).items():
+        if name not in needed:
+            raise ConfigError(f"{name!r} is not a group-level predictor of {factor!r}: {needed}")
+        frame[name] = value
+    draws = _Draws(result, design)
+    X, encoded = design.encode(frame)
+    skip = frozenset(b for b, block in enumerate(design.blocks) if block.factor == factor)
+    extra = None
+    if new_groups == "sample":
+        rng = np.random.default_rng(random_seed)
+        new_effects = {b: _covariance_draws(draws, design.blocks[b], rng) for b in sorted(skip)}
+
+        def extra(part):
+            return sum(new_effects[b][part] @ encoded[b][1].T for b in new_effects)
+
+    share = _average_share(draws, X, encoded, design.trials, skip=skip, extra=extra)
+    row = {"group": factor, "new_groups": new_groups, **(group_values or {})}
+    return pd.DataFrame([row | interval(share, prob)])
+
+
+def formula_ppc(
+    result: xr.DataTree, by: str | None = None, *, random_seed: int = 0, prob: float = HDI_PROB
+) -> pd.DataFrame:
+    """``by`` level, n, observed_share, replicated mean and HDI, inside; ``by`` is any
+    variable or group factor of the formula (default: its first group)."""
+    design = FormulaDesign.from_result(result)
+    by = by or _factor(design, None)
+    variables = by.split(":")
+    unknown = [v for v in variables if v not in design.cells.columns]
+    if unknown:
+        raise ConfigError(f"no variable {unknown[0]!r} in this formula's cells")
+    labels = design.cells[variables[0]].astype(str)
+    for v in variables[1:]:
+        labels = labels + ":" + design.cells[v].astype(str)
+    codes, levels = pd.factorize(labels, sort=True)
+    indicator = np.zeros((len(codes), len(levels)))
+    indicator[np.arange(len(codes)), codes] = 1.0
+    n = design.trials @ indicator
+    observed = (design.successes @ indicator) / n
+    draws = _Draws(result, design)
+    encoded = [(b.index, b.values) for b in design.blocks]
+    rng = np.random.default_rng(random_seed)
+    replicated = np.empty((draws.n, len(levels)))
+    for start in range(0, draws.n, _CHUNK):
+        part = slice(start, min(draws.n, start + _CHUNK))
+        p = expit(_eta(draws, design.X, encoded, part))
+        replicated[part] = rng.binomial(design.trials, p) @ indicator / n
+    rows = []
+    for k, level in enumerate(levels):
+        summary = interval(replicated[:, k], prob)
+        inside = summary["hdi_lower"] <= observed[k] <= summary["hdi_upper"]
+        rows.append(
+            {by: level, "n": int(n[k]), "observed_share": observed[k], **summary, "inside": inside}
+        )
+    return pd.DataFrame(rows)
