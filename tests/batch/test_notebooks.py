@@ -25,6 +25,7 @@ EXPECTED_RUNS = {
     "fit-group_predictors",
     "fit-varying_slopes",
     "fit-competing_outcomes",
+    "fit-formula-crossed-year",
     "compare",
     "report",
     "checks",
@@ -131,6 +132,12 @@ def test_smoke_batch_runs_every_notebook(smoke_results):
             assert manifests[name]["verdict"] in ("PASS", "FAIL")
             assert (out / name / "posterior.nc").is_file()
     assert (out / "compare" / "loo_comparison.csv").is_file()
+    # the batch file's formula reached notebook 02 and the engine
+    formula_fit = json.loads((out / "fit-formula-crossed-year" / "fit_manifest.json").read_text())
+    assert formula_fit["model"] == "formula"
+    assert "(1 | closing_year)" in formula_fit["config"]["formula"]
+    summary = (out / "fit-formula-crossed-year" / "summary.csv").read_text()
+    assert "closing_year_sigma" in summary and "nationality_sigma" in summary
 
 
 FITS = {name for name in EXPECTED_RUNS if name.startswith("fit-")}

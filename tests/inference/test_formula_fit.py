@@ -12,6 +12,8 @@ import pytest
 from scipy import stats
 from scipy.special import expit
 
+from returnmodels.disclosure import DisclosureRules
+from returnmodels.disclosure.posterior import released_posterior
 from returnmodels.inference.fit import fit
 from returnmodels.inference.formula_fit import engine_inputs, log_density
 from returnmodels.inference.results import load_result, save_result
@@ -152,6 +154,12 @@ def test_a_new_formula_compiles_nothing_and_round_trips(rows, tmp_path):
     )
     loo = az.loo(loaded)
     assert np.isfinite(loo.elpd)
+    # released form: no data groups, and no level below min_cases (10 cases each here)
+    released = released_posterior(result, DisclosureRules(min_cases=11))
+    assert "constant_data" not in released.children
+    assert released["posterior"].sizes["tiny"] == 0
+    kept = released_posterior(result, DisclosureRules(min_cases=10))
+    assert kept["posterior"].sizes["tiny"] == 60
 
 
 #: lme4 1.1 on cbpp, glmer(cbind(incidence, size - incidence) ~ period + (1 | herd),

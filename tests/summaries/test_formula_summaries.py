@@ -114,9 +114,7 @@ def test_new_group_population_and_sample(fake):
     population = summaries.predict_new_group(tree, {"coop": "high"}, new_groups="population")
     expected = _by_hand(design, posterior, coop="high", effect_zero=True)
     assert population["mean"].iloc[0] == pytest.approx(expected.mean())
-    sample = summaries.predict_new_group(
-        tree, {"coop": "high"}, new_groups="sample", random_seed=1
-    )
+    sample = summaries.predict_new_group(tree, {"coop": "high"}, new_groups="sample", random_seed=1)
     width = lambda t: float(t["hdi_upper"].iloc[0] - t["hdi_lower"].iloc[0])  # noqa: E731
     assert width(sample) > 2 * width(population)  # a new level's effect widens it
 

@@ -12,7 +12,6 @@ from returnmodels.files import check_new_folder
 from returnmodels.inference.diagnostics import verdict_line, verdict_of
 from returnmodels.inference.fit import ADAPTATIONS, DEFAULT_SAMPLING, SAMPLERS, fit
 from returnmodels.models import MODEL_NAMES, column_spec
-from returnmodels.report.formula_outputs import write_formula_fit_folder
 from returnmodels.report.notebook import write_fit_folder
 
 
@@ -139,7 +138,7 @@ def _run_formula(args: argparse.Namespace, out: Path, rules: DisclosureRules) ->
         adaptation=args.adaptation,
         progressbar=False,
     )
-    write_formula_fit_folder(result, out, data_path=args.data, rules=rules)
+    write_fit_folder(result, out, data_path=args.data, rules=rules)
     verdict = verdict_of(result)
     print(f"wrote {out}/: fit of {args.formula}\n{verdict_line(verdict)}")
     return 3 if args.strict and not verdict["passed"] else 0

@@ -54,8 +54,20 @@ NETCDF_KEY = "returnmodels_disclosure"
 
 
 def group_sizes(result: xr.DataTree) -> pd.DataFrame:
-    """``group`` and ``n`` (cases) of every group of a fit, from its ``constant_data``."""
+    """``group`` and ``n`` (cases) of every group of a fit, from its ``constant_data``;
+    for a formula fit, the levels of every group factor (``a:b`` for nested ones)."""
     data = result["constant_data"].to_dataset()
+    if "returnmodels_design" in result.attrs:
+        factors = [g["factor"] for g in json.loads(result.attrs["returnmodels_design"])["groups"]]
+        frames = []
+        for factor in factors:
+            variables = factor.split(":")
+            labels = data[variables[0]].values.astype(str).astype(object)
+            for variable in variables[1:]:
+                labels = labels + ":" + data[variable].values.astype(str).astype(object)
+            frames.append(pd.DataFrame({"group": labels, "n": data["trials"].values}))
+        cells = pd.concat(frames) if frames else pd.DataFrame({"group": [], "n": []})
+        return cells.groupby("group", sort=True)["n"].sum().reset_index()
     group = json.loads(data.attrs["design"])["spec"]["group"]
     cells = pd.DataFrame(
         {"group": data[f"cell_{group}"].values.astype(str), "n": data["cell_trials"].values}

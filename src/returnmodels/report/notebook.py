@@ -63,6 +63,7 @@ from returnmodels.summaries import (
     ppc_shares,
     with_verdict,
 )
+from returnmodels.summaries.formula import is_formula_fit
 from returnmodels.versions import package_versions
 
 __all__ = [
@@ -201,9 +202,20 @@ def save_convergence_plots(
     ]
 
 
+def formula_groups(result: xr.DataTree) -> list[str]:
+    """The group factors of a formula fit (``nationality``, ``region:nationality``)."""
+    return [g["factor"] for g in json.loads(result.attrs["returnmodels_design"])["groups"]]
+
+
 def population_parameters(result: xr.DataTree) -> list[str]:
     """Sampled or derived parameters that are neither per cell nor per group."""
-
+    if is_formula_fit(result):
+        per_level = set(formula_groups(result)) | {"cell"}
+        return [
+            name
+            for name, var in result["posterior"].to_dataset().data_vars.items()
+            if not per_level & set(var.dims)
+        ]
     group = Design.from_result(result).group
     posterior = result["posterior"].to_dataset()
     per_group = ("cell", group, f"{group}_centred", f"{group}_noncentred")
@@ -219,8 +231,19 @@ def population_parameters(result: xr.DataTree) -> list[str]:
 
 def withheld_groups(result: xr.DataTree, rules: DisclosureRules = DEFAULT_RULES) -> list[str]:
     """Groups (nationalities) whose estimates may not be published: fewer than
-    ``min_cases`` cases, plus the next smallest if those alone are too few."""
-
+    ``min_cases`` cases, plus the next smallest if those alone are too few. For a
+    formula fit: the withheld levels of every group factor, together."""
+    if is_formula_fit(result):
+        cells = result["constant_data"].to_dataset()
+        withheld = []
+        for factor in formula_groups(result):
+            labels = cells[factor.split(":")[0]].to_series().astype(str)
+            for variable in factor.split(":")[1:]:
+                labels = labels + ":" + cells[variable].to_series().astype(str)
+            sizes = pd.DataFrame({"group": labels.to_numpy(), "n": cells["trials"].to_numpy()})
+            sizes = sizes.groupby("group", sort=True)["n"].sum().reset_index()
+            withheld += [str(g) for g in pool_small_groups(sizes, "group", "n", rules)]
+        return withheld
     design = Design.from_result(result)
     sizes = pd.DataFrame({"group": design.cells[design.group], "n": design.trials})
     sizes = sizes.groupby("group", sort=True)["n"].sum().reset_index()
