@@ -5,6 +5,7 @@ template of the same model on a real fit."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,10 +15,13 @@ from scipy.special import expit
 
 import returnmodels.summaries as summaries
 from returnmodels.errors import ConfigError
+from returnmodels.inference.fit import fit
 from returnmodels.inference.formula_fit import cells_dataset
+from returnmodels.models import column_spec
 from returnmodels.models.formula import build_formula_design
 
 FORMULA = "y ~ x + coop + (1 | g)"
+BUNDLED = Path(__file__).resolve().parents[2] / "data" / "cases.parquet"
 
 
 @pytest.fixture(scope="module")
@@ -134,11 +138,6 @@ def test_ppc_by_factor_and_variable(fake):
 def test_formula_margins_agree_with_the_registered_template():
     """The same model as a formula and as group_predictors: margins agree (the engines,
     the parameterisations and the two summary paths are independent)."""
-    from conftest import BUNDLED
-
-    from returnmodels.inference.fit import fit
-    from returnmodels.models import column_spec
-
     values = {"n_procedures": [1, 3, 6], "cooperation": ["low", "medium", "high"]}
     formula = fit(BUNDLED, formula="assisted ~ n_procedures + cooperation + (1 | nationality)")
     spec = column_spec(predictors=["n_procedures"], group_predictors=["cooperation"])
