@@ -7,7 +7,9 @@ import pandas as pd
 import pytest
 
 from returnmodels.errors import ConfigError
+from returnmodels.models.design import CASE_FILE_SPEC, build_design
 from returnmodels.models.formula import build_formula_design, centred, parse_formula
+from returnmodels.models.registry import REFERENCE, get_model
 
 
 @pytest.fixture(scope="module")
@@ -162,3 +164,25 @@ def test_priors_by_class_and_term(rows):
         build_formula_design(rows, "y ~ x + (1 | g)", priors={"zz": {"sigma": 1.0}})
     with pytest.raises(ConfigError, match="distribution 'Cauchy' is not one of"):
         build_formula_design(rows, "y ~ x + (1 | g)", priors={"g_sigma": {"dist": "Cauchy"}})
+
+
+@pytest.mark.parametrize(
+    "name", ["pooled", "varying_intercepts", "group_predictors", "varying_slopes"]
+)
+def test_preset_formulas_code_the_templates_columns(small_cases, name):
+    """A registered model's formula (with REFERENCE) has the template's cells and
+    coefficients: the same columns, the same reference levels."""
+    entry = get_model(name)
+    template = build_design(small_cases, CASE_FILE_SPEC)
+    with_cooperation = "cooperation" in entry.formula
+    reference = {k: v for k, v in REFERENCE.items() if with_cooperation or k != "cooperation"}
+    design = build_formula_design(small_cases, entry.formula, reference=reference)
+    if design.blocks:  # the template's cells are always by nationality too
+        assert design.n_cells == len(template.cells)
+    widths = {t.name: t.width for t in template.terms + template.group_terms}
+    expected = 1 + sum(w for n, w in widths.items() if with_cooperation or n != "cooperation")
+    assert design.X.shape[1] == expected
+    for term in template.terms + template.group_terms:
+        if term.kind == "categorical" and (with_cooperation or term.name != "cooperation"):
+            coded = next(t for t in design.common if term.name in t.variables)
+            assert set(coded.levels) == {str(v) for v in term.coded}, term.name

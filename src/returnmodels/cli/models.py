@@ -21,6 +21,7 @@ def run(args: argparse.Namespace) -> int:
     if args.name:
         entry = get_model(args.name)
         print(entry.doc.strip())
+        print(f"\nas a formula: {entry.formula}")
         print("\ndefault priors:")
         for name, prior in entry.default_priors.items():
             print(f"  {name}: {prior}")
@@ -28,4 +29,9 @@ def run(args: argparse.Namespace) -> int:
     width = max(len(name) for name, _ in list_models())
     for name, summary in list_models():
         print(f"{name:<{width}}  {summary}")
+        print(f"{'':<{width}}  formula: {get_model(name).formula}")
+    print(
+        "\nAny other model is written as a formula: returnmodels fit --formula '...' "
+        "(README: Writing a model)."
+    )
     return 0

@@ -29,6 +29,9 @@ from returnmodels.models.linear import add_block
 
 NAME = "pooled"
 SUMMARY = "logistic regression without nationality effects: the baseline"
+#: The same model as a formula on case files, with the case file's reference levels
+#: (REFERENCE; the formula engine fits it: README, Writing a model).
+FORMULA = "assisted ~ n_procedures + C(closing_year) + gender + age_group + family + cooperation"
 DEFAULT_PRIORS = {k: v for k, v in BINARY_PRIORS.items() if k != "group_sigma"}
 
 

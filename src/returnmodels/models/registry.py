@@ -19,7 +19,17 @@ from returnmodels.models import (
 )
 from returnmodels.models.design import Design
 
-__all__ = ["MODELS", "ModelEntry", "get_model", "list_models"]
+__all__ = ["MODELS", "REFERENCE", "ModelEntry", "get_model", "list_models"]
+
+#: The reference levels of the registered models on case files (as ``CASE_FILE_SPEC``):
+#: pass them with a preset's formula to fit the same coding, ``fit(formula=...,
+#: reference=REFERENCE)``; closing_year's reference, 2017, is ``C()``'s first level.
+REFERENCE: dict[str, str] = {
+    "gender": "male",
+    "age_group": "18-29",
+    "cooperation": "low",
+    "family": "False",
+}
 
 
 @dataclass(frozen=True)
@@ -34,6 +44,8 @@ class ModelEntry:
     doc: str
     #: Models whose posterior factorises: builds the factors, sampled one by one.
     build_stages: Callable[[Design, dict], tuple[pm.Model, ...]] | None = None
+    #: The same model written as a formula (with :data:`REFERENCE`), on case files.
+    formula: str = ""
 
     @classmethod
     def from_module(cls, module: ModuleType) -> ModelEntry:
@@ -45,6 +57,7 @@ class ModelEntry:
             outcomes=getattr(module, "OUTCOMES_NEEDED", False),
             doc=module.__doc__ or "",
             build_stages=getattr(module, "build_stages", None),
+            formula=module.FORMULA,
         )
 
 

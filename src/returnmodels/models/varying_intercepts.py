@@ -34,6 +34,11 @@ from returnmodels.models.linear import add_block
 
 NAME = "varying_intercepts"
 SUMMARY = "nationality random intercepts with the case-level predictors"
+#: The same model as a formula on case files, with the case file's reference levels
+#: (REFERENCE; the formula engine fits it: README, Writing a model).
+FORMULA = (
+    "assisted ~ n_procedures + C(closing_year) + gender + age_group + family + (1 | nationality)"
+)
 DEFAULT_PRIORS = {k: v for k, v in BINARY_PRIORS.items() if k != "group_coefficients"}
 
 

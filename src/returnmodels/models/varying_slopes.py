@@ -53,6 +53,12 @@ from returnmodels.models.priors import make_prior
 
 NAME = "varying_slopes"
 SUMMARY = "random intercepts and n_procedures slopes by nationality, correlated (LKJ)"
+#: The same model as a formula on case files, with the case file's reference levels
+#: (REFERENCE; the formula engine fits it: README, Writing a model).
+FORMULA = (
+    "assisted ~ n_procedures + C(closing_year) + gender + age_group + family + cooperation"
+    " + (1 + n_procedures | nationality)"
+)
 DEFAULT_PRIORS = BINARY_PRIORS | {
     "slope_sigma": {"dist": "HalfNormal", "sigma": 0.5},
     "slope_lkj": {"dist": "LKJ", "eta": 2.0},
