@@ -65,7 +65,10 @@ NAME = "competing_outcomes"
 SUMMARY = "two-stage multinomial model of the six outcomes: what assisted return competes with"
 #: The same model as a formula (its family, the six outcomes, is not yet one the
 #: formula engine fits).
-FORMULA = "outcome ~ n_procedures + C(closing_year) + gender + age_group + family + cooperation + (1 | nationality)"
+FORMULA = (
+    "outcome ~ n_procedures + C(closing_year) + gender + age_group + family + cooperation"
+    " + (1 | nationality)"
+)
 DEFAULT_PRIORS = BINARY_PRIORS | {f"competing_{k}": v for k, v in BINARY_PRIORS.items()}
 OUTCOMES_NEEDED = True
 

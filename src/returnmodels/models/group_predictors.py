@@ -34,7 +34,10 @@ NAME = "group_predictors"
 SUMMARY = "random intercepts plus nationality-level predictors (cooperation)"
 #: The same model as a formula on case files, with the case file's reference levels
 #: (REFERENCE; the formula engine fits it: README, Writing a model).
-FORMULA = "assisted ~ n_procedures + C(closing_year) + gender + age_group + family + cooperation + (1 | nationality)"
+FORMULA = (
+    "assisted ~ n_procedures + C(closing_year) + gender + age_group + family + cooperation"
+    " + (1 | nationality)"
+)
 DEFAULT_PRIORS = dict(BINARY_PRIORS)
 
 
