@@ -9,11 +9,13 @@ import arviz as az
 import numpy as np
 import pandas as pd
 import pytest
+import xarray as xr
 from scipy import stats
 from scipy.special import expit
 
 from returnmodels.disclosure import DisclosureRules
 from returnmodels.disclosure.posterior import released_posterior
+from returnmodels.inference.diagnostics import check_convergence, verdict_advice
 from returnmodels.inference.fit import fit
 from returnmodels.inference.formula_fit import engine_inputs, log_density
 from returnmodels.inference.results import load_result, save_result
@@ -194,3 +196,32 @@ def test_cbpp_agrees_with_lme4():
     herd_sd = float(post["herd_sigma"].median())
     # 15 herds: the posterior of the SD is wide and right-skewed; its median near the MLE
     assert 0.45 < herd_sd < 0.9, herd_sd
+
+
+def test_a_failing_verdict_says_what_to_try():
+    rng = np.random.default_rng(0)
+    draws = (2, 200)
+    shifted = rng.normal(0, 1, draws) + np.array([[0.0], [3.0]])  # chains disagree
+    posterior = xr.Dataset(
+        {"x": (("chain", "draw"), shifted), "g_sigma": (("chain", "draw"), rng.gamma(2, 1, draws))}
+    )
+    diverging = np.zeros(draws, bool)
+    diverging[0, :5] = True
+    stats = xr.Dataset(
+        {
+            "diverging": (("chain", "draw"), diverging),
+            "energy": (("chain", "draw"), rng.normal(size=draws)),
+        }
+    )
+    tree = xr.DataTree.from_dict({"posterior": posterior, "sample_stats": stats})
+    verdict = check_convergence(tree)
+    assert not verdict.passed
+    text = verdict_advice(verdict)
+    assert "target_accept" in text and "g_sigma" in text
+    assert "R-hat/ESS (x)" in text and "draws and tune 2000" in text
+    passing = check_convergence(
+        xr.DataTree.from_dict(
+            {"posterior": xr.Dataset({"x": (("chain", "draw"), rng.normal(size=(4, 500)))})}
+        )
+    )
+    assert passing.passed and verdict_advice(passing) == ""

@@ -9,7 +9,7 @@ from pathlib import Path
 from returnmodels.disclosure import DEFAULT_RULES, DisclosureRules
 from returnmodels.errors import ConfigError
 from returnmodels.files import check_new_folder
-from returnmodels.inference.diagnostics import verdict_line, verdict_of
+from returnmodels.inference.diagnostics import verdict_advice, verdict_line, verdict_of
 from returnmodels.inference.fit import ADAPTATIONS, DEFAULT_SAMPLING, SAMPLERS, fit
 from returnmodels.models import MODEL_NAMES, column_spec
 from returnmodels.report.notebook import write_fit_folder
@@ -141,6 +141,8 @@ def _run_formula(args: argparse.Namespace, out: Path, rules: DisclosureRules) ->
     write_fit_folder(result, out, data_path=args.data, rules=rules)
     verdict = verdict_of(result)
     print(f"wrote {out}/: fit of {args.formula}\n{verdict_line(verdict)}")
+    if verdict_advice(verdict):
+        print(verdict_advice(verdict))
     return 3 if args.strict and not verdict["passed"] else 0
 
 
@@ -178,4 +180,6 @@ def run(args: argparse.Namespace) -> int:
     write_fit_folder(result, out, data_path=args.data, rules=rules)
     verdict = verdict_of(result)
     print(f"wrote {out}/: {args.model} fit\n{verdict_line(verdict)}")
+    if verdict_advice(verdict):
+        print(verdict_advice(verdict))
     return 3 if args.strict and not verdict["passed"] else 0

@@ -30,6 +30,7 @@ __all__ = [
     "Verdict",
     "check_convergence",
     "verdict_label",
+    "verdict_advice",
     "verdict_line",
     "verdict_of",
 ]
@@ -60,6 +61,8 @@ class Verdict:
     worst: dict[str, str]
     failures: list[str] = field(default_factory=list)
     thresholds: dict[str, float] = field(default_factory=lambda: dict(THRESHOLDS))
+    #: What to try when it fails, one line per failure kind (:func:`advice_for`).
+    advice: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -107,9 +110,38 @@ def check_convergence(result: xr.DataTree, thresholds: dict | None = None) -> Ve
     if not bfmi >= limits["bfmi_min"]:
         failures.append(f"E-BFMI {bfmi:.2f} < {limits['bfmi_min']}")
     worst = {"r_hat": r_name, "ess_bulk": b_name, "ess_tail": t_name}
+    advice = advice_for(failures, worst, divergences, posterior)
     return Verdict(
-        not failures, r_hat, bulk, tail, divergences, bfmi, worst, failures, dict(limits)
+        not failures, r_hat, bulk, tail, divergences, bfmi, worst, failures, dict(limits), advice
     )
+
+
+def advice_for(failures: list[str], worst: dict, divergences: int, posterior) -> list[str]:
+    """What to try for each kind of failure, naming the parameter that failed worst."""
+    advice = []
+    if divergences:
+        scales = [n for n in posterior.data_vars if n.endswith("_sigma")]
+        small = [
+            n for n in scales if posterior[n].size and int(np.prod(posterior[n].shape[2:])) == 1
+        ]
+        advice.append(
+            "divergences: raise target_accept (0.95, --target-accept 0.95); if a group has "
+            "few levels, give its SD a tighter prior (priors={'<group>_sigma': {'sigma': 0.5}})"
+            + (f"; SDs here: {', '.join(small[:6])}" if small else "")
+        )
+    if any(f.startswith(("R-hat", "bulk ESS", "tail ESS")) for f in failures):
+        name = worst.get("ess_bulk") or worst.get("r_hat")
+        advice.append(
+            f"R-hat/ESS ({name}): run longer (draws and tune 2000); a variance component "
+            "near zero (a slope SD) mixes slowly: drop that varying term or give it a "
+            "tighter prior; adaptation='low_rank' helps correlated parameters"
+        )
+    if any(f.startswith("E-BFMI") for f in failures):
+        advice.append(
+            "E-BFMI: the sampler cannot move the scale parameters; a tighter prior on the "
+            "group SDs, or fewer varying terms, usually helps"
+        )
+    return advice
 
 
 def _sampler_groups(result: xr.DataTree) -> list[str]:
@@ -136,6 +168,13 @@ def verdict_line(verdict: dict | Verdict) -> str:
     if v["passed"]:
         return f"CONVERGENCE: PASS ({figures})"
     return f"CONVERGENCE: FAIL - do not use these estimates ({'; '.join(v['failures'])})"
+
+
+def verdict_advice(verdict: dict | Verdict) -> str:
+    """What to try, for a failing verdict (empty for a passing one or an old result)."""
+    v = verdict.to_dict() if isinstance(verdict, Verdict) else verdict
+    advice = v.get("advice") or []
+    return "" if v["passed"] or not advice else "what to try:\n  " + "\n  ".join(advice)
 
 
 def verdict_of(result: xr.DataTree) -> dict:
