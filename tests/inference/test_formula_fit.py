@@ -137,7 +137,15 @@ def test_log_density_is_the_model_written_out(rows, formula):
 @pytest.mark.sampling
 def test_a_new_formula_compiles_nothing_and_round_trips(rows, tmp_path):
     settings = {"draws": 200, "tune": 200, "chains": 2, "random_seed": 3}
-    fit(rows, formula="y ~ x + (1 | year)", **settings)
+    first = fit(rows, formula="y ~ x + (1 | year)", **settings)
+    # the pointwise log-likelihood is the binomial's at each cell, draw by draw
+    design = build_formula_design(rows, "y ~ x + (1 | year)")
+    draw = first["posterior"].isel(chain=1, draw=7)
+    eta = float(draw["Intercept"]) + float(draw["x"]) * design.X[:, 1]
+    eta = eta + draw["year_effect"].values[design.blocks[0].index]
+    expected = stats.binom.logpmf(design.successes, design.trials, expit(eta))
+    got = first["log_likelihood"]["y"].isel(chain=1, draw=7).values
+    assert np.allclose(got, expected, rtol=1e-5, atol=1e-5)
     result = fit(rows, formula="y ~ x * c + (1 + x | tiny)", **settings)
     sampler = json.loads(result.attrs["returnmodels_sampler"])
     timings = json.loads(result.attrs["returnmodels_timings"])

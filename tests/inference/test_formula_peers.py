@@ -36,6 +36,7 @@ import json
 
 import arviz as az
 import numpy as np
+import nutpie
 import pandas as pd
 import pymc as pm
 import pytest
@@ -185,7 +186,7 @@ def test_crossed_groups_interaction_and_uncorrelated_slope_agree_with_bambi(cros
     )
     theirs = model.fit(
         draws=DRAWS, tune=TUNE, chains=CHAINS, random_seed=2, inference_method="nutpie",
-        progressbar=False,
+        target_accept=0.95, progressbar=False,
     )  # fmt: skip
     post, peer = ours["posterior"], theirs["posterior"]
     # the same coding: the same non-reference levels, in the same order
@@ -247,15 +248,52 @@ def _pymc_correlated(cells: pd.DataFrame) -> pm.Model:
     return model
 
 
+def test_uncorrelated_slope_agrees_with_bambi(slopes):
+    """``y ~ x + (1 | g) + (0 + x | g)`` against bambi's ``(x|g)``, which is the same
+    model there: bambi's ``(x|g)`` is ``(1|g) + (x|g)``, two independent terms."""
+    ours = fit(slopes, formula="y ~ x + (1 | g) + (0 + x | g)", priors=PRIORS, draws=DRAWS,
+               tune=TUNE, chains=CHAINS, random_seed=5)  # fmt: skip
+    cells = _cells(slopes, ["g", "x"]).assign(x=lambda d: d["x"] - slopes["x"].mean())
+    model = bmb.Model(
+        "p(s, n) ~ x + (x|g)",
+        cells,
+        family="binomial",
+        priors={
+            "Intercept": _bambi_prior(INTERCEPT),
+            "x": _bambi_prior(COEFFICIENTS),
+            "1|g": _bambi_group_prior(),
+            "x|g": _bambi_group_prior(),
+        },
+        center_predictors=False,
+    )
+    assert sorted(model.response_component.group_specific_terms) == ["1|g", "x|g"]
+    theirs = model.fit(
+        draws=DRAWS, tune=TUNE, chains=CHAINS, random_seed=6, inference_method="nutpie",
+        target_accept=0.95, progressbar=False,
+    )  # fmt: skip
+    post, peer = ours["posterior"], theirs["posterior"]
+    assert_ours_converged(ours)
+    assert_peer_converged(theirs, ["Intercept", "x", "1|g_sigma", "x|g_sigma"])
+    assert_agree(
+        {
+            "Intercept": (post["Intercept"], peer["Intercept"]),
+            "x": (post["x"], peer["x"]),
+            "g_sigma": (post["g_sigma"], peer["1|g_sigma"]),
+            "g_x_sigma": (post["g_x_sigma"], peer["x|g_sigma"]),
+        }
+    )
+
+
 def test_correlated_slope_agrees_with_pymc(slopes):
-    """``y ~ x + (1 + x | g)``, correlated (LKJ), against the model written in PyMC."""
+    """``y ~ x + (1 + x | g)``, correlated (LKJ), against the model written in PyMC and
+    sampled by nutpie (low-rank mass matrix: the non-centred intercepts of data-rich
+    levels are strongly correlated with the common intercept)."""
     ours = fit(slopes, formula="y ~ x + (1 + x | g)", priors=PRIORS, draws=DRAWS,
                tune=TUNE, chains=CHAINS, random_seed=3)  # fmt: skip
-    cells = _cells(slopes, ["g", "x"])
-    cells["x"] -= slopes["x"].mean()
-    theirs = pm.sample(
-        draws=DRAWS, tune=TUNE, chains=CHAINS, random_seed=4, nuts_sampler="nutpie",
-        progressbar=False, model=_pymc_correlated(cells),
+    cells = _cells(slopes, ["g", "x"]).assign(x=lambda d: d["x"] - slopes["x"].mean())
+    theirs = nutpie.sample(
+        nutpie.compile_pymc_model(_pymc_correlated(cells)), draws=DRAWS, tune=TUNE,
+        chains=CHAINS, seed=4, adaptation="low_rank", progress_bar=False,
     )  # fmt: skip
     post, peer = ours["posterior"], theirs["posterior"]
     shared = ["Intercept", "x", "g_sigma", "g_x_sigma", "g_corr"]

@@ -548,27 +548,32 @@ def log_density(design: FormulaDesign, theta: np.ndarray) -> tuple[float, np.nda
     return float(value), np.asarray(grad)
 
 
-def formula_log_likelihood(posterior: xr.Dataset, design: FormulaDesign) -> xr.Dataset:
-    """Pointwise log p(s_c | n_c, eta_c) per cell and draw (float32), in NumPy."""
-    beta = (
-        np.concatenate(
-            [
-                posterior[t.name].values.reshape(*posterior[t.name].shape[:2], -1)
-                for t in design.common
-            ],
-            axis=-1,
-        )
-        if design.common
-        else np.zeros(posterior["chain"].size, posterior["draw"].size, 0)
-    )
-    eta = beta @ design.X.T
-    for block in design.blocks:
-        for r in range(block.width):
-            effect = posterior[f"{block.column_name(r)}_effect"].values
-            eta = eta + effect[..., block.index] * block.values[:, r]
+def formula_log_likelihood(
+    posterior: xr.Dataset, design: FormulaDesign, chunk: int = 100
+) -> xr.Dataset:
+    """Pointwise log p(s_c | n_c, eta_c) per cell and draw (float32), in NumPy, a chunk
+    of draws at a time (memory: chunk x chains x cells doubles)."""
+    chains, draws = posterior.sizes["chain"], posterior.sizes["draw"]
+    parts = [
+        posterior[t.name].transpose("chain", "draw", ...).values.reshape(chains, draws, -1)
+        for t in design.common
+    ]
+    beta = np.concatenate(parts, axis=-1) if parts else np.zeros((chains, draws, 0))
+    effects = [
+        [posterior[f"{b.column_name(r)}_effect"].transpose("chain", "draw", ...).values
+         for r in range(b.width)]
+        for b in design.blocks
+    ]  # fmt: skip
     n, k = design.trials.astype(float), design.successes.astype(float)
     constant = gammaln(n + 1.0) - gammaln(k + 1.0) - gammaln(n - k + 1.0)
-    logp = (k * eta - n * np.logaddexp(0.0, eta) + constant).astype(np.float32)
+    logp = np.empty((chains, draws, len(n)), dtype=np.float32)
+    for start in range(0, draws, chunk):
+        part = slice(start, min(draws, start + chunk))
+        eta = beta[:, part] @ design.X.T
+        for block, block_effects in zip(design.blocks, effects, strict=True):
+            for r, effect in enumerate(block_effects):
+                eta += effect[:, part][..., block.index] * block.values[:, r]
+        logp[:, part] = k * eta - n * np.logaddexp(0.0, eta) + constant
     coords = {
         "chain": posterior["chain"].values,
         "draw": posterior["draw"].values,
