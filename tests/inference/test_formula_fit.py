@@ -150,6 +150,9 @@ def test_a_new_formula_compiles_nothing_and_round_trips(rows, tmp_path):
     sampler = json.loads(result.attrs["returnmodels_sampler"])
     timings = json.loads(result.attrs["returnmodels_timings"])
     assert sampler["compile_cache"] == "process"
+    # a correlated block gets smaller steps unless target_accept is given
+    assert json.loads(result.attrs["returnmodels_config"])["sampling"]["target_accept"] == 0.9
+    assert json.loads(first.attrs["returnmodels_config"])["sampling"]["target_accept"] == 0.8
     assert timings["compile_s"] < 1.0
     names = set(result["posterior"].data_vars)
     assert {"Intercept", "x", "c", "x:c", "tiny_sigma", "tiny_x_sigma", "tiny_corr"} <= names

@@ -56,7 +56,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--chains", type=int, default=d["chains"])
     parser.add_argument("--seed", type=int, default=d["random_seed"])
     parser.add_argument("--sampler", default=d["sampler"], choices=list(SAMPLERS))
-    parser.add_argument("--target-accept", type=float, default=d["target_accept"])
+    parser.add_argument(
+        "--target-accept",
+        type=float,
+        default=None,
+        help=f"NUTS target acceptance (default {d['target_accept']}; "
+        "0.9 for a formula with a correlated (1 + x | g) block)",
+    )
     parser.add_argument(
         "--adaptation",
         default=d["adaptation"],

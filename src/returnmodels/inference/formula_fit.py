@@ -365,10 +365,18 @@ def engine_inputs(design: FormulaDesign) -> tuple[dict[str, np.ndarray], Layout]
         for r in range(block.width):
             level_sd[q_of[(b, r)] : q_of[(b, r)] + len(block.levels)] = sd_of[(b, r)]
     masks = [centred(design, block) for block in blocks]
-    # the intercept and group-level predictors are the mean of one block's centred levels
-    # (the one with most levels); other blocks' centred levels are centred at zero
+    # the intercept and group-level predictors are the mean of one block's centred levels:
+    # the block whose factor has group-level predictors, else the outermost (a nested
+    # factor g:h is a deviation within g), else the one with most levels; other blocks'
+    # centred levels are centred at zero
+    owners = {t.group_level_of for t in design.common}
     candidates = [b for b, mask in enumerate(masks) if mask.any()]
-    shifted = max(candidates, key=lambda b: len(blocks[b].levels)) if candidates else None
+
+    def preference(b):
+        block = blocks[b]
+        return (block.factor in owners, -block.factor.count(":"), len(block.levels))
+
+    shifted = max(candidates, key=preference) if candidates else None
     for b in candidates:
         block = blocks[b]
         columns = _group_level_columns(design, block) if b == shifted else []
