@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import time
 from collections.abc import Callable, Mapping
 
@@ -176,6 +177,21 @@ def build_model(
     return entry.build(design, merged), design, merged
 
 
+#: ``0`` turns the default progress bar off (batch workers set it for their notebooks).
+PROGRESS_ENV = "RETURNMODELS_PROGRESS"
+
+
+def show_progress(progressbar: bool | None = None) -> bool:
+    """``progressbar`` if given; by default (``None``) on in a Jupyter kernel or on a
+    terminal, off in a batch worker (``RETURNMODELS_PROGRESS=0``) and anywhere else."""
+    if progressbar is not None:
+        return bool(progressbar)
+    setting = os.environ.get(PROGRESS_ENV, "").strip()
+    if setting:
+        return setting not in ("0", "false", "no", "off")
+    return "ipykernel" in sys.modules or sys.stderr.isatty()
+
+
 def fit(
     data: pd.DataFrame | str | os.PathLike,
     model: str = "group_predictors",
@@ -190,7 +206,7 @@ def fit(
     target_accept: float | None = None,
     adaptation: str | None = None,
     cores: int | None = None,
-    progressbar: bool = False,
+    progressbar: bool | None = None,
 ) -> xr.DataTree:
     """Fit registered ``model`` to ``data`` (a frame, or a file path); return the DataTree.
 
@@ -222,7 +238,7 @@ def fit(
     config = {"model": model, "columns": spec.to_dict(), "priors": merged, "sampling": settings}
     key = f"{model}:{config_hash(config | {'sampling': None})}:{checksum}"
     run = settings | {"cores": cores or min(settings["chains"], os.cpu_count() or 1)}
-    run["progressbar"] = progressbar
+    run["progressbar"] = show_progress(progressbar)
     run["timings"] = {}
     run["details"] = {}
     built = time.perf_counter()
