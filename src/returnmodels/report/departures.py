@@ -31,6 +31,7 @@ from scipy.special import expit
 from returnmodels.disclosure import DEFAULT_RULES, DisclosureRules, control_shares, mark_controlled
 from returnmodels.inference.fit import fit
 from returnmodels.models import column_spec
+from returnmodels.paths import bundled_departures
 from returnmodels.summaries import group_effects
 from returnmodels.summaries._draws import interval
 
@@ -61,12 +62,12 @@ _PUBLIC_RULES = DisclosureRules(min_cases=10, rounding_base=5)
 
 
 def load_departures(
-    path: str | os.PathLike, first_year: int = 2014, last_year: int = 2023
+    path: str | os.PathLike | None = None, first_year: int = 2014, last_year: int = 2023
 ) -> pd.DataFrame:
-    """The DT&V table for ``first_year..last_year`` with ``aantoonbaar_vertrek``
-    (verified + forced departures) and the verified share; marked controlled (public,
-    aggregate figures, published rounded to tens)."""
-    table = pd.read_csv(Path(path))
+    """The DT&V table (``None``: the bundled one) for ``first_year..last_year`` with
+    ``aantoonbaar_vertrek`` (verified + forced departures) and the verified share; marked
+    controlled (public, aggregate figures, published rounded to tens)."""
+    table = pd.read_csv(bundled_departures() if path is None else Path(path))
     table = table[table["year"].between(first_year, last_year)].reset_index(drop=True)
     table[TRIALS] = table[SUCCESSES] + table["gedwongen_vertrek"]
     table["verified_share"] = table[SUCCESSES] / table[TRIALS]

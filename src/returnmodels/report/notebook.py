@@ -45,11 +45,13 @@ from returnmodels.disclosure import (
     pool_small_groups,
     read_marker,
 )
+from returnmodels.errors import ConfigError
 from returnmodels.files import check_new_folder, sha256_file
 from returnmodels.inference.diagnostics import verdict_label, verdict_line, verdict_of
 from returnmodels.inference.results import load_result, result_config
 from returnmodels.models import column_spec
 from returnmodels.models.design import Design
+from returnmodels.paths import bundled_cases, results_root, run_output
 from returnmodels.report.model_figures import plot_margins
 from returnmodels.report.run_folder import Figure, RunFolder
 from returnmodels.simulate import simulate_cases
@@ -78,7 +80,12 @@ __all__ = [
     "controlled_margins",
     "controlled_ppc",
     "controlled_summary",
+    "fit_folder",
     "fit_manifest",
+    "load_fit",
+    "missing_fit",
+    "results_folder",
+    "run_folder",
     "loo_comparison",
     "margin_targets",
     "plot_loo_comparison",
@@ -105,12 +112,54 @@ SMOKE_CASES = 3000
 SMOKE_SAMPLING: dict[str, int] = {"draws": 100, "tune": 100, "chains": 2}
 
 
-def case_data(data: str | os.PathLike, *, smoke: bool = False, seed: int = 0) -> pd.DataFrame:
-    """The validated case file ``data``; with ``smoke``, :data:`SMOKE_CASES` simulated
-    cases instead (the same for every notebook of a smoke batch with the same seed)."""
+def case_data(
+    data: str | os.PathLike | None = None, *, smoke: bool = False, seed: int = 0
+) -> pd.DataFrame:
+    """The validated case file ``data`` (``None``: the bundled synthetic set, wherever
+    the notebook runs); with ``smoke``, :data:`SMOKE_CASES` simulated cases instead (the
+    same for every notebook of a smoke batch with the same seed)."""
     if smoke:
         return simulate_cases(n_cases=SMOKE_CASES, random_seed=seed).cases
-    return load_cases(data)
+    return load_cases(bundled_cases() if data is None else data)
+
+
+def run_folder(
+    out: str | os.PathLike | None, run: str, rules: DisclosureRules = DEFAULT_RULES
+) -> RunFolder:
+    """The notebook's :class:`RunFolder`: ``out``, or by default ``results/<run>`` of the
+    project (:func:`returnmodels.paths.run_output`), never the working directory."""
+    folder = RunFolder(run_output(out, run), rules)
+    if out is None:
+        print(f"writing into {folder.path}")
+    return folder
+
+
+def results_folder(results: str | os.PathLike | None) -> Path:
+    """The folder holding the runs a notebook reads (``None``: the project's results)."""
+    return results_root() if results is None else Path(results)
+
+
+def fit_folder(results: str | os.PathLike | None, model: str) -> Path:
+    """``<results>/fit-<model>``: where notebook 02 (run ``fit-<model>``) writes."""
+    return results_folder(results) / f"fit-{model}"
+
+
+def missing_fit(results: str | os.PathLike | None, model: str) -> str:
+    """The one line saying which run to do first when a fit is not there."""
+    return (
+        f"no fit of {model} in {fit_folder(results, model)}: run fit-{model} first "
+        f"(`papermill notebooks/02_fit_model.ipynb fit.ipynb -p model {model}`, "
+        "or the main job: `./tasks main`)"
+    )
+
+
+def load_fit(results: str | os.PathLike | None, model: str) -> xr.DataTree:
+    """The saved fit of ``model``, or a :class:`~returnmodels.errors.ConfigError` saying
+    in one line which run to do first."""
+    path = fit_folder(results, model) / "posterior.nc"
+    if not path.is_file():
+        raise ConfigError(missing_fit(results, model))
+    return load_result(path, model=model)
 
 
 def case_columns(predictors: list[str] | None = None):
@@ -460,16 +509,21 @@ def controlled_ppc(
 # -- comparing fits --------------------------------------------------------------------
 
 
-def read_fits(results: str | os.PathLike, models: Iterable[str]) -> tuple[dict, list[str]]:
+def read_fits(
+    results: str | os.PathLike | None, models: Iterable[str], *, at_least: int = 0
+) -> tuple[dict, list[str]]:
     """``({model: result}, notes)`` from ``<results>/fit-<model>/posterior.nc``; a
-    missing fit is left out with a note saying so."""
+    missing fit is left out with a note saying which run makes it. Fewer than
+    ``at_least`` fits found: a :class:`~returnmodels.errors.ConfigError` with those notes."""
     fits, notes = {}, []
     for model in models:
-        path = Path(results) / f"fit-{model}" / "posterior.nc"
+        path = fit_folder(results, model) / "posterior.nc"
         if path.is_file():
             fits[model] = load_result(path, model=model)
         else:
-            notes.append(f"{model}: no fit at {path}; left out")
+            notes.append(f"left out: {missing_fit(results, model)}")
+    if len(fits) < at_least:
+        raise ConfigError(f"{at_least} fits needed, {len(fits)} found; " + "; ".join(notes))
     return fits, notes
 
 
