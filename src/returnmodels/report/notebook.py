@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import arviz_plots as azp
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -52,6 +51,8 @@ from returnmodels.inference.results import load_result, result_config
 from returnmodels.models import column_spec
 from returnmodels.models.design import Design
 from returnmodels.paths import bundled_cases, results_root, run_output
+from returnmodels.report import style
+from returnmodels.report.labels import label, text, value_label
 from returnmodels.report.model_figures import plot_margins
 from returnmodels.report.run_folder import Figure, RunFolder
 from returnmodels.simulate import simulate_cases
@@ -316,10 +317,12 @@ def controlled_contrast(
     return mark_controlled(contrast(result, a, b), rules)
 
 
-def plot_margins_with_targets(result: xr.DataTree, table: pd.DataFrame, predictor: str, ax=None):
+def plot_margins_with_targets(
+    result: xr.DataTree, table: pd.DataFrame, predictor: str, ax=None, language: str = "en"
+):
     """:func:`returnmodels.report.model_figures.plot_margins` with the study's published
-    figures (``target`` column of :func:`margin_targets`) as red diamonds beside them."""
-    ax = plot_margins(result, table, predictor, ax=ax)
+    figures (``target`` column of :func:`margin_targets`) as diamonds beside them."""
+    ax = plot_margins(result, table, predictor, ax=ax, language=language)
     rows = table[table["predictor"] == predictor].reset_index(drop=True)
     shown = rows["target"].notna()
     if shown.any():
@@ -327,25 +330,30 @@ def plot_margins_with_targets(result: xr.DataTree, table: pd.DataFrame, predicto
             np.flatnonzero(shown) + 0.15,
             rows.loc[shown, "target"],
             "D",
-            color="C3",
-            label="study's published figure",
+            color=style.COLOURS["study"],
+            ms=7,
+            label=text("study_figure", language),
         )
-        ax.legend(fontsize="x-small")
+    ax.legend(loc="best")
     return ax
 
 
-def plot_outcome_margins(table: pd.DataFrame, predictor: str, title: str = "", ax=None):
+def plot_outcome_margins(
+    table: pd.DataFrame, predictor: str, title: str = "", ax=None, language: str = "en"
+):
     """Margins of every outcome (``competing_outcomes``) against ``predictor``'s values:
     one line per outcome with its 94% HDI band."""
     rows = table[table["predictor"] == predictor]
-    ax = ax or plt.subplots(figsize=(7, 4))[1]
+    ax = ax or style.subplots("wide")[1]
     for outcome, part in rows.groupby("outcome", sort=False):
         x = np.arange(len(part))
-        ax.plot(x, part["mean"], marker="o", label=outcome)
+        ax.plot(x, part["mean"], marker="o", label=label(str(outcome), language))
         ax.fill_between(x, part["hdi_lower"], part["hdi_upper"], alpha=0.2)
-        ax.set_xticks(x, part["value"].astype(str).tolist())
-    ax.set(xlabel=predictor, ylabel="predicted share (margin)", ylim=(0, None), title=title)
-    ax.legend(fontsize="x-small", loc="center left", bbox_to_anchor=(1, 0.5))
+        ax.set_xticks(x, [value_label(predictor, v, language) for v in part["value"].astype(str)])
+    ax.set(xlabel=label(predictor, language), ylabel=text("predicted_share", language), title=title)
+    ax.set_ylim(bottom=0)
+    style.percent_axis(ax.yaxis)
+    ax.legend(loc="center left", bbox_to_anchor=(1, 0.5))
     return ax
 
 
