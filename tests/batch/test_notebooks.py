@@ -28,6 +28,7 @@ EXPECTED_RUNS = {
     "fit-competing_outcomes",
     "compare",
     "report",
+    "report-nl",
     "checks",
     "public-figures",
 }
