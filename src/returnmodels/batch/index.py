@@ -80,6 +80,8 @@ def _row(out: Path, run: RunState) -> str:
     links = []
     if folder.is_dir():
         links.append(_link(f"{run.name}/", "folder"))
+        if (folder / REPORT).is_file():
+            links.append(_link(f"{run.name}/{REPORT}", "report"))
         for key, label in (("html", "notebook (HTML)"), ("executed_notebook", "notebook")):
             if manifest.get(key) and (folder / manifest[key]).is_file():
                 links.append(_link(f"{run.name}/{manifest[key]}", label))

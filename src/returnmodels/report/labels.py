@@ -149,7 +149,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "caption_contrast": "{a} against {b}: difference in the predicted assisted-return share.",
         "caption_parameters": "Posterior of the population-level parameters (log-odds scale).",
         "disclosure_text": (
-            "Every number and figure below was made under these rules: at least "
+            "Every number and figure in this report was made under these rules: at least "
             "{min_cases} cases behind every published count or share; counts rounded to "
             "base {rounding_base}; nationalities with fewer than {min_cases} cases are "
             "left out of every per-nationality table and figure; no case rows."
@@ -167,6 +167,9 @@ _TEXTS: dict[str, dict[str, str]] = {
         "model_pooled": "model (partially pooled, 94% interval)",
         "raw_share": "raw share",
         "study_figure": "study's published figure",
+        "figure_pass": "convergence PASS",
+        "figure_fail": "convergence FAIL - do not use",
+        "figure_failed": "CONVERGENCE FAILED",
     },
     "nl": {
         "title": "Begeleide terugkeer: de cijfers van de studie uit de geschatte modellen",
@@ -244,7 +247,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "caption_parameters": "Posterieure verdeling van de parameters op populatieniveau "
         "(log-odds).",
         "disclosure_text": (
-            "Alle cijfers en figuren hieronder zijn gemaakt onder deze regels: ten minste "
+            "Alle cijfers en figuren in dit rapport zijn gemaakt onder deze regels: ten minste "
             "{min_cases} zaken achter elk gepubliceerd aantal of aandeel; aantallen "
             "afgerond op veelvouden van {rounding_base}; nationaliteiten met minder dan "
             "{min_cases} zaken ontbreken in elke tabel en figuur per nationaliteit; geen "
@@ -263,6 +266,9 @@ _TEXTS: dict[str, dict[str, str]] = {
         "model_pooled": "model (partieel gepoold, 94%-interval)",
         "raw_share": "ruw aandeel",
         "study_figure": "gepubliceerd cijfer van de studie",
+        "figure_pass": "convergentie OK",
+        "figure_fail": "convergentie NIET OK - niet gebruiken",
+        "figure_failed": "CONVERGENTIE MISLUKT",
     },
 }
 

@@ -20,15 +20,15 @@ from returnmodels.report.labels import label, text, value_label
 __all__ = ["plot_caterpillar", "plot_margins", "plot_ppc"]
 
 
-def _title(ax, result: xr.DataTree, title: str) -> None:
+def _title(ax, result: xr.DataTree, title: str, language: str = "en") -> None:
     verdict = verdict_of(result)
-    shown = "PASS" if verdict["passed"] else "FAIL - do not use"
-    ax.set_title(f"{title}\n{result.attrs['returnmodels_model']}: convergence {shown}")
+    shown = text("figure_pass" if verdict["passed"] else "figure_fail", language)
+    ax.set_title(f"{title}\n{result.attrs['returnmodels_model']}: {shown}")
     if not verdict["passed"]:
         ax.text(
             0.5,
             0.5,
-            "CONVERGENCE FAILED",
+            text("figure_failed", language),
             transform=ax.transAxes,
             ha="center",
             va="center",
@@ -78,7 +78,7 @@ def plot_caterpillar(
     ax.set_xlabel(text("share_assisted", language))
     style.percent_axis(ax.xaxis)
     ax.legend(loc="lower right")
-    _title(ax, result, f"{label(group, language)}" + (f" ({note})" if note else ""))
+    _title(ax, result, f"{label(group, language)}" + (f" ({note})" if note else ""), language)
     return ax
 
 
@@ -106,7 +106,7 @@ def plot_margins(
     ax.set_ylabel(text("predicted_share", language))
     ax.set_ylim(bottom=0)
     style.percent_axis(ax.yaxis)
-    _title(ax, result, text("section_margins", language))
+    _title(ax, result, text("section_margins", language), language)
     return ax
 
 
@@ -152,5 +152,5 @@ def plot_ppc(
         style.percent_axis(ax.yaxis)
     ax.legend(loc="best")
     title = f"{text('section_ppc', language)}: {label(by, language)}"
-    _title(ax, result, title + (f" ({note})" if note else ""))
+    _title(ax, result, title + (f" ({note})" if note else ""), language)
     return ax
