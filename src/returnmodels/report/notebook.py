@@ -76,6 +76,7 @@ __all__ = [
     "banner",
     "case_columns",
     "case_data",
+    "data_file",
     "controlled_contrast",
     "controlled_group_effects",
     "controlled_margins",
@@ -121,7 +122,12 @@ def case_data(
     same for every notebook of a smoke batch with the same seed)."""
     if smoke:
         return simulate_cases(n_cases=SMOKE_CASES, random_seed=seed).cases
-    return load_cases(bundled_cases() if data is None else data)
+    return load_cases(data_file(data))
+
+
+def data_file(data: str | os.PathLike | None) -> Path:
+    """The case file a notebook reads: ``data``, or the bundled one for ``None``."""
+    return bundled_cases() if data is None else Path(data)
 
 
 def run_folder(

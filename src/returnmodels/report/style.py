@@ -80,5 +80,6 @@ def count_label(value) -> str:
 
 
 def percent_axis(axis) -> None:
-    """Show shares on ``axis`` (``ax.xaxis`` or ``ax.yaxis``) as percentages."""
-    axis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    """Show shares on ``axis`` (``ax.xaxis`` or ``ax.yaxis``) as percentages, with as
+    many decimals as the ticks need (``2.5%``, never a rounded ``2%``)."""
+    axis.set_major_formatter(PercentFormatter(1.0, decimals=None))
