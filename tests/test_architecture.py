@@ -16,7 +16,7 @@ PACKAGE = SRC / "returnmodels"
 
 #: The pipeline, in order: a module may import its own step and earlier ones only.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "files", "versions"),
+    ("errors", "files", "paths", "versions"),
     ("data",),
     ("simulate",),
     ("disclosure",),

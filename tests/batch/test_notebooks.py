@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -28,6 +29,7 @@ EXPECTED_RUNS = {
     "fit-formula-crossed-year",
     "compare",
     "report",
+    "report-nl",
     "checks",
     "public-figures",
 }
@@ -190,6 +192,40 @@ def test_every_saved_figure_is_shown_in_its_notebook(smoke_results):
         )
         saved = len(list(folder.glob("*.png")))
         assert shown >= saved > 0 or saved == shown == 0, (name, shown, saved)
+
+
+def test_defaults_find_the_data_and_write_into_results_from_any_directory(tmp_path):
+    """01 with its defaults under plain papermill from an unrelated working directory:
+    the bundled data are found through the package, the outputs go to
+    ``<results>/explore`` (here moved by ``RETURNMODELS_RESULTS``), nothing lands in the
+    working directory but the executed notebook papermill was asked for."""
+    cwd, results = tmp_path / "elsewhere", tmp_path / "results"
+    cwd.mkdir()
+    command = [
+        str(Path(sys.executable).parent / "papermill"),
+        str(ROOT / "notebooks" / "01_explore_cases.ipynb"),
+        "executed.ipynb",
+    ]
+    env = os.environ | {"RETURNMODELS_RESULTS": str(results)}
+    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert sorted(p.name for p in cwd.iterdir()) == ["executed.ipynb"]
+    written = {p.name for p in (results / "explore").iterdir()}
+    assert {"outcome_counts_by_year.csv", "outcome_shares_by_year.png"} <= written
+    from returnmodels.disclosure.audit import audit_results
+
+    assert not audit_results(results / "explore").findings
+
+
+def test_every_notebook_defaults_to_bundled_data_and_the_results_folder(notebook):
+    """No default path is relative to the working directory: ``data``, ``departures``,
+    ``results`` and ``out`` default to ``None`` (resolved by the library)."""
+    path, book = notebook
+    tagged = next(c for c in book.cells if "parameters" in c.metadata.get("tags", []))
+    defaults = {t.id: ast.literal_eval(s.value) for s in _code(tagged).body for t in s.targets}
+    for name in ("data", "departures", "results", "out"):
+        if name in defaults:
+            assert defaults[name] is None, f"{path.name}: {name} = {defaults[name]!r}"
 
 
 @pytest.mark.sampling

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
 from returnmodels.files import sha256_file
-from returnmodels.versions import PACKAGES, package_versions
+from returnmodels.versions import PACKAGES, git_commit, package_versions
 
 __all__ = [
     "MANIFEST",
@@ -30,22 +29,6 @@ __all__ = [
 ]
 
 MANIFEST = "manifest.json"
-
-
-def git_commit(folder: Path) -> tuple[str | None, bool | None]:
-    """The commit checked out at ``folder`` and whether tracked files differ from it."""
-    try:
-        commit = _git(folder, "rev-parse", "HEAD")
-        dirty = bool(_git(folder, "status", "--porcelain", "--untracked-files=no"))
-    except (OSError, subprocess.SubprocessError):
-        return None, None
-    return commit, dirty
-
-
-def _git(folder: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", *args], cwd=folder, capture_output=True, text=True, check=True, timeout=10
-    ).stdout.strip()
 
 
 def file_inputs(parameters: dict[str, Any]) -> dict[str, dict[str, str]]:

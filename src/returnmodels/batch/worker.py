@@ -12,6 +12,10 @@ The file is run as a script (not ``-m``) and imports only the standard library a
 papermill, so that a worker does not pay for importing ``returnmodels`` and its
 scientific stack before the kernel even starts.
 
+Sampling progress bars are turned off in the notebooks a worker runs
+(``RETURNMODELS_PROGRESS=0``, read by :func:`returnmodels.inference.fit.show_progress`):
+the runner shows the batch's progress, and a bar would only fill the executed notebook.
+
 The task file holds ``notebook``, ``executed``, ``parameters``, ``cwd``, ``result``,
 ``start_timeout``; the result file gets ``status``, ``error``, ``attempts`` and
 ``kernel_argv``.
@@ -30,6 +34,9 @@ from typing import Any
 __all__ = ["main", "execute", "KERNEL_NAME"]
 
 KERNEL_NAME = "python3"
+#: The variable :func:`returnmodels.inference.fit.show_progress` reads (the same name:
+#: a test checks it), set to ``0`` for the kernels this worker starts.
+PROGRESS_ENV = "RETURNMODELS_PROGRESS"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def execute(task: dict[str, Any]) -> dict[str, Any]:
     """Run the notebook, retrying once if its kernel failed to start."""
+    os.environ[PROGRESS_ENV] = "0"  # the kernel inherits it: no sampling progress bars
     kernel_argv = _use_this_environments_kernel()
     attempts, error = 1, _execute_once(task)
     if error is not None and error.pop("kernel_start"):

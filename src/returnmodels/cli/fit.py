@@ -142,7 +142,6 @@ def _run_formula(args: argparse.Namespace, out: Path, rules: DisclosureRules) ->
         sampler=args.sampler,
         target_accept=args.target_accept,
         adaptation=args.adaptation,
-        progressbar=False,
     )
     write_fit_folder(result, out, data_path=args.data, rules=rules)
     verdict = verdict_of(result)

@@ -68,6 +68,7 @@ __all__ = [
     "audit_csv",
     "audit_file",
     "audit_html",
+    "html_findings",
     "audit_notebook",
     "audit_results",
     "file_kind",
@@ -348,6 +349,13 @@ def audit_html(
         html = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         return [Finding(source, "file", type(error).__name__, "unreadable")]
+    return html_findings(html, rules, source=source, id_pattern=id_pattern)
+
+
+def html_findings(
+    html: str, rules: DisclosureRules, *, source: str, id_pattern: str = CASE_ID_PATTERN
+) -> list[Finding]:
+    """Findings in an HTML page: its tables, identifiers in its text, embedded figures."""
     findings = tables_findings(html_tables(html), rules, source, "", id_pattern)
     findings += text_id_findings(_IMAGE.sub("", html), findings, source, "", id_pattern)
     return findings + _image_findings(_IMAGE.findall(html), rules, source, "")

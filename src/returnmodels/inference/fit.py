@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import time
 from collections.abc import Callable, Mapping
 
@@ -182,6 +183,21 @@ def build_model(
     return entry.build(design, merged), design, merged
 
 
+#: ``0`` turns the default progress bar off (batch workers set it for their notebooks).
+PROGRESS_ENV = "RETURNMODELS_PROGRESS"
+
+
+def show_progress(progressbar: bool | None = None) -> bool:
+    """``progressbar`` if given; by default (``None``) on in a Jupyter kernel or on a
+    terminal, off in a batch worker (``RETURNMODELS_PROGRESS=0``) and anywhere else."""
+    if progressbar is not None:
+        return bool(progressbar)
+    setting = os.environ.get(PROGRESS_ENV, "").strip()
+    if setting:
+        return setting not in ("0", "false", "no", "off")
+    return "ipykernel" in sys.modules or sys.stderr.isatty()
+
+
 def fit(
     data: pd.DataFrame | str | os.PathLike,
     model: str = "group_predictors",
@@ -196,7 +212,7 @@ def fit(
     target_accept: float | None = None,
     adaptation: str | None = None,
     cores: int | None = None,
-    progressbar: bool = False,
+    progressbar: bool | None = None,
     formula: str | None = None,
     reference: Mapping[str, str] | None = None,
 ) -> xr.DataTree:
@@ -248,7 +264,7 @@ def fit(
     config = {"model": model, "columns": spec.to_dict(), "priors": merged, "sampling": settings}
     key = f"{model}:{config_hash(config | {'sampling': None})}:{checksum}"
     run = settings | {"cores": cores or min(settings["chains"], os.cpu_count() or 1)}
-    run["progressbar"] = progressbar
+    run["progressbar"] = show_progress(progressbar)
     run["timings"] = {}
     run["details"] = {}
     built = time.perf_counter()
@@ -298,7 +314,7 @@ def _fit_formula(
         "sampling": settings,
     }
     run = settings | {"cores": cores or min(settings["chains"], os.cpu_count() or 1)}
-    run |= {"progressbar": progressbar, "timings": {}, "details": {}}
+    run |= {"progressbar": show_progress(progressbar), "timings": {}, "details": {}}
     run["low_rank_max_dim"] = LOW_RANK_MAX_DIM
     built = time.perf_counter()
     sampled_tree = sample_formula(design, run)

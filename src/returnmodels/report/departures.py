@@ -22,7 +22,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -31,6 +30,8 @@ from scipy.special import expit
 from returnmodels.disclosure import DEFAULT_RULES, DisclosureRules, control_shares, mark_controlled
 from returnmodels.inference.fit import fit
 from returnmodels.models import column_spec
+from returnmodels.paths import bundled_departures
+from returnmodels.report import style
 from returnmodels.summaries import group_effects
 from returnmodels.summaries._draws import interval
 
@@ -61,12 +62,12 @@ _PUBLIC_RULES = DisclosureRules(min_cases=10, rounding_base=5)
 
 
 def load_departures(
-    path: str | os.PathLike, first_year: int = 2014, last_year: int = 2023
+    path: str | os.PathLike | None = None, first_year: int = 2014, last_year: int = 2023
 ) -> pd.DataFrame:
-    """The DT&V table for ``first_year..last_year`` with ``aantoonbaar_vertrek``
-    (verified + forced departures) and the verified share; marked controlled (public,
-    aggregate figures, published rounded to tens)."""
-    table = pd.read_csv(Path(path))
+    """The DT&V table (``None``: the bundled one) for ``first_year..last_year`` with
+    ``aantoonbaar_vertrek`` (verified + forced departures) and the verified share; marked
+    controlled (public, aggregate figures, published rounded to tens)."""
+    table = pd.read_csv(bundled_departures() if path is None else Path(path))
     table = table[table["year"].between(first_year, last_year)].reset_index(drop=True)
     table[TRIALS] = table[SUCCESSES] + table["gedwongen_vertrek"]
     table["verified_share"] = table[SUCCESSES] / table[TRIALS]
@@ -155,30 +156,38 @@ def plot_verified_shares(shares: pd.DataFrame, synthetic: pd.DataFrame | None = 
     """Published yearly shares, the model's partially pooled shares (94% HDI), the ML
     overall share, and (if given) the synthetic case files' share by closing year."""
 
-    ax = ax or plt.subplots(figsize=(7, 4))[1]
+    ax = ax or style.subplots("wide")[1]
     years = shares["year"].to_numpy()
     ax.axhline(
         ML_REFERENCE["share"],
-        color="0.5",
+        color=style.COLOURS["reference"],
         linestyle="--",
         label=f"ML overall share {ML_REFERENCE['share']:.3f} (glmer)",
     )
-    ax.vlines(years + 0.08, shares["share_hdi_lower"], shares["share_hdi_upper"], color="C0")
+    model = style.COLOURS["model"]
+    ax.vlines(years + 0.08, shares["share_hdi_lower"], shares["share_hdi_upper"], color=model)
     ax.plot(
         years + 0.08,
         shares["posterior_share"],
         "o",
-        color="C0",
+        color=model,
         label="model: partially pooled share (94% HDI)",
     )
-    ax.plot(years - 0.08, shares["verified_share"], "x", color="C3", label="DT&V published share")
+    ax.plot(
+        years - 0.08,
+        shares["verified_share"],
+        "x",
+        color=style.COLOURS["study"],
+        ms=7,
+        label="DT&V published share",
+    )
     if synthetic is not None:
         shown = synthetic.dropna(subset=["verified_share"])
         ax.plot(
             shown["closing_year"],
             shown["verified_share"],
             "s",
-            color="C2",
+            color=style.COLOURS["synthetic"],
             alpha=0.7,
             label="synthetic case files (controlled)",
         )
@@ -188,5 +197,6 @@ def plot_verified_shares(shares: pd.DataFrame, synthetic: pd.DataFrame | None = 
         title="Verified (independent or assisted) share of demonstrable departures",
     )
     ax.set_xticks(years)
-    ax.legend(fontsize="x-small")
+    style.percent_axis(ax.yaxis)
+    ax.legend(loc="best")
     return ax

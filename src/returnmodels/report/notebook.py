@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import arviz_plots as azp
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -45,11 +44,15 @@ from returnmodels.disclosure import (
     pool_small_groups,
     read_marker,
 )
+from returnmodels.errors import ConfigError
 from returnmodels.files import check_new_folder, sha256_file
 from returnmodels.inference.diagnostics import verdict_label, verdict_line, verdict_of
 from returnmodels.inference.results import load_result, result_config
 from returnmodels.models import column_spec
 from returnmodels.models.design import Design
+from returnmodels.paths import bundled_cases, results_root, run_output
+from returnmodels.report import style
+from returnmodels.report.labels import label, text, value_label
 from returnmodels.report.model_figures import plot_margins
 from returnmodels.report.run_folder import Figure, RunFolder
 from returnmodels.simulate import simulate_cases
@@ -74,12 +77,18 @@ __all__ = [
     "banner",
     "case_columns",
     "case_data",
+    "data_file",
     "controlled_contrast",
     "controlled_group_effects",
     "controlled_margins",
     "controlled_ppc",
     "controlled_summary",
+    "fit_folder",
     "fit_manifest",
+    "load_fit",
+    "missing_fit",
+    "results_folder",
+    "run_folder",
     "loo_comparison",
     "margin_targets",
     "plot_loo_comparison",
@@ -106,12 +115,59 @@ SMOKE_CASES = 3000
 SMOKE_SAMPLING: dict[str, int] = {"draws": 100, "tune": 100, "chains": 2}
 
 
-def case_data(data: str | os.PathLike, *, smoke: bool = False, seed: int = 0) -> pd.DataFrame:
-    """The validated case file ``data``; with ``smoke``, :data:`SMOKE_CASES` simulated
-    cases instead (the same for every notebook of a smoke batch with the same seed)."""
+def case_data(
+    data: str | os.PathLike | None = None, *, smoke: bool = False, seed: int = 0
+) -> pd.DataFrame:
+    """The validated case file ``data`` (``None``: the bundled synthetic set, wherever
+    the notebook runs); with ``smoke``, :data:`SMOKE_CASES` simulated cases instead (the
+    same for every notebook of a smoke batch with the same seed)."""
     if smoke:
         return simulate_cases(n_cases=SMOKE_CASES, random_seed=seed).cases
-    return load_cases(data)
+    return load_cases(data_file(data))
+
+
+def data_file(data: str | os.PathLike | None) -> Path:
+    """The case file a notebook reads: ``data``, or the bundled one for ``None``."""
+    return bundled_cases() if data is None else Path(data)
+
+
+def run_folder(
+    out: str | os.PathLike | None, run: str, rules: DisclosureRules = DEFAULT_RULES
+) -> RunFolder:
+    """The notebook's :class:`RunFolder`: ``out``, or by default ``results/<run>`` of the
+    project (:func:`returnmodels.paths.run_output`), never the working directory."""
+    folder = RunFolder(run_output(out, run), rules)
+    if out is None:
+        print(f"writing into {folder.path}")
+    return folder
+
+
+def results_folder(results: str | os.PathLike | None) -> Path:
+    """The folder holding the runs a notebook reads (``None``: the project's results)."""
+    return results_root() if results is None else Path(results)
+
+
+def fit_folder(results: str | os.PathLike | None, model: str) -> Path:
+    """``<results>/fit-<model>``: where notebook 02 (run ``fit-<model>``) writes."""
+    return results_folder(results) / f"fit-{model}"
+
+
+def missing_fit(results: str | os.PathLike | None, model: str) -> str:
+    """The one line saying which run to do first when a fit is not there."""
+    return (
+        f"no fit of {model} in {fit_folder(results, model)}: run fit-{model} first "
+        f"(`papermill notebooks/02_fit_model.ipynb fit.ipynb -p model {model}`, "
+        "or the main job: `./tasks main`)"
+    )
+
+
+def load_fit(results: str | os.PathLike | None, model: str) -> xr.DataTree:
+    """The saved fit of ``model``, or a :class:`~returnmodels.errors.ConfigError` saying
+    in one line which run to do first."""
+    path = fit_folder(results, model) / "posterior.nc"
+    if not path.is_file():
+        raise ConfigError(missing_fit(results, model))
+    return load_result(path, model=model)
 
 
 def case_columns(predictors: list[str] | None = None):
@@ -294,10 +350,12 @@ def controlled_contrast(
     return mark_controlled(contrast(result, a, b), rules)
 
 
-def plot_margins_with_targets(result: xr.DataTree, table: pd.DataFrame, predictor: str, ax=None):
+def plot_margins_with_targets(
+    result: xr.DataTree, table: pd.DataFrame, predictor: str, ax=None, language: str = "en"
+):
     """:func:`returnmodels.report.model_figures.plot_margins` with the study's published
-    figures (``target`` column of :func:`margin_targets`) as red diamonds beside them."""
-    ax = plot_margins(result, table, predictor, ax=ax)
+    figures (``target`` column of :func:`margin_targets`) as diamonds beside them."""
+    ax = plot_margins(result, table, predictor, ax=ax, language=language)
     rows = table[table["predictor"] == predictor].reset_index(drop=True)
     shown = rows["target"].notna()
     if shown.any():
@@ -305,25 +363,30 @@ def plot_margins_with_targets(result: xr.DataTree, table: pd.DataFrame, predicto
             np.flatnonzero(shown) + 0.15,
             rows.loc[shown, "target"],
             "D",
-            color="C3",
-            label="study's published figure",
+            color=style.COLOURS["study"],
+            ms=7,
+            label=text("study_figure", language),
         )
-        ax.legend(fontsize="x-small")
+    ax.legend(loc="best")
     return ax
 
 
-def plot_outcome_margins(table: pd.DataFrame, predictor: str, title: str = "", ax=None):
+def plot_outcome_margins(
+    table: pd.DataFrame, predictor: str, title: str = "", ax=None, language: str = "en"
+):
     """Margins of every outcome (``competing_outcomes``) against ``predictor``'s values:
     one line per outcome with its 94% HDI band."""
     rows = table[table["predictor"] == predictor]
-    ax = ax or plt.subplots(figsize=(7, 4))[1]
+    ax = ax or style.subplots("wide")[1]
     for outcome, part in rows.groupby("outcome", sort=False):
         x = np.arange(len(part))
-        ax.plot(x, part["mean"], marker="o", label=outcome)
+        ax.plot(x, part["mean"], marker="o", label=label(str(outcome), language))
         ax.fill_between(x, part["hdi_lower"], part["hdi_upper"], alpha=0.2)
-        ax.set_xticks(x, part["value"].astype(str).tolist())
-    ax.set(xlabel=predictor, ylabel="predicted share (margin)", ylim=(0, None), title=title)
-    ax.legend(fontsize="x-small", loc="center left", bbox_to_anchor=(1, 0.5))
+        ax.set_xticks(x, [value_label(predictor, v, language) for v in part["value"].astype(str)])
+    ax.set(xlabel=label(predictor, language), ylabel=text("predicted_share", language), title=title)
+    ax.set_ylim(bottom=0)
+    style.percent_axis(ax.yaxis)
+    ax.legend(loc="center left", bbox_to_anchor=(1, 0.5))
     return ax
 
 
@@ -487,16 +550,21 @@ def controlled_ppc(
 # -- comparing fits --------------------------------------------------------------------
 
 
-def read_fits(results: str | os.PathLike, models: Iterable[str]) -> tuple[dict, list[str]]:
+def read_fits(
+    results: str | os.PathLike | None, models: Iterable[str], *, at_least: int = 0
+) -> tuple[dict, list[str]]:
     """``({model: result}, notes)`` from ``<results>/fit-<model>/posterior.nc``; a
-    missing fit is left out with a note saying so."""
+    missing fit is left out with a note saying which run makes it. Fewer than
+    ``at_least`` fits found: a :class:`~returnmodels.errors.ConfigError` with those notes."""
     fits, notes = {}, []
     for model in models:
-        path = Path(results) / f"fit-{model}" / "posterior.nc"
+        path = fit_folder(results, model) / "posterior.nc"
         if path.is_file():
             fits[model] = load_result(path, model=model)
         else:
-            notes.append(f"{model}: no fit at {path}; left out")
+            notes.append(f"left out: {missing_fit(results, model)}")
+    if len(fits) < at_least:
+        raise ConfigError(f"{at_least} fits needed, {len(fits)} found; " + "; ".join(notes))
     return fits, notes
 
 

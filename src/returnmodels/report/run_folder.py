@@ -12,6 +12,8 @@ the audit passes):
               tables it shows, or a declared basis (:mod:`returnmodels.disclosure.figure`)
 ``json``      a JSON document, refused if it holds identifiers, small counts or case rows
 ``text``      a log or note, refused likewise
+``html``      a page (the report), refused for what the audit refuses in HTML:
+              small or unrounded counts in its tables, identifiers, unmarked figures
 ``posterior`` a fit's DataTree with its data groups: an **internal** file, kept for
               refits and checks, never released as it is (``returnmodels release``
               writes its released form)
@@ -43,7 +45,7 @@ from returnmodels.disclosure import (
     marker_path,
     write_controlled_csv,
 )
-from returnmodels.disclosure.audit import AuditReport, audit_results
+from returnmodels.disclosure.audit import AuditReport, audit_results, html_findings
 from returnmodels.disclosure.checks import _listing
 from returnmodels.disclosure.documents import content_findings, document_findings
 from returnmodels.disclosure.figure import PNG_KEY, figure_marker
@@ -146,6 +148,11 @@ class RunFolder:
         """Write a log or note (``.log``, ``.txt``, ``.md``), refused if it discloses."""
         found = content_findings(text, self.rules, source=name, id_pattern=self.id_pattern)
         return self._write_text(text, name, found)
+
+    def html(self, page: str, name: str) -> Path:
+        """Write an HTML page (``.html``), refused if the audit would refuse it."""
+        found = html_findings(page, self.rules, source=name, id_pattern=self.id_pattern)
+        return self._write_text(page, name, found)
 
     def _write_text(self, text: str, name: str, findings) -> Path:
         if findings:

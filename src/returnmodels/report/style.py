@@ -1,0 +1,85 @@
+"""One look for every figure: a seaborn theme, a colour-blind palette, fixed sizes.
+
+Every plotting function of :mod:`~returnmodels.report.figures`,
+:mod:`~returnmodels.report.model_figures` and :mod:`~returnmodels.report.departures`
+draws on :func:`subplots`, which applies :func:`apply` first, and takes its colours from
+:data:`COLOURS` by role (``model``, ``observed``, ``study``, ...), so a colour means the
+same thing in every figure. :func:`top_groups` keeps a per-group figure readable at any
+number of groups.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+from matplotlib.ticker import PercentFormatter
+
+__all__ = [
+    "COLOURS",
+    "MAX_GROUPS",
+    "PALETTE",
+    "SIZES",
+    "apply",
+    "count_label",
+    "percent_axis",
+    "subplots",
+    "top_groups",
+]
+
+#: seaborn's colour-blind-safe palette (Wong-like): every figure's colours come from it.
+PALETTE = "colorblind"
+_COLOURS = sns.color_palette(PALETTE)
+#: Colours by role, the same in every figure.
+COLOURS: dict[str, tuple[float, float, float]] = {
+    "model": _COLOURS[0],
+    "observed": _COLOURS[3],
+    "study": _COLOURS[1],
+    "synthetic": _COLOURS[2],
+    "reference": (0.45, 0.45, 0.45),
+}
+#: Figure sizes in inches: one column, a wide figure, and the width of a tall one.
+SIZES: dict[str, tuple[float, float]] = {"single": (6.4, 4.0), "wide": (8.0, 4.5)}
+#: At most this many groups (nationalities) in one per-group figure: the largest.
+MAX_GROUPS = 30
+
+
+def apply() -> None:
+    """The theme: seaborn ``whitegrid``, ``paper`` context scaled for screen reading."""
+    sns.set_theme(
+        context="paper",
+        style="whitegrid",
+        palette=PALETTE,
+        font_scale=1.15,
+        rc={"axes.titlesize": "medium", "legend.fontsize": "small", "figure.dpi": 100},
+    )
+
+
+def subplots(size: str = "single", *, height: float | None = None, **kwargs):
+    """``(figure, axes)`` in the theme, of size ``size`` (:data:`SIZES`), optionally with
+    another ``height`` (a figure with one row per group)."""
+    apply()
+    width, default_height = SIZES[size]
+    return plt.subplots(figsize=(width, height or default_height), layout="constrained", **kwargs)
+
+
+def top_groups(
+    table: pd.DataFrame, by: str = "n", top: int | None = MAX_GROUPS
+) -> tuple[pd.DataFrame, str]:
+    """The ``top`` rows with the largest ``by`` (all of them if ``top`` is ``None`` or
+    there are not more), and a note for the title (``largest 30 of 120``, or ``""``)."""
+    if top is None or len(table) <= top:
+        return table, ""
+    return table.nlargest(top, by), f"largest {top} of {len(table)}"
+
+
+def count_label(value) -> str:
+    """A count as a whole number with thousands separators (``13,135``); ``<min`` for a
+    suppressed (missing) one."""
+    return "suppressed" if pd.isna(value) else f"{int(round(float(value))):,}"
+
+
+def percent_axis(axis) -> None:
+    """Show shares on ``axis`` (``ax.xaxis`` or ``ax.yaxis``) as percentages, with as
+    many decimals as the ticks need (``2.5%``, never a rounded ``2%``)."""
+    axis.set_major_formatter(PercentFormatter(1.0, decimals=None))
