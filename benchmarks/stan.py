@@ -1,6 +1,6 @@
 """returnmodels vs Stan (pystan 3) on the study model, in one invocation.
 
-    pip install -e ".[bench]"          # pystan: never a run-time or test dependency
+    .venv/bin/python -m pip install "pystan>=3.10"   # never a run-time or test dependency
     .venv/bin/python benchmarks/stan.py [--out benchmarks/results-stan.json]
 
 The study model, ``assisted ~ n_procedures + cooperation + (1 | nationality)`` on the
@@ -187,7 +187,7 @@ def _stan_version() -> str | None:
     parts = {}
     for line in header.read_text().splitlines():
         bits = line.split()
-        if len(bits) == 3 and bits[0] == "#define" and bits[1].startswith("STAN_M"):
+        if len(bits) == 3 and bits[0] == "#define" and bits[1].startswith("STAN_"):
             parts[bits[1]] = bits[2]
     return ".".join(parts.get(k, "?") for k in ("STAN_MAJOR", "STAN_MINOR", "STAN_PATCH"))
 
@@ -204,13 +204,19 @@ def main() -> int:
         "--skip-cold-returnmodels", action="store_true",
         help="leave out returnmodels on empty caches",
     )  # fmt: skip
+    parser.add_argument("--print", metavar="RESULTS", help="print the tables of a results file")
     args = parser.parse_args()
+    if args.print:
+        print(tables(json.loads(Path(args.print).read_text())))
+        return 0
     if args.worker:
         worker = worker_returnmodels if args.worker == "returnmodels" else worker_stan
         figures = worker(Path(args.folder))
         figures["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        figures["peak_rss_child_mib"] = children  # Stan's chains run in forked processes
+        # The largest finished child: Stan's C++ compiler. Stan's chains run in httpstan's
+        # worker processes, which are not waited for and so not counted.
+        figures["peak_rss_child_mib"] = children
         figures["min_ess_per_sampling_s"] = figures["min_ess_bulk"] / figures["sample_s"]
         figures["min_ess_per_total_s"] = figures["min_ess_bulk"] / figures["total_s"]
         Path(args.result).write_text(json.dumps({"engine": args.worker, **figures}, indent=2))
@@ -218,7 +224,7 @@ def main() -> int:
     try:
         import stan  # noqa: F401
     except ImportError:
-        raise SystemExit('pystan is not installed: pip install -e ".[bench]"') from None
+        raise SystemExit('pystan is not installed: pip install "pystan>=3.10"') from None
 
     started_at = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
     results: dict = {
@@ -320,9 +326,9 @@ def worker_stan(folder: Path) -> dict:
     loaded = time.perf_counter()
     model = stan.build(program, data=data, random_seed=SEED)
     built = time.perf_counter()
-    # With a seed, httpstan stores each fit and returns it for the same request: remove
-    # the earlier run's fits, so that this process samples.
-    stored = list(model_directory(model.model_name).glob("*.jsonlines.gz"))
+    # With a seed, httpstan stores each fit and may return it for a request it takes to be
+    # the same: remove the earlier run's fits, so that this process samples.
+    stored = list(model_directory(model.model_name).rglob("*.jsonlines.gz"))
     for path in stored:
         path.unlink()
     sampled_from = time.perf_counter()
@@ -432,7 +438,7 @@ def tables(results: dict) -> str:
         ("min ESS / sampling s", "min_ess_per_sampling_s"),
         ("min ESS / total s", "min_ess_per_total_s"),
         ("leapfrog steps per draw", "steps_per_draw"), ("max R-hat", "max_rhat"),
-        ("divergences", "divergences"), ("peak RSS MiB (chain process)", None),
+        ("divergences", "divergences"), ("peak RSS MiB (the compiler)", None),
         ("load average at start", "load_avg_start"),
     ]  # fmt: skip
     cells = results["cells"]
@@ -451,7 +457,7 @@ def tables(results: dict) -> str:
             if key is None:
                 child = r.get("peak_rss_child_mib") or 0
                 values.append(f"{r['peak_rss_mib']:,.0f}" + (
-                    f" ({child:,.0f})" if run.startswith("stan") else ""))  # fmt: skip
+                    f" ({child:,.0f})" if run.startswith("stan") and child else ""))  # fmt: skip
             elif key == "compile_s":
                 values.append(f"{_fmt(r[key])} ({r.get('compile_cache')})")
             else:
