@@ -1,6 +1,6 @@
 """returnmodels vs Stan (pystan 3) on the study model, in one invocation.
 
-    .venv/bin/python -m pip install "pystan>=3.10"   # never a run-time or test dependency
+    .venv/bin/python -m pip install -c requirements.lock -e ".[bench]"  # pystan, only here
     .venv/bin/python benchmarks/stan.py [--out benchmarks/results-stan.json]
 
 The study model, ``assisted ~ n_procedures + cooperation + (1 | nationality)`` on the
