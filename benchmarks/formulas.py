@@ -7,9 +7,10 @@ formula of the README's "Writing a model" section, none fitted before in this pr
 on the bundled data, read and validated once as a notebook does (4 chains x 1000 +
 1000). For each it records the wall time, the sampling time (nutpie), the overhead
 (everything else: the data checksum, the design, the data table, the log-likelihood, the
-verdict), min bulk ESS and the verdict. Last, the cost of one log-density gradient of the study model on the formula
-engine against the registered template of the same model (``group_predictors`` with
-``n_procedures`` and cooperation), each the median of nutpie's ``benchmark_logp``.
+verdict), min bulk ESS and the verdict. Last, the cost of one log density and gradient
+of the study model on the formula engine against the registered template of the same
+model (``group_predictors`` with ``n_procedures`` and cooperation): the numba functions
+nutpie's callbacks call, in interleaved rounds, medians.
 """
 
 from __future__ import annotations

@@ -135,17 +135,29 @@ def _run_formula(args: argparse.Namespace, out: Path, rules: DisclosureRules) ->
         formula=args.formula,
         reference=_references(args.reference),
         priors=_priors(args.priors),
-        draws=args.draws,
-        tune=args.tune,
-        chains=args.chains,
-        random_seed=args.seed,
-        sampler=args.sampler,
-        target_accept=args.target_accept,
-        adaptation=args.adaptation,
+        **_sampling(args),
     )
+    return _write(result, args, out, rules, f"fit of {args.formula}")
+
+
+def _sampling(args: argparse.Namespace) -> dict:
+    """The sampler options of ``fit``, as :func:`returnmodels.fit` takes them."""
+    return {
+        "draws": args.draws,
+        "tune": args.tune,
+        "chains": args.chains,
+        "random_seed": args.seed,
+        "sampler": args.sampler,
+        "target_accept": args.target_accept,
+        "adaptation": args.adaptation,
+    }
+
+
+def _write(result, args: argparse.Namespace, out: Path, rules: DisclosureRules, what: str) -> int:
+    """Write the fit folder; print the verdict (and what to try); the exit status."""
     write_fit_folder(result, out, data_path=args.data, rules=rules)
     verdict = verdict_of(result)
-    print(f"wrote {out}/: fit of {args.formula}\n{verdict_line(verdict)}")
+    print(f"wrote {out}/: {what}\n{verdict_line(verdict)}")
     if verdict_advice(verdict):
         print(verdict_advice(verdict))
     return 3 if args.strict and not verdict["passed"] else 0
@@ -170,21 +182,6 @@ def run(args: argparse.Namespace) -> int:
         slope=args.slope,
     )
     result = fit(
-        args.data,
-        args.model,
-        columns=spec,
-        priors=_priors(args.priors),
-        draws=args.draws,
-        tune=args.tune,
-        chains=args.chains,
-        random_seed=args.seed,
-        sampler=args.sampler,
-        target_accept=args.target_accept,
-        adaptation=args.adaptation,
+        args.data, args.model, columns=spec, priors=_priors(args.priors), **_sampling(args)
     )
-    write_fit_folder(result, out, data_path=args.data, rules=rules)
-    verdict = verdict_of(result)
-    print(f"wrote {out}/: {args.model} fit\n{verdict_line(verdict)}")
-    if verdict_advice(verdict):
-        print(verdict_advice(verdict))
-    return 3 if args.strict and not verdict["passed"] else 0
+    return _write(result, args, out, rules, f"{args.model} fit")

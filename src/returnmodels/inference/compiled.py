@@ -50,6 +50,7 @@ __all__ = [
     "CACHE_LAYOUT_VERSION",
     "CachedCallbacksModel",
     "callback_cache_dir",
+    "compile_callbacks",
     "compile_for_nutpie",
 ]
 
@@ -161,6 +162,49 @@ def _versions() -> str:
     return f"numba {numba.__version__} nutpie {nutpie.__version__} pytensor {pytensor.__version__}"
 
 
+#: The C signatures nutpie calls: logp(dim, x, grad, logp, user data) and
+#: expand(dim, expanded, x, out, user data).
+LOGP_SIGNATURE = numba.types.int64(
+    numba.types.uint64,
+    numba.types.CPointer(numba.types.double),
+    numba.types.CPointer(numba.types.double),
+    numba.types.CPointer(numba.types.double),
+    numba.types.voidptr,
+)
+EXPAND_SIGNATURE = numba.types.int64(
+    numba.types.uint64,
+    numba.types.uint64,
+    numba.types.CPointer(numba.types.double),
+    numba.types.CPointer(numba.types.double),
+    numba.types.voidptr,
+)
+
+
+def compile_callbacks(name: str, source: str, logp_pt, expand_pt, cacheable: bool):
+    """``(logp, expand, cacheable)``: the callbacks of the module ``source`` (with its
+    ``logp_fn`` and ``expand_fn`` set to the two PyTensor functions' numba code), cached
+    on disk as ``<callback_cache_dir>/<name>.py`` when ``cacheable`` and the folder can
+    be written, else compiled from a temporary module."""
+    path = callback_cache_dir() / f"{name}.py"
+    if cacheable:
+        try:
+            _write_module(path, source)
+        except OSError:  # a cache folder that cannot be written: compile uncached
+            cacheable = False
+    if cacheable:
+        module = _load_module(path, f"returnmodels_{name}")
+    else:
+        with tempfile.TemporaryDirectory() as scratch:
+            path = Path(scratch) / f"{name}.py"
+            _write_module(path, source)
+            module = _load_module(path, f"returnmodels_{name}", register=False)
+    module.logp_fn = logp_pt.vm.jit_fn
+    module.expand_fn = expand_pt.vm.jit_fn
+    logp_callback = numba.cfunc(LOGP_SIGNATURE, cache=cacheable)(module.logp)
+    expand_callback = numba.cfunc(EXPAND_SIGNATURE, cache=cacheable)(module.expand)
+    return logp_callback, expand_callback, cacheable
+
+
 def compile_for_nutpie(model):
     """``nutpie.compile_pymc_model(model, backend="numba")``, with cached C callbacks.
 
@@ -210,38 +254,9 @@ def compile_for_nutpie(model):
             [f"layout {CACHE_LAYOUT_VERSION}", _versions(), *map(str, graph_keys), source]
         ).encode()
     ).hexdigest()[:40]
-    name = f"nutpie_callbacks_{digest}"
-    path = callback_cache_dir() / f"{name}.py"
-    if cacheable:
-        try:
-            _write_module(path, source)
-        except OSError:  # a cache folder that cannot be written: compile uncached
-            cacheable = False
-    if cacheable:
-        module = _load_module(path, f"returnmodels_{name}")
-    else:
-        with tempfile.TemporaryDirectory() as scratch:
-            path = Path(scratch) / f"{name}.py"
-            _write_module(path, source)
-            module = _load_module(path, f"returnmodels_{name}", register=False)
-    module.logp_fn = logp_pt.vm.jit_fn
-    module.expand_fn = expand_pt.vm.jit_fn
-    logp_signature = numba.types.int64(
-        numba.types.uint64,
-        numba.types.CPointer(numba.types.double),
-        numba.types.CPointer(numba.types.double),
-        numba.types.CPointer(numba.types.double),
-        numba.types.voidptr,
+    logp_callback, expand_callback, cacheable = compile_callbacks(
+        f"nutpie_callbacks_{digest}", source, logp_pt, expand_pt, cacheable
     )
-    expand_signature = numba.types.int64(
-        numba.types.uint64,
-        numba.types.uint64,
-        numba.types.CPointer(numba.types.double),
-        numba.types.CPointer(numba.types.double),
-        numba.types.voidptr,
-    )
-    logp_callback = numba.cfunc(logp_signature, cache=cacheable)(module.logp)
-    expand_callback = numba.cfunc(expand_signature, cache=cacheable)(module.expand)
     hits = logp_callback.cache_hits + expand_callback.cache_hits
     dims, coords = nutpie_pymc._prepare_dims_and_coords(model, shape_info, reparameterized)
     return CachedCallbacksModel(

@@ -38,11 +38,15 @@ from pytensor.graph.traversal import graph_inputs
 from returnmodels.errors import ConfigError
 from returnmodels.inference.compiled import compile_for_nutpie
 from returnmodels.inference.diagnostics import check_convergence
-from returnmodels.inference.formula_fit import complete_formula_result, sample_formula
+from returnmodels.inference.formula_fit import (
+    ENGINE_VERSION,
+    compile_formula_model,
+    complete_formula_result,
+)
 from returnmodels.inference.results import config_hash, stamp
 from returnmodels.models._common import log_binomial_coefficient
 from returnmodels.models.design import CASE_FILE_SPEC, CELL_DIM, ColumnSpec, build_design, read_data
-from returnmodels.models.formula import build_formula_design
+from returnmodels.models.formula import build_formula_design, split_response
 from returnmodels.models.prediction import encode_rows, predict_eta
 from returnmodels.models.priors import merge_priors
 from returnmodels.models.registry import get_model
@@ -82,6 +86,12 @@ def _sample_nutpie(model: pm.Model, settings: dict, key: str) -> xr.DataTree:
         cache = compiled.cache_status
     else:
         cache = "process"
+    return _run_nutpie(compiled, settings, cache)
+
+
+def _run_nutpie(compiled, settings: dict, cache: str) -> xr.DataTree:
+    """nutpie on a compiled model, its adaptation chosen by dimension (``auto``); the
+    adaptation, dimension and compile cache go into ``settings["details"]``."""
     adaptation = settings["adaptation"]
     if adaptation == "auto":
         adaptation = "low_rank" if compiled.n_dim <= LOW_RANK_MAX_DIM else "diag"
@@ -300,7 +310,7 @@ def _fit_formula(
         )
     started = time.perf_counter()
     if columns is None:  # a case file for its derived response, any table otherwise
-        response = formula.split("~", 1)[0].split("|", 1)[0].strip()
+        response = split_response(formula)[0]
         columns = CASE_FILE_SPEC if response == "assisted" else ColumnSpec(outcome=response)
     frame, checksum = _load(data, columns)
     design = build_formula_design(frame, formula, reference=reference, priors=priors)
@@ -315,9 +325,11 @@ def _fit_formula(
     }
     run = settings | {"cores": cores or min(settings["chains"], os.cpu_count() or 1)}
     run |= {"progressbar": show_progress(progressbar), "timings": {}, "details": {}}
-    run["low_rank_max_dim"] = LOW_RANK_MAX_DIM
     built = time.perf_counter()
-    sampled_tree = sample_formula(design, run)
+    compiled = compile_formula_model(design)
+    run["timings"]["compile_s"] = time.perf_counter() - built
+    run["details"]["engine"] = f"formula engine {ENGINE_VERSION}"
+    sampled_tree = _run_nutpie(compiled, run, compiled.cache_status)
     sampled = time.perf_counter()
     result = complete_formula_result(sampled_tree, design)
     stamp(result, "formula", config, checksum)

@@ -35,14 +35,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tempfile
-import time
 from dataclasses import dataclass
-from pathlib import Path
 
-import numba
 import numpy as np
-import nutpie
 import pandas as pd
 import pytensor
 import pytensor.tensor as pt
@@ -50,13 +45,7 @@ import xarray as xr
 from nutpie import compile_pymc as nutpie_pymc
 from scipy.special import gammaln, logit
 
-from returnmodels.inference.compiled import (
-    _array_expression,
-    _load_module,
-    _versions,
-    _write_module,
-    callback_cache_dir,
-)
+from returnmodels.inference.compiled import _array_expression, _versions, compile_callbacks
 from returnmodels.models.formula import FormulaDesign, centred, prior_of
 
 __all__ = [
@@ -67,7 +56,6 @@ __all__ = [
     "engine_inputs",
     "formula_log_likelihood",
     "log_density",
-    "sample_formula",
 ]
 
 #: Bump when the graph or the callback template changes.
@@ -243,39 +231,9 @@ def _engine() -> _Engine:
     digest = hashlib.sha256(
         f"formula engine {ENGINE_VERSION}\n{_versions()}\n{source}".encode()
     ).hexdigest()[:32]
-    name = f"formula_engine_{digest}"
-    path = callback_cache_dir() / f"{name}.py"
-    cacheable = bool(pytensor.config.numba__cache)
-    if cacheable:
-        try:
-            _write_module(path, source)
-        except OSError:
-            cacheable = False
-    if cacheable:
-        module = _load_module(path, f"returnmodels_{name}")
-    else:
-        scratch = tempfile.mkdtemp()
-        path = Path(scratch) / f"{name}.py"
-        _write_module(path, source)
-        module = _load_module(path, f"returnmodels_{name}", register=False)
-    module.logp_fn = logp_fn.vm.jit_fn
-    module.expand_fn = expand_fn.vm.jit_fn
-    logp_signature = numba.types.int64(
-        numba.types.uint64,
-        numba.types.CPointer(numba.types.double),
-        numba.types.CPointer(numba.types.double),
-        numba.types.CPointer(numba.types.double),
-        numba.types.voidptr,
+    logp_callback, expand_callback, cacheable = compile_callbacks(
+        f"formula_engine_{digest}", source, logp_fn, expand_fn, bool(pytensor.config.numba__cache)
     )
-    expand_signature = numba.types.int64(
-        numba.types.uint64,
-        numba.types.uint64,
-        numba.types.CPointer(numba.types.double),
-        numba.types.CPointer(numba.types.double),
-        numba.types.voidptr,
-    )
-    logp_callback = numba.cfunc(logp_signature, cache=cacheable)(module.logp)
-    expand_callback = numba.cfunc(expand_signature, cache=cacheable)(module.expand)
     hits = logp_callback.cache_hits + expand_callback.cache_hits
     status = "off" if not cacheable else ("hit" if hits == 2 else "miss")
     _ENGINE = _Engine(logp_fn, expand_fn, logp_callback, expand_callback, status)
@@ -500,7 +458,7 @@ class FormulaModel(nutpie_pymc.CompiledPyMCModel):
         raise NotImplementedError("build a new FormulaModel for new data")
 
 
-def _initial_point(design: FormulaDesign, layout_n_dim: int, S: int, R: int):
+def _initial_point(design: FormulaDesign, layout_n_dim: int, S: int):
     P = design.X.shape[1]
     share = (design.successes.sum() + 0.5) / (design.trials.sum() + 1.0)
     labels = design.column_labels()
@@ -528,7 +486,7 @@ def compile_formula_model(design: FormulaDesign) -> FormulaModel:
         table += [value.ctypes.data, *value.shape]
     user_data = np.array(table, dtype=np.uint64)
     sizes = arrays["sizes"]
-    S, R = int(sizes[1]), int(sizes[2])
+    S = int(sizes[1])
     shape_info = (layout.names, layout.slices, layout.shapes)
     return FormulaModel(
         dims=layout.dims,
@@ -537,7 +495,7 @@ def compile_formula_model(design: FormulaDesign) -> FormulaModel:
         _shapes=dict(zip(layout.names, layout.shapes, strict=True)),
         compiled_logp_func=engine.logp_callback,
         compiled_expand_func=engine.expand_callback,
-        initial_point_func=_initial_point(design, layout.n_dim, S, R),
+        initial_point_func=_initial_point(design, layout.n_dim, S),
         shared_data=arrays,
         shared_var_keys={},
         user_data=user_data,
@@ -603,35 +561,6 @@ def cells_dataset(design: FormulaDesign) -> xr.Dataset:
     }
     data["trials"] = ("cell", design.trials)
     return xr.Dataset(data, coords={"cell": np.arange(design.n_cells)})
-
-
-def sample_formula(design: FormulaDesign, settings: dict) -> xr.DataTree:
-    """Sample ``design`` with nutpie (``settings`` as :func:`returnmodels.fit` resolves
-    them); record the adaptation, dimension and cache status in ``settings["details"]``."""
-    started = time.perf_counter()
-    model = compile_formula_model(design)
-    settings["timings"]["compile_s"] = time.perf_counter() - started
-    adaptation = settings["adaptation"]
-    if adaptation == "auto":
-        adaptation = "low_rank" if model.n_dim <= settings["low_rank_max_dim"] else "diag"
-    settings["details"] |= {
-        "adaptation": adaptation,
-        "n_dim": int(model.n_dim),
-        "compile_cache": model.cache_status,
-        "engine": f"formula engine {ENGINE_VERSION}",
-    }
-    return nutpie.sample(
-        model,
-        draws=settings["draws"],
-        tune=settings["tune"],
-        chains=settings["chains"],
-        cores=settings["cores"],
-        seed=settings["random_seed"],
-        adaptation=adaptation,
-        target_accept=settings["target_accept"],
-        save_warmup=False,
-        progress_bar=settings["progressbar"],
-    )
 
 
 def complete_formula_result(result: xr.DataTree, design: FormulaDesign) -> xr.DataTree:

@@ -63,7 +63,9 @@ __all__ = [
     "FormulaDesign",
     "GroupBlock",
     "build_formula_design",
+    "group_labels",
     "parse_formula",
+    "split_response",
 ]
 
 #: A group level is sampled centred when its own data give its log-odds a sampling
@@ -195,7 +197,7 @@ class FormulaDesign:
         group = self.matrices.group.evaluate_new_data(coded)
         out = []
         for block in self.blocks:
-            labels = _group_labels(frame, block.factor)
+            labels = group_labels(frame, block.factor)
             unknown = sorted(set(labels) - set(block.levels))
             if unknown:
                 raise ConfigError(f"{block.factor!r}: level(s) {unknown[:5]} are not in the model")
@@ -262,7 +264,8 @@ def _position_error(formula: str, what: str, lexeme: str) -> ConfigError:
     return ConfigError(f"formula: {what} at position {at + 1}:\n  {formula}\n  {pointer}")
 
 
-def _split_response(formula: str) -> tuple[str, str | None, str]:
+def split_response(formula: str) -> tuple[str, str | None, str]:
+    """``(response, trials column or None, the terms)`` of ``formula``."""
     if formula.count("~") != 1:
         raise ConfigError(
             f"formula {formula!r} needs exactly one '~' between the response and the terms, "
@@ -305,7 +308,7 @@ def parse_formula(formula: str):
     """
     if not isinstance(formula, str) or not formula.strip():
         raise ConfigError(f"formula must be a non-empty string, got {formula!r}")
-    response, trials, rhs = _split_response(formula)
+    response, trials, rhs = split_response(formula)
     text = f"{response} ~ {rhs}"
     try:
         tokens = Scanner(text).scan()
@@ -487,7 +490,7 @@ def build_formula_design(
 
     # cells: one per observed combination of the formula's variables
     used = sorted(names)
-    y = frame[response].astype(float) * (1.0 if trials else 1.0)
+    y = frame[response].astype(float)
     grouped = (
         pd.DataFrame({c: frame[c] for c in used} | {"_s": y, "_n": weights_rows})
         .groupby(used, observed=True, sort=True, dropna=False)[["_s", "_n"]]
@@ -618,7 +621,7 @@ def _group_blocks(matrices, block_terms, cells, coded, formula) -> list[GroupBlo
             by_factor.setdefault(factor, []).append(name)
         for factor, term_names in by_factor.items():
             variables = factor.split(":")
-            labels = _group_labels(cells, factor)
+            labels = group_labels(cells, factor)
             levels = tuple(sorted(labels.unique()))
             if len(levels) < 2:
                 raise _position_error(
@@ -658,7 +661,7 @@ def _group_blocks(matrices, block_terms, cells, coded, formula) -> list[GroupBlo
     return blocks
 
 
-def _group_labels(frame: pd.DataFrame, factor: str) -> pd.Series:
+def group_labels(frame: pd.DataFrame, factor: str) -> pd.Series:
     """Each row's level of ``factor`` (``a:b`` for a nested factor), as text."""
     variables = factor.split(":")
     labels = frame[variables[0]].astype(str)

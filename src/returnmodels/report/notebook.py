@@ -50,6 +50,7 @@ from returnmodels.inference.diagnostics import verdict_label, verdict_line, verd
 from returnmodels.inference.results import load_result, result_config
 from returnmodels.models import column_spec
 from returnmodels.models.design import Design
+from returnmodels.models.formula import group_labels
 from returnmodels.paths import bundled_cases, results_root, run_output
 from returnmodels.report import style
 from returnmodels.report.labels import label, text, value_label
@@ -250,6 +251,7 @@ def save_convergence_plots(
             break
         names.append(name)
         panels += size
+    style.apply()  # the project's theme whatever was plotted before in this process
     return [
         folder.figure(
             plot(result, var_names=names, backend="matplotlib"), f"{name}.png", basis="diagnostics"
@@ -290,12 +292,10 @@ def withheld_groups(result: xr.DataTree, rules: DisclosureRules = DEFAULT_RULES)
     ``min_cases`` cases, plus the next smallest if those alone are too few. For a
     formula fit: the withheld levels of every group factor, together."""
     if is_formula_fit(result):
-        cells = result["constant_data"].to_dataset()
+        cells = result["constant_data"].to_dataset().to_dataframe()
         withheld = []
         for factor in formula_groups(result):
-            labels = cells[factor.split(":")[0]].to_series().astype(str)
-            for variable in factor.split(":")[1:]:
-                labels = labels + ":" + cells[variable].to_series().astype(str)
+            labels = group_labels(cells, factor)
             sizes = pd.DataFrame({"group": labels.to_numpy(), "n": cells["trials"].to_numpy()})
             sizes = sizes.groupby("group", sort=True)["n"].sum().reset_index()
             withheld += [str(g) for g in pool_small_groups(sizes, "group", "n", rules)]

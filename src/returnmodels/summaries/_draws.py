@@ -26,7 +26,14 @@ from returnmodels.data.vocabulary import (
 from returnmodels.models.design import Design
 from returnmodels.models.prediction import encode_rows, predict_eta, stack_draws
 
-__all__ = ["HDI_PROB", "interval", "outcome_probabilities", "posterior_of", "weighted_mean"]
+__all__ = [
+    "HDI_PROB",
+    "interval",
+    "outcome_probabilities",
+    "posterior_of",
+    "ppc_table",
+    "weighted_mean",
+]
 
 #: The interval every summary reports: a 94% highest-density interval.
 HDI_PROB = 0.94
@@ -42,6 +49,19 @@ def interval(samples: np.ndarray, prob: float = HDI_PROB) -> dict[str, float]:
     """Posterior mean and HDI of 1-D draws."""
     lower, upper = az.hdi(np.asarray(samples, dtype=float), prob=prob)
     return {"mean": float(np.mean(samples)), "hdi_lower": float(lower), "hdi_upper": float(upper)}
+
+
+def ppc_table(by, levels, n, observed, replicated, prob: float = HDI_PROB) -> pd.DataFrame:
+    """One row per level: ``by``, n, observed_share, the replicated shares' mean and HDI,
+    and whether the observed share is inside it (``replicated``: draws x levels)."""
+    rows = []
+    for k, level in enumerate(levels):
+        summary = interval(replicated[:, k], prob)
+        inside = summary["hdi_lower"] <= observed[k] <= summary["hdi_upper"]
+        rows.append(
+            {by: level, "n": int(n[k]), "observed_share": observed[k], **summary, "inside": inside}
+        )
+    return pd.DataFrame(rows)
 
 
 def _chunks(posterior: xr.Dataset):

@@ -26,8 +26,8 @@ import xarray as xr
 from scipy.special import expit
 
 from returnmodels.errors import ConfigError
-from returnmodels.models.formula import FormulaDesign
-from returnmodels.summaries._draws import HDI_PROB, interval, posterior_of
+from returnmodels.models.formula import FormulaDesign, group_labels
+from returnmodels.summaries._draws import HDI_PROB, interval, posterior_of, ppc_table
 
 __all__ = [
     "formula_contrast",
@@ -160,9 +160,7 @@ def _as_level(design: FormulaDesign, factor: str, level: str) -> pd.DataFrame:
     """Every cell moved to ``level`` of ``factor``, with that level's group-level
     predictors."""
     variables = factor.split(":")
-    labels = design.cells[variables[0]].astype(str)
-    for v in variables[1:]:
-        labels = labels + ":" + design.cells[v].astype(str)
+    labels = group_labels(design.cells, factor)
     rows = np.flatnonzero(labels.to_numpy() == str(level))
     if not len(rows):
         raise ConfigError(f"{factor!r} has no level {level!r}")
@@ -276,10 +274,7 @@ def formula_ppc(
     unknown = [v for v in variables if v not in design.cells.columns]
     if unknown:
         raise ConfigError(f"no variable {unknown[0]!r} in this formula's cells")
-    labels = design.cells[variables[0]].astype(str)
-    for v in variables[1:]:
-        labels = labels + ":" + design.cells[v].astype(str)
-    codes, levels = pd.factorize(labels, sort=True)
+    codes, levels = pd.factorize(group_labels(design.cells, by), sort=True)
     indicator = np.zeros((len(codes), len(levels)))
     indicator[np.arange(len(codes)), codes] = 1.0
     n = design.trials @ indicator
@@ -292,11 +287,4 @@ def formula_ppc(
         part = slice(start, min(draws.n, start + _CHUNK))
         p = expit(_eta(draws, design.X, encoded, part))
         replicated[part] = rng.binomial(design.trials, p) @ indicator / n
-    rows = []
-    for k, level in enumerate(levels):
-        summary = interval(replicated[:, k], prob)
-        inside = summary["hdi_lower"] <= observed[k] <= summary["hdi_upper"]
-        rows.append(
-            {by: level, "n": int(n[k]), "observed_share": observed[k], **summary, "inside": inside}
-        )
-    return pd.DataFrame(rows)
+    return ppc_table(by, levels, n, observed, replicated, prob)

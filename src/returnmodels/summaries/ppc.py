@@ -18,9 +18,9 @@ from returnmodels.models.prediction import encode_rows
 from returnmodels.summaries._draws import (
     HDI_PROB,
     _chunks,
-    interval,
     outcome_probabilities,
     posterior_of,
+    ppc_table,
 )
 from returnmodels.summaries.formula import formula_ppc, is_formula_fit
 
@@ -51,14 +51,7 @@ def ppc_shares(
         p = outcome_probabilities(posterior, design, rows, draws)[:, :, 0]
         replicated.append(rng.binomial(trials, p) @ indicator / n)
     replicated = np.concatenate(replicated, axis=0)
-    rows = []
-    for k, level in enumerate(levels):
-        summary = interval(replicated[:, k], prob)
-        inside = summary["hdi_lower"] <= observed[k] <= summary["hdi_upper"]
-        rows.append(
-            {by: level, "n": int(n[k]), "observed_share": observed[k], **summary, "inside": inside}
-        )
-    table = pd.DataFrame(rows)
+    table = ppc_table(by, levels, n, observed, replicated, prob)
     if pd.api.types.is_numeric_dtype(design.cells[by]):
         table = table.iloc[np.argsort(table[by].astype(float).to_numpy())].reset_index(drop=True)
     return table
