@@ -37,6 +37,7 @@ def rows() -> pd.DataFrame:
         }
     )
     eta = -0.3 + 0.8 * frame["x"] + (frame["c"] == "c") * 0.5
+    eta += frame["year"].map({2018: -0.8, 2019: 0.0, 2020: 0.8})  # years that differ
     frame["y"] = rng.binomial(1, expit(eta))
     return frame
 
@@ -87,7 +88,7 @@ def _reference_log_density(design, theta: np.ndarray) -> float:
         J, m = len(block.levels), block.width
         z = theta[at : at + J * m].reshape(m, J).T  # column by column, level by level
         at += J * m
-        mask = centred(design, block)
+        mask = centred(design, block)[0]  # one linear predictor
         z_eff = z.copy()
         shift = beta[0]  # the one centred block here (year) is centred at the intercept
         z_eff[mask, 0] = (z[mask, 0] - shift) / s[0]
@@ -111,7 +112,9 @@ def _reference_log_density(design, theta: np.ndarray) -> float:
 )
 def test_log_density_is_the_model_written_out(rows, formula):
     design = build_formula_design(rows, formula)
-    _, layout = engine_inputs(design)
+    arrays, layout = engine_inputs(design)
+    if "year" in formula:  # the centred parameterisation is checked too (the years)
+        assert (arrays["noncentred"] == 0).any()
     theta = np.random.default_rng(5).normal(0.0, 0.7, layout.n_dim)
     value, grad = log_density(design, theta)
     reference = _reference_log_density(design, theta)

@@ -8,7 +8,12 @@ import pytest
 
 from returnmodels.errors import ConfigError
 from returnmodels.models.design import CASE_FILE_SPEC, build_design
-from returnmodels.models.formula import build_formula_design, centred, parse_formula
+from returnmodels.models.formula import (
+    between_level_variance,
+    build_formula_design,
+    centred,
+    parse_formula,
+)
 from returnmodels.models.registry import REFERENCE, get_model
 
 
@@ -107,14 +112,45 @@ def test_case_file_assisted_is_derived(small_cases):
 
 
 def test_centring_only_for_well_identified_intercepts(rows):
-    frame = rows.assign(tiny=[f"t{i // 4}" for i in range(len(rows))])  # 4 cases a level
+    rng = np.random.default_rng(8)
+    year_effect = rows["year"].map({2018: -1.0, 2019: 0.0, 2020: 1.0, 2021: 2.0})
+    frame = rows.assign(
+        tiny=[f"t{i // 4}" for i in range(len(rows))],  # 4 cases a level
+        y=(rng.random(len(rows)) < 1 / (1 + np.exp(-year_effect))).astype(int),
+    )
     design = build_formula_design(frame, "y ~ x + (1 + x | tiny) + (1 | year)")
     tiny, year = design.blocks
     # 4 cases: log-odds variance >= 1/2.5 + 1/2.5 > 1/4, never centred
     assert not centred(design, tiny).any()
-    assert centred(design, year).all()  # about 100 cases a year
+    assert centred(design, year).all()  # about 100 cases a year, years far apart
     slope_only = build_formula_design(frame, "y ~ x + (0 + x | year)")
     assert not centred(slope_only, slope_only.blocks[0]).any()
+    # the same 100 cases a year, but years that do not differ: a variance near zero is
+    # sampled non-centred (the centred form would be a funnel there)
+    flat = build_formula_design(rows, "y ~ x + (1 | year)")
+    assert not centred(flat, flat.blocks[0]).any()
+
+
+@pytest.mark.parametrize("sd", [0.0, 0.8])
+def test_between_level_variance_recovers_the_spread_of_the_levels(sd):
+    rng = np.random.default_rng(11)
+    groups, per_group = 60, 400
+    g = np.repeat(np.arange(groups), per_group)
+    x = rng.normal(size=g.size)
+    effect = sd * rng.normal(size=groups)
+    eta = -0.5 + 0.7 * x + effect[g]
+    frame = pd.DataFrame(
+        {"y": (rng.random(g.size) < 1 / (1 + np.exp(-eta))).astype(int), "x": x,
+         "g": [f"g{i}" for i in g]}
+    )  # fmt: skip
+    design = build_formula_design(frame, "y ~ x + (1 | g)")
+    (tau2,) = between_level_variance(design, design.blocks[0])
+    # against the SD of the drawn effects: near zero found near zero; a real spread found,
+    # attenuated (a level's share averages over x) but never inflated
+    if sd == 0:
+        assert np.sqrt(tau2) < 0.1
+    else:
+        assert 0.6 * effect.std() < np.sqrt(tau2) < 1.1 * effect.std()
 
 
 @pytest.mark.parametrize(

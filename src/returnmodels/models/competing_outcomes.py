@@ -63,8 +63,8 @@ from returnmodels.models.linear import add_block
 
 NAME = "competing_outcomes"
 SUMMARY = "two-stage multinomial model of the six outcomes: what assisted return competes with"
-#: The same model as a formula (its family, the six outcomes, is not yet one the
-#: formula engine fits).
+#: The same model as a formula on case files, with the case file's reference levels
+#: (REFERENCE; the formula engine fits it in the same two stages: README, Writing a model).
 FORMULA = (
     "outcome ~ n_procedures + C(closing_year) + gender + age_group + family + cooperation"
     " + (1 | nationality)"

@@ -6,7 +6,8 @@ The linear predictor of any row :math:`r` (a cell, or a counterfactual one) at d
 .. math:: \eta_{rs} = x_r^\top \beta_s + \sum_b z_{rb}^\top u_{b, j_b(r), s}
 
 * :func:`formula_margins`: counterfactual predictive margins of any variable (every cell
-  set to the value, averaged over cases; CALIBRATION.md's definition);
+  set to the value, averaged over cases; CALIBRATION.md's definition); for the
+  competing-outcomes family, of each of the six outcomes (an ``outcome`` column);
 * :func:`formula_contrast`: two levels of any group factor, every cell set to each in
   turn (with that level's group-level predictors);
 * :func:`formula_new_group`: a level not in the data, by explicit choice: its effects at
@@ -23,8 +24,14 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 import xarray as xr
-from scipy.special import expit
+from scipy.special import expit, logsumexp
 
+from returnmodels.data.vocabulary import (
+    ASSISTED,
+    NONREFERENCE_OUTCOMES,
+    OUTCOMES,
+    REFERENCE_OUTCOME,
+)
 from returnmodels.errors import ConfigError
 from returnmodels.models.formula import FormulaDesign, group_labels
 from returnmodels.summaries._draws import HDI_PROB, interval, posterior_of, ppc_table
@@ -45,27 +52,49 @@ def is_formula_fit(result: xr.DataTree) -> bool:
 
 
 class _Draws:
-    """The posterior as arrays: beta (S, P) and each block's effects (S, J, m)."""
+    """The posterior as arrays: beta (S, P) and each block's effects (S, J, m); of stage
+    1, or with ``outcome`` of one non-reference outcome's linear predictor in stage 2
+    of the competing-outcomes family (its ``competing_`` parameters)."""
 
-    def __init__(self, result: xr.DataTree, design: FormulaDesign):
+    def __init__(self, result: xr.DataTree, design: FormulaDesign, outcome: str | None = None):
         posterior = posterior_of(result)
         n = posterior.sizes["sample"]
-        parts = [
-            posterior[t.name].transpose("sample", ...).values.reshape(n, -1) for t in design.common
-        ]
+        prefix = "" if outcome is None else "competing_"
+
+        def values(name):
+            var = posterior[prefix + name]
+            if outcome is not None:
+                var = var.sel(nonreference_outcome=outcome)
+            return var.transpose("sample", ...).values
+
+        parts = [values(t.name).reshape(n, -1) for t in design.common]
         self.beta = np.concatenate(parts, axis=1) if parts else np.zeros((n, 0))
         self.effects = [
             np.stack(
-                [
-                    posterior[f"{block.column_name(r)}_effect"].transpose("sample", ...).values
-                    for r in range(block.width)
-                ],
-                axis=-1,
+                [values(f"{block.column_name(r)}_effect") for r in range(block.width)], axis=-1
             )
             for block in design.blocks
         ]
         self.posterior = posterior
         self.n = n
+
+
+def _average_outcome_shares(stages, X, encoded, weights) -> np.ndarray:
+    """Per draw (S, 6): the case-weighted mean of each outcome's probability over the
+    rows, p = (1 - q) softmax(0, eta_2) with q the uptake's, in ``OUTCOMES`` order."""
+    uptake, others = stages
+    w = np.asarray(weights, float) / np.sum(weights)
+    out = np.empty((uptake.n, len(OUTCOMES)))
+    order = (REFERENCE_OUTCOME, *NONREFERENCE_OUTCOMES)
+    columns = [OUTCOMES.index(o) for o in order]
+    for start in range(0, uptake.n, _CHUNK):
+        part = slice(start, min(uptake.n, start + _CHUNK))
+        q = expit(_eta(uptake, X, encoded, part))
+        eta = np.stack([np.zeros_like(q), *(_eta(d, X, encoded, part) for d in others)])
+        p = np.exp(eta - logsumexp(eta, axis=0)) * (1.0 - q)[None]
+        out[part, OUTCOMES.index(ASSISTED)] = q @ w
+        out[part, columns] = np.moveaxis(p @ w, 0, 1)
+    return out
 
 
 def _eta(draws: _Draws, X, encoded, part: slice, skip: frozenset[int] = frozenset()):
@@ -123,6 +152,10 @@ def formula_margins(
     ``values`` maps variables to the values to set (default :func:`default_values`)."""
     design = FormulaDesign.from_result(result)
     draws = _Draws(result, design)
+    competing = design.outcome_counts is not None
+    stages = (
+        (draws, [_Draws(result, design, o) for o in NONREFERENCE_OUTCOMES]) if competing else None
+    )
     values = default_values(design) if values is None else values
     rows = []
     for predictor, levels in values.items():
@@ -135,9 +168,16 @@ def formula_margins(
             frame = _cells(design)
             frame[predictor] = value
             X, encoded = design.encode(frame)
-            share = _average_share(draws, X, encoded, design.trials)
-            rows.append({"predictor": predictor, "value": str(value)} | interval(share, prob))
-    return pd.DataFrame(rows, columns=["predictor", "value", "mean", "hdi_lower", "hdi_upper"])
+            row = {"predictor": predictor, "value": str(value)}
+            if not competing:
+                share = _average_share(draws, X, encoded, design.trials)
+                rows.append(row | interval(share, prob))
+                continue
+            shares = _average_outcome_shares(stages, X, encoded, design.trials)
+            for k, outcome in enumerate(OUTCOMES):
+                rows.append({"outcome": outcome} | row | interval(shares[:, k], prob))
+    columns = ["predictor", "value", "mean", "hdi_lower", "hdi_upper"]
+    return pd.DataFrame(rows, columns=["outcome", *columns] if competing else columns)
 
 
 def _factor(design: FormulaDesign, group: str | None) -> str:
