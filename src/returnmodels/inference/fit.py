@@ -43,11 +43,13 @@ from returnmodels.inference.formula_fit import (
     compile_formula_model,
     complete_formula_result,
 )
+from returnmodels.inference.presets import engine_stages, registered_posterior
 from returnmodels.inference.results import config_hash, stamp
 from returnmodels.models._common import log_binomial_coefficient
 from returnmodels.models.design import CASE_FILE_SPEC, CELL_DIM, ColumnSpec, build_design, read_data
 from returnmodels.models.formula import build_formula_design, split_response
 from returnmodels.models.prediction import encode_rows, predict_eta
+from returnmodels.models.presets import preset_design
 from returnmodels.models.priors import merge_priors
 from returnmodels.models.registry import get_model
 
@@ -237,7 +239,9 @@ def fit(
 
     ``formula`` (lme4/brms syntax, :mod:`returnmodels.models.formula`) fits that model
     instead of a registered one, on the precompiled formula engine
-    (:mod:`returnmodels.inference.formula_fit`: no compile for a new formula);
+    (:mod:`returnmodels.inference.formula_fit`: no compile for a new formula); a case
+    file's ``outcome ~ ...`` is the competing-outcomes family, sampled in two stages
+    (uptake, then the other outcomes: :func:`returnmodels.models.formula.competing_stage`);
     ``reference`` sets categorical reference levels (``{"cooperation": "low"}``) and
     ``priors`` take the formula's classes (``intercept``, ``coefficients``, ``sigma``,
     ``corr``) and parameter names.
@@ -277,8 +281,16 @@ def fit(
     run["progressbar"] = show_progress(progressbar)
     run["timings"] = {}
     run["details"] = {}
+    engine_design = None
+    if settings["sampler"] == "nutpie":
+        engine_design = _engine_design(design, model, merged, entry.formula)
     built = time.perf_counter()
-    if entry.build_stages is None:
+    if engine_design is not None:  # the precompiled engine: nothing to compile
+        if target_accept is None and any(b.correlated for b in engine_design.blocks):
+            run["target_accept"] = CORRELATED_TARGET_ACCEPT
+        result = _sample_registered_on_engine(engine_design, design, model, run)
+        run["details"]["target_accept"] = run["target_accept"]
+    elif entry.build_stages is None:
         result = SAMPLERS[settings["sampler"]](pm_model, run, key)
     else:
         result = _sample_in_stages(entry.build_stages(design, merged), run, key)
@@ -309,9 +321,10 @@ def _fit_formula(
             f"{settings['sampler']!r}"
         )
     started = time.perf_counter()
-    if columns is None:  # a case file for its derived response, any table otherwise
+    if columns is None:  # a case file for its responses (assisted, outcome), any table else
         response = split_response(formula)[0]
-        columns = CASE_FILE_SPEC if response == "assisted" else ColumnSpec(outcome=response)
+        case_file = response in ("assisted", "outcome")
+        columns = CASE_FILE_SPEC if case_file else ColumnSpec(outcome=response)
     frame, checksum = _load(data, columns)
     design = build_formula_design(frame, formula, reference=reference, priors=priors)
     if not given_target_accept and any(block.correlated for block in design.blocks):
@@ -326,12 +339,10 @@ def _fit_formula(
     run = settings | {"cores": cores or min(settings["chains"], os.cpu_count() or 1)}
     run |= {"progressbar": show_progress(progressbar), "timings": {}, "details": {}}
     built = time.perf_counter()
-    compiled = compile_formula_model(design)
-    run["timings"]["compile_s"] = time.perf_counter() - built
-    run["details"]["engine"] = f"formula engine {ENGINE_VERSION}"
-    sampled_tree = _run_nutpie(compiled, run, compiled.cache_status)
+    stages = engine_stages(design)
+    sampled_trees = _sample_on_engine(stages, run)
     sampled = time.perf_counter()
-    result = complete_formula_result(sampled_tree, design)
+    result = complete_formula_result(sampled_trees, stages)
     stamp(result, "formula", config, checksum)
     timings = {
         "build_s": built - started,
@@ -343,6 +354,46 @@ def _fit_formula(
     result.attrs["returnmodels_sampler"] = json.dumps({"sampler": "nutpie", **run["details"]})
     result.attrs["returnmodels_verdict"] = json.dumps(check_convergence(result).to_dict())
     return result
+
+
+def _sample_on_engine(stages, run: dict) -> list[xr.DataTree]:
+    """nutpie on the formula engine, stage by stage: the competing-outcomes family is
+    uptake, then the other outcomes (independent factors of the posterior, each with its
+    own adaptation and seed ``random_seed + i``, joined draw by draw afterwards)."""
+    sampled = []
+    for i, stage in enumerate(stages):
+        settings = run | {"random_seed": run["random_seed"] + i, "timings": {}, "details": {}}
+        started = time.perf_counter()
+        compiled = compile_formula_model(stage)
+        settings["timings"]["compile_s"] = time.perf_counter() - started
+        settings["details"]["engine"] = f"formula engine {ENGINE_VERSION}"
+        sampled.append(_run_nutpie(compiled, settings, compiled.cache_status))
+        prefix = "" if len(stages) == 1 else f"stage{i}_"
+        run["timings"] |= {f"{prefix}{k}": v for k, v in settings["timings"].items()}
+        run["details"] |= {f"{prefix}{k}": v for k, v in settings["details"].items()}
+    return sampled
+
+
+def _sample_registered_on_engine(engine_design, design, model: str, run: dict) -> xr.DataTree:
+    """A registered model on the formula engine, with its registered outputs
+    (:func:`returnmodels.inference.presets.registered_posterior`)."""
+    trees = _sample_on_engine(engine_stages(engine_design), run)
+    posterior = xr.merge([tree["posterior"].to_dataset() for tree in trees])
+    groups = {
+        "sample_stats" if i == 0 else f"sample_stats_stage{i}": tree["sample_stats"].to_dataset()
+        for i, tree in enumerate(trees)
+    }
+    posterior = registered_posterior(posterior, design, model)
+    return xr.DataTree.from_dict({"posterior": posterior, **groups})
+
+
+def _engine_design(design, model: str, priors: dict, formula: str):
+    """The registered model's term table for the engine; None when a prior is a
+    distribution the engine does not have (the PyMC model is sampled then)."""
+    try:
+        return preset_design(design, model, priors, formula)
+    except ConfigError:
+        return None
 
 
 def _sample_in_stages(stages: tuple[pm.Model, ...], run: dict, key: str) -> xr.DataTree:

@@ -1,0 +1,146 @@
+r"""The registered models as term tables of the formula engine.
+
+Each registered model is a formula (``FORMULA`` in its module, :data:`registry.REFERENCE`
+for case files) and is fitted on the same precompiled sampler as any formula. Here its
+:class:`FormulaDesign` is built straight from the model's :class:`Design` (the cells and
+codings of its :class:`ColumnSpec`), so that any column specification works, the
+coefficients keep the registered names and dims (``n_procedures``, ``gender`` with dim
+``gender_level``, ``nationality_sigma``, ...), and the priors are the model's own:
+
+=====================================  ================================================
+registered prior                       engine prior
+=====================================  ================================================
+``intercept``, ``coefficients``        the ``Intercept``, and each case-level term
+``group_coefficients``                 each group-level term (``cooperation``)
+``group_sigma``                        ``<group>_sigma``
+``slope_sigma``, ``slope_lkj``         ``<group>_<slope>_sigma``, ``<group>_corr``
+``competing_<prior>``                  the same for stage 2, ``competing_<name>``
+=====================================  ================================================
+
+The linear predictor is the registered one,
+:math:`\eta_c = \beta_0 + x_c^\top\beta + z_{j}^\top\gamma + a_j [+ b_j \tilde x_c]`,
+with :math:`x_c` centred and coded as the :class:`Design` codes it and :math:`z_j` the
+group-level terms (none in ``varying_intercepts``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from returnmodels.errors import ConfigError
+from returnmodels.models.design import Design, Term
+from returnmodels.models.formula import (
+    CommonTerm,
+    FormulaDesign,
+    GroupBlock,
+    merge_formula_priors,
+    prior_of,
+)
+
+__all__ = ["ENGINE_MODELS", "preset_design"]
+
+#: How each registered model uses the design: group-level terms as fixed effects, group
+#: effects, the varying slope, the competing stage.
+ENGINE_MODELS: dict[str, dict[str, bool]] = {
+    "pooled": {"group_terms": True, "effects": False, "slope": False},
+    "varying_intercepts": {"group_terms": False, "effects": True, "slope": False},
+    "group_predictors": {"group_terms": True, "effects": True, "slope": False},
+    "varying_slopes": {"group_terms": True, "effects": True, "slope": True},
+    "competing_outcomes": {"group_terms": True, "effects": True, "slope": False},
+}
+
+
+def _common_term(term: Term, group_level_of: str | None = None) -> CommonTerm:
+    levels = None if term.kind == "numeric" else term.coded
+    return CommonTerm(
+        name=term.name,
+        labels=tuple(term.labels()),
+        levels=levels,
+        group_level_of=group_level_of,
+        variables=(term.name,),
+    )
+
+
+def _engine_priors(name: str, design: Design, priors: Mapping, terms, slope) -> dict:
+    """The registered priors by the engine's classes and names (see the module)."""
+    g = design.group
+    stages = ("", "competing_") if name == "competing_outcomes" else ("",)
+    by_name: dict[str, dict] = {}
+    for p in stages:
+        by_name[f"{p}Intercept"] = priors[f"{p}intercept"]
+        for term in terms:
+            key = "group_coefficients" if term.group_level_of else "coefficients"
+            by_name[f"{p}{term.name}"] = priors[f"{p}{key}"]
+        if ENGINE_MODELS[name]["effects"]:
+            by_name[f"{p}{g}_sigma"] = priors[f"{p}group_sigma"]
+        if slope is not None:
+            by_name[f"{p}{g}_{slope.name}_sigma"] = priors[f"{p}slope_sigma"]
+            by_name[f"{p}{g}_corr"] = priors[f"{p}slope_lkj"]
+    return merge_formula_priors(dict(by_name), list(by_name))
+
+
+def preset_design(design: Design, name: str, priors: Mapping, formula: str = "") -> FormulaDesign:
+    """The :class:`FormulaDesign` of registered model ``name`` on ``design`` with its
+    merged ``priors``. Raises :class:`ConfigError` when a prior is a distribution the
+    engine does not have (the caller then samples the PyMC model)."""
+    use = ENGINE_MODELS[name]
+    g = design.group
+    index = design.group_index()
+    columns = [np.ones((len(design.cells), 1)), design.case_matrix()]
+    terms = [_common_term(t) for t in design.terms]
+    if use["group_terms"] and design.group_terms:
+        columns.append(design.group_matrix()[index])
+        terms += [_common_term(t, group_level_of=g) for t in design.group_terms]
+    intercept = CommonTerm(name="Intercept", labels=("Intercept",), levels=None)
+    common = (intercept, *terms)
+    X = np.hstack(columns)
+    slope = None
+    if use["slope"]:
+        slope = design.term(design.spec.slope) if design.spec.slope else None
+        if slope is None or slope.kind != "numeric" or slope not in design.terms:
+            raise ConfigError(
+                f"varying_slopes needs a numeric case-level slope predictor "
+                f"(ColumnSpec.slope); got {design.spec.slope!r}"
+            )
+    blocks = ()
+    if use["effects"]:
+        values = [np.ones(len(design.cells))]
+        if slope is not None:
+            values.append(slope.encode(design.cells[slope.name])[:, 0])
+        blocks = (
+            GroupBlock(
+                factor=g,
+                levels=tuple(design.groups),
+                columns=("Intercept",) + ((slope.name,) if slope is not None else ()),
+                index=index,
+                values=np.column_stack(values),
+            ),
+        )
+    merged = _engine_priors(name, design, priors, terms, slope)
+    rows = [
+        _prior_row(prior_of(merged, term.name)) for term in common for _ in term.labels
+    ]  # fmt: skip
+    outcome_counts = design.counts if design.outcomes else None
+    return FormulaDesign(
+        formula=formula,
+        response=design.spec.response,
+        trials_column=None,
+        cells=design.cells,
+        successes=design.successes,
+        trials=design.trials,
+        common=common,
+        X=X,
+        blocks=blocks,
+        centres={t.name: t.center for t in design.terms if t.kind == "numeric"},
+        references={t.name: t.reference for t in design.terms if t.reference},
+        priors=merged,
+        coefficient_priors=np.array(rows, dtype=float).reshape(-1, 3),
+        factors=frozenset({g}),
+        outcome_counts=outcome_counts,
+    )
+
+
+def _prior_row(spec: Mapping) -> tuple[float, float, float]:
+    return (float(spec.get("nu", np.inf)), float(spec["mu"]), float(spec["sigma"]))

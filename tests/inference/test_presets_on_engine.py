@@ -1,0 +1,81 @@
+"""The registered models are fitted on the formula engine and are still their PyMC models.
+
+``fit(data, name)`` samples the precompiled engine (nothing compiled for a new model) and
+returns the registered names, dims and derived variables
+(:mod:`returnmodels.inference.presets`). Checked here: the priors reach the engine as
+registered; a prior the engine lacks falls back to the PyMC model; and the posterior of the
+engine agrees with the PyMC model's, sampled side by side, within Monte Carlo error.
+"""
+
+from __future__ import annotations
+
+import json
+
+import arviz as az
+import numpy as np
+import nutpie
+import pytest
+
+from returnmodels.inference.compiled import compile_for_nutpie
+from returnmodels.inference.fit import build_model, fit
+from returnmodels.inference.formula_fit import engine_inputs
+from returnmodels.models.design import CASE_FILE_SPEC, build_design
+from returnmodels.models.presets import preset_design
+from returnmodels.models.priors import merge_priors
+from returnmodels.models.registry import get_model
+
+
+def test_registered_priors_reach_the_engine(small_cases):
+    entry = get_model("varying_slopes")
+    priors = merge_priors(
+        entry.default_priors,
+        {
+            "group_sigma": {"sigma": 0.3},
+            "slope_lkj": {"eta": 4.0},
+            "group_coefficients": {"dist": "StudentT", "nu": 3.0, "mu": 0.0, "sigma": 1.0},
+        },
+    )
+    design = build_design(small_cases, CASE_FILE_SPEC)
+    engine = preset_design(design, "varying_slopes", priors)
+    arrays, layout = engine_inputs(engine)
+    labels = engine.column_labels()
+    # coefficients: case-level terms N(0, 2.5), cooperation Student-t(3, 0, 1)
+    assert arrays["coef_prior"][labels.index("n_procedures")].tolist() == [np.inf, 0.0, 2.5]
+    assert arrays["coef_prior"][labels.index("cooperation[high]")].tolist() == [3.0, 0.0, 1.0]
+    # SDs (HalfNormal 0.3 and 0.5) and the LKJ's eta in the Cholesky weights
+    assert arrays["sd_prior"].tolist() == [[0.0, 0.3, 1.0], [0.0, 0.5, 1.0]]
+    assert arrays["jacobian"].max() == pytest.approx(2 - 1 - 1 + 2 * (4.0 - 1))
+    assert "nationality_corr" in layout.names
+
+
+def test_a_prior_the_engine_lacks_samples_the_pymc_model(small_cases):
+    result = fit(
+        small_cases, "varying_intercepts", draws=100, tune=100, chains=1, progressbar=False,
+        priors={"group_sigma": {"dist": "HalfCauchy", "beta": 1.0}},
+    )  # fmt: skip
+    details = json.loads(result.attrs["returnmodels_sampler"])
+    assert "engine" not in details and "nationality_offset" in result["posterior"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["group_predictors", "varying_slopes"])
+def test_the_engine_and_the_pymc_model_give_one_posterior(small_cases, name):
+    engine = fit(small_cases, name, draws=1000, tune=1000, chains=4, random_seed=3)
+    assert json.loads(engine.attrs["returnmodels_verdict"])["passed"]
+    model, _, _ = build_model(small_cases, name)
+    compiled = compile_for_nutpie(model)
+    target = 0.9 if name == "varying_slopes" else 0.8
+    pymc = nutpie.sample(
+        compiled, draws=1000, tune=1000, chains=4, seed=4, target_accept=target,
+        progress_bar=False,
+    )  # fmt: skip
+    names = ["Intercept", "n_procedures", "cooperation", "nationality_sigma", "family"]
+    if name == "varying_slopes":
+        names += ["nationality_n_procedures_sigma", "nationality_corr"]
+    for var in names:
+        a = engine["posterior"][var]
+        b = pymc["posterior"][var]
+        # the difference of two independent estimates, within 4 of its Monte Carlo SEs
+        se = np.sqrt(az.mcse(a) ** 2 + az.mcse(b) ** 2).values.ravel()
+        diff = (a.mean(("chain", "draw")) - b.mean(("chain", "draw"))).values.ravel()
+        assert np.all(np.abs(diff) <= 4 * se + 1e-3), (var, diff, se)
