@@ -22,6 +22,8 @@ def run(args: argparse.Namespace) -> int:
         entry = get_model(args.name)
         print(entry.doc.strip())
         print(f"\nas a formula: {entry.formula}")
+        print("fitted on the precompiled formula engine (nothing compiled); the PyMC model")
+        print("above is its written-out reference (--sampler pymc|numpyro samples it)")
         print("\ndefault priors:")
         for name, prior in entry.default_priors.items():
             print(f"  {name}: {prior}")
@@ -31,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{name:<{width}}  {summary}")
         print(f"{'':<{width}}  formula: {get_model(name).formula}")
     print(
-        "\nAny other model is written as a formula: returnmodels fit --formula '...' "
-        "(README: Writing a model)."
+        "\nEach is fitted on the precompiled formula engine (nothing compiled); any other "
+        "model is written as a formula: returnmodels fit --formula '...' (README: Writing a model)."
     )
     return 0
