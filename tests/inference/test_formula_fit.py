@@ -198,6 +198,7 @@ def test_cbpp_agrees_with_lme4():
         tune=1000,
         chains=4,
         random_seed=20251,
+        target_accept=0.9,  # rstanarm glmer uses 0.95: 15 herds, a funnel at small SD
     )
     assert json.loads(result.attrs["returnmodels_verdict"])["passed"]
     post = result["posterior"]
