@@ -18,6 +18,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0+unknown"
 
 from returnmodels.data.cells import aggregate_cells
+from returnmodels.data.regions import origin_regions
 from returnmodels.data.validation import (
     ContractError,
     format_summary,
@@ -37,6 +38,7 @@ __all__ = [
     "aggregate_cells",
     "format_summary",
     "load_cases",
+    "origin_regions",
     "simulate_cases",
     "summarise_cases",
     "validate_cases",

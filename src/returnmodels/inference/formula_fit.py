@@ -267,8 +267,12 @@ def _engine(family: str = "binomial") -> _Engine:
         for name, dtype, ndim in INPUTS
     )
     source = _TEMPLATE.format(table_size=table_size, args=args)
+    # the graph itself is part of the key: numba caches the callbacks with the graph's
+    # code linked in, so a changed graph under an unchanged ENGINE_VERSION and source
+    # would otherwise run the old graph on the new data arrays
+    graph = pytensor.printing.debugprint([lp, grad, expanded], file="str", print_type=True)
     digest = hashlib.sha256(
-        f"formula engine {ENGINE_VERSION} {family}\n{_versions()}\n{source}".encode()
+        f"formula engine {ENGINE_VERSION} {family}\n{_versions()}\n{source}\n{graph}".encode()
     ).hexdigest()[:32]
     logp_callback, expand_callback, cacheable = compile_callbacks(
         f"formula_engine_{digest}", source, logp_fn, expand_fn, bool(pytensor.config.numba__cache)

@@ -57,6 +57,7 @@ from scipy.optimize import minimize
 from scipy.special import logsumexp
 
 from returnmodels.data.case_summary import assisted
+from returnmodels.data.regions import REGION_COLUMN, with_origin_region
 from returnmodels.data.vocabulary import (
     ASSISTED,
     COMPETING_OUTCOMES,
@@ -74,6 +75,7 @@ __all__ = [
     "build_formula_design",
     "competing_stage",
     "group_labels",
+    "nesting_parent",
     "parse_formula",
     "split_response",
 ]
@@ -493,10 +495,14 @@ def _is_numeric(series: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
 
 
-def _prepare(data: pd.DataFrame, response: str, trials: str | None, formula: str) -> pd.DataFrame:
+def _prepare(
+    data: pd.DataFrame, response: str, trials: str | None, formula: str, variables: set[str]
+) -> pd.DataFrame:
     frame = data
     if response not in frame.columns and response == "assisted" and "outcome" in frame.columns:
         frame = frame.assign(assisted=assisted(frame).to_numpy())
+    if REGION_COLUMN in variables and REGION_COLUMN not in frame.columns:
+        frame = with_origin_region(frame)  # derived from nationality, as assisted is
     _check_columns(formula, {response} | ({trials} if trials else set()), frame)
     y = frame[response]
     if trials is None and _is_outcome_column(y):
@@ -595,7 +601,7 @@ def build_formula_design(
     """
     response, trials, description, block_terms = parse_formula(formula)
     names = {v for v in description.var_names if v} - {response}
-    frame = _prepare(data, response, trials, formula)
+    frame = _prepare(data, response, trials, formula, names)
     _check_columns(formula, names, frame)
     weights_rows = frame[trials].to_numpy(float) if trials else np.ones(len(frame))
 
@@ -923,6 +929,37 @@ def _level_counts(design: FormulaDesign, block: GroupBlock):
     reference = total - observed.sum(axis=1)
     variance = 1.0 / (observed + 0.5) + 1.0 / (reference[:, None] + 0.5)
     return observed, reference, variance
+
+
+def nesting_parent(design: FormulaDesign, block: GroupBlock) -> tuple[int, np.ndarray] | None:
+    """The block whose levels ``block``'s levels are nested in, and each level's parent
+    level; None when there is none.
+
+    Nesting is read from the data, as lme4 reads it from unique labels: an intercept
+    block ``P`` is a parent of the intercept block ``block`` when every level of
+    ``block`` occurs with exactly one level of ``P`` and ``P`` has fewer levels.
+    ``(1 | region/nationality)`` is ``(1 | region) + (1 | region:nationality)``, and
+    ``(1 | cooperation) + (1 | nationality)`` is nested in the same way when each
+    nationality has one cooperation class. Of several parents (``a/b/c``) the one with
+    most levels, the direct parent, is taken.
+    """
+    if block.columns[0] != "Intercept":
+        return None
+    J = len(block.levels)
+    found = None
+    for p, parent in enumerate(design.blocks):
+        K = len(parent.levels)
+        if parent is block or parent.columns[0] != "Intercept" or K >= J:
+            continue
+        level = np.full(J, -1)
+        level[block.index] = parent.index
+        if np.any(level < 0):
+            continue
+        if np.any(level[block.index] != parent.index):
+            continue  # a level that occurs with two parent levels: crossed, not nested
+        if found is None or K > len(design.blocks[found[0]].levels):
+            found = (p, level)
+    return found
 
 
 def centred(design: FormulaDesign, block: GroupBlock, pooled=None) -> np.ndarray:
