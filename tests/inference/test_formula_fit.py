@@ -169,6 +169,15 @@ def test_nesting_is_read_from_the_data(nested_rows):
     assert nesting_parent(crossed, crossed.blocks[1])[0] == 0
     # every nat in every year: crossed, not nested
     assert nesting_parent(crossed, crossed.blocks[2]) is None
+    # the engine: regions non-centred, large nationalities centred at their region's effect
+    arrays, _ = engine_inputs(design)
+    assert not centred(design, region).any() and (arrays["noncentred"][0, :4] == 1).all()
+    large = centred(design, nat)[0]
+    assert large.sum() == 12  # three of five a region
+    np.testing.assert_array_equal(arrays["parent"][4:24], level)  # region's 4 levels first
+    np.testing.assert_array_equal(arrays["parent_weight"][0, 4:24], large)
+    np.testing.assert_array_equal(arrays["parent"][24:], np.arange(24, 27))  # years: none
+    assert not arrays["parent_weight"][0, 24:].any()
 
 
 def _natural_log_density(design, phi: np.ndarray) -> float:
@@ -194,6 +203,7 @@ def test_the_parameterisation_is_the_model_with_its_jacobian(nested_rows):
     design = build_formula_design(nested_rows, "y ~ x + (1 | region/nat) + (1 | year)")
     arrays, layout = engine_inputs(design)
     assert (arrays["noncentred"] == 0).any() and (arrays["noncentred"] == 1).any()
+    assert arrays["parent_weight"].any()  # centred nationalities centred at their region
     engine = _engine("binomial")
     inputs = [arrays[n] for n, _, _ in INPUTS]
     P, S = design.X.shape[1], len(design.blocks)

@@ -50,6 +50,7 @@ from returnmodels.inference.compiled import _array_expression, _versions, compil
 from returnmodels.models.formula import (
     FormulaDesign,
     centred,
+    nesting_parent,
     pooled_probabilities,
     prior_of,
 )
@@ -91,6 +92,8 @@ INPUTS: tuple[tuple[str, str, int], ...] = (
     ("noncentred", "float64", 2),  # (M, Q) 1 non-centred, 0 centred
     ("G", "float64", 2),  # (Q, P) mean of a centred level
     ("level_sd", "int64", 1),  # (Q,) the sigma of u_q
+    ("parent", "int64", 1),  # (Q,) a nested level's parent level; itself for none
+    ("parent_weight", "float64", 2),  # (M, Q) 1: a centred level centred at its parent
     ("pair", "int64", 1),  # (Tp,) omega[pair] += L[left] * L[right]
     ("left", "int64", 1),
     ("right", "int64", 1),
@@ -160,11 +163,16 @@ def _graph(multinomial: bool):
     jacobian = v["jacobian"][:, None] if multinomial else v["jacobian"]
     lp += pt.sum(jacobian * log_scale)
 
-    # group effects: u = sigma * L z, where a centred level's z is (a - G beta) / sigma
-    shift = pt.dot(v["G"], beta.T)  # (Q[, M])
+    # group effects: u = sigma * L z_eff; a non-centred level's z_eff is z, a centred
+    # level's z is its value a = mean + u, z_eff = (a - mean) / sigma, with mean G beta
+    # and, for a level nested in another, that parent level's effect u_p = sigma_p z_p
+    # (hierarchical centring; a parent level is non-centred and has no G beta of its
+    # own). The mean never depends on the level's own z: Jacobian 1 either way
     nc = v["noncentred"].T if multinomial else v["noncentred"][0]
     level_sigma = sigma[v["level_sd"]]
-    z_eff = nc * z + (1 - nc) * (z - shift) / level_sigma
+    weight = v["parent_weight"].T if multinomial else v["parent_weight"][0]
+    mean = pt.dot(v["G"], beta.T) + weight * (level_sigma * z)[v["parent"]]  # (Q[, M])
+    z_eff = nc * z + (1 - nc) * (z - mean) / level_sigma
     term = sigma[v["sd"]] * L[v["entry"]] * z_eff[v["src"]]
     u = pt.zeros((Q, M) if multinomial else (Q,))[v["dest"]].inc(term)
     lp += pt.sum(-0.5 * pt.sqr(z_eff)) - pt.sum((1 - nc) * pt.log(level_sigma))
@@ -402,6 +410,19 @@ def engine_inputs(design: FormulaDesign) -> tuple[dict[str, np.ndarray], Layout]
             noncentred[masks[b][:, j], q] = 0.0
             first = np.flatnonzero(block.index == j)[0]
             G[q, columns] = design.X[first, columns]
+    # nested levels: a centred one is centred at its parent level's effect, which is
+    # sampled non-centred (formula.centred) and so is sigma_p z_p
+    parent = np.arange(Q, dtype=np.int64)
+    parent_weight = np.zeros((M, Q))
+    for b, block in enumerate(blocks):
+        nesting = nesting_parent(design, block)
+        if nesting is not None:
+            p, parent_level = nesting
+            levels = q_of[(b, 0)] + np.arange(len(block.levels))
+            parent[levels] = q_of[(p, 0)] + parent_level
+            parent_weight[:, levels] = masks[b]
+    if not (noncentred[:, parent[parent_weight.any(axis=0)]] == 1).all():
+        raise AssertionError("a parent level must be non-centred (formula.centred)")
     # Z tables: every cell's (u index, value) for each block column
     K = sum(block.width for block in blocks)
     Zidx = np.zeros((C, K), dtype=np.int64)
@@ -446,6 +467,8 @@ def engine_inputs(design: FormulaDesign) -> tuple[dict[str, np.ndarray], Layout]
         "noncentred": noncentred,
         "G": G,
         "level_sd": level_sd,
+        "parent": parent,
+        "parent_weight": parent_weight,
         "pair": np.array(pair, dtype=np.int64),
         "left": np.array(left, dtype=np.int64),
         "right": np.array(right, dtype=np.int64),

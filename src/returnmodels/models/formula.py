@@ -977,10 +977,25 @@ def centred(design: FormulaDesign, block: GroupBlock, pooled=None) -> np.ndarray
     throughout, where the centred form would be a funnel. Slopes, and the intercepts of
     levels with little data, stay non-centred, which is sound however small their
     variance.
+
+    Nested groups (:func:`nesting_parent`): a centred child level is centred at its
+    parent level's value (hierarchical centring, Gelfand, Sahu and Carlin 1995;
+    :mod:`returnmodels.inference.formula_fit`), so the children's data reach the parent
+    through the children's prior, and the parent levels, whose SD rests on a few levels
+    and so reaches towards zero, are sampled non-centred. On the bundled data
+    ``(1 | region/nationality)`` then passes the gate without a divergence, where a
+    centred region (its 1,000s of cases taken for its information) left the region and
+    its nationalities on a ridge: R-hat 1.19 on the region SD.
     """
     J = len(block.levels)
     if block.columns[0] != "Intercept":
         return np.zeros((design.n_linear, J), dtype=bool)
+    if any(
+        (nesting := nesting_parent(design, child)) is not None
+        and design.blocks[nesting[0]] is block
+        for child in design.blocks
+    ):
+        return np.zeros((design.n_linear, J), dtype=bool)  # a parent: non-centred
     _, _, variance = _level_counts(design, block)
     tau2 = between_level_variance(design, block, pooled)
     bound = np.minimum(1.0 / CENTRING_INFORMATION, tau2)
