@@ -22,7 +22,11 @@ Stan's ``cholesky_factor_corr`` (its Jacobian and the LKJ density on the Cholesk
 are one weighted sum of :math:`\log(1 - w^2)` terms, the weights being data). Levels of
 an intercept-only block that their own data identify well are sampled centred,
 :math:`a_j \sim \mathcal N(G_j \beta, \sigma)` with :math:`u_j = a_j - G_j\beta` (the same
-model, a shift of Jacobian 1; :func:`returnmodels.models.formula.centred`).
+model, a shift of Jacobian 1; :func:`returnmodels.models.formula.centred`). A centred
+level nested in another (``(1 | region/nationality)``, nesting read from the data) is
+centred at its parent level's effect as well, :math:`a_j \sim \mathcal N(G_j\beta +
+u_{p(j)}, \sigma)` (hierarchical centring), the parent levels being non-centred; the
+parent of every level is data too (``parent``, ``parent_weight``).
 
 Because no size or index is a graph constant, the graph is the same for every formula:
 PyTensor compiles it to numba once, numba caches it on disk (``~/.pytensor``), and so
@@ -66,7 +70,7 @@ __all__ = [
 ]
 
 #: Bump when the graph or the callback template changes.
-ENGINE_VERSION = 3
+ENGINE_VERSION = 4
 
 _SD_KINDS = {"HalfNormal": 0, "Exponential": 1, "HalfStudentT": 2}
 
