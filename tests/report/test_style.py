@@ -44,3 +44,18 @@ def test_percent_ticks_are_not_rounded_to_wrong_values():
     ticks = [t.get_text() for t in ax.get_yticklabels()]
     plt.close(fig)
     assert "12.5%" in ticks and "12%" not in ticks, ticks
+
+
+def test_a_long_axis_label_is_shrunk_to_its_panel():
+    figure, axes = plt.subplots(4, 1, figsize=(6, 5))
+    for axis in axes:
+        axis.set_ylabel("region:nationality_sigma", fontsize=14)
+    axes[0].set_ylabel("x", fontsize=14)
+    style.fit_axis_labels(figure)
+    figure.canvas.draw()
+    for axis in axes[1:]:
+        label = axis.yaxis.label
+        assert label.get_fontsize() < 14
+        assert label.get_window_extent().height <= axis.get_window_extent().height
+    assert axes[0].yaxis.label.get_fontsize() == 14  # a short label is left as it is
+    plt.close(figure)

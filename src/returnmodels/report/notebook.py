@@ -55,7 +55,7 @@ from returnmodels.paths import bundled_cases, results_root, run_output
 from returnmodels.report import style
 from returnmodels.report.labels import label, text, value_label
 from returnmodels.report.model_figures import plot_margins
-from returnmodels.report.run_folder import Figure, RunFolder
+from returnmodels.report.run_folder import Figure, RunFolder, matplotlib_figure
 from returnmodels.simulate import simulate_cases
 from returnmodels.simulate.targets import COOPERATION_MARGINS, PROCEDURE_MARGINS
 from returnmodels.summaries import (
@@ -252,12 +252,12 @@ def save_convergence_plots(
         names.append(name)
         panels += size
     style.apply()  # the project's theme whatever was plotted before in this process
-    return [
-        folder.figure(
-            plot(result, var_names=names, backend="matplotlib"), f"{name}.png", basis="diagnostics"
-        )
-        for name, plot in (("rank", azp.plot_rank), ("trace", azp.plot_trace_dist))
-    ]
+    saved = []
+    for name, plot in (("rank", azp.plot_rank), ("trace", azp.plot_trace_dist)):
+        collection = plot(result, var_names=names, backend="matplotlib")
+        style.fit_axis_labels(matplotlib_figure(collection))
+        saved.append(folder.figure(collection, f"{name}.png", basis="diagnostics"))
+    return saved
 
 
 def formula_groups(result: xr.DataTree) -> list[str]:

@@ -53,7 +53,7 @@ from returnmodels.errors import ConfigError
 from returnmodels.files import atomic_write, sha256_file
 from returnmodels.inference.results import save_result
 
-__all__ = ["Figure", "RunFolder"]
+__all__ = ["Figure", "RunFolder", "matplotlib_figure"]
 
 #: Resolution of every saved figure.
 DPI = 120
@@ -112,7 +112,7 @@ class RunFolder:
         :data:`~returnmodels.disclosure.figure.FIGURE_BASES`); close it; return it."""
         checksums = {source: self._source_checksum(source) for source in sources}
         marker = figure_marker(self.rules, basis or "tables", checksums)
-        canvas = _matplotlib_figure(figure)
+        canvas = matplotlib_figure(figure)
         buffer = io.BytesIO()
         canvas.savefig(
             buffer,
@@ -171,7 +171,7 @@ class RunFolder:
         return audit_results(self.path, self.rules, id_pattern=self.id_pattern)
 
 
-def _matplotlib_figure(figure):
+def matplotlib_figure(figure):
     """The matplotlib figure behind Axes, a Figure or an ArviZ ``PlotCollection``."""
     if hasattr(figure, "get_viz"):
         figure = figure.get_viz("figure")

@@ -22,6 +22,7 @@ __all__ = [
     "SIZES",
     "apply",
     "count_label",
+    "fit_axis_labels",
     "percent_axis",
     "subplots",
     "top_groups",
@@ -83,3 +84,33 @@ def percent_axis(axis) -> None:
     """Show shares on ``axis`` (``ax.xaxis`` or ``ax.yaxis``) as percentages, with as
     many decimals as the ticks need (``2.5%``, never a rounded ``2%``)."""
     axis.set_major_formatter(PercentFormatter(1.0, decimals=None))
+
+
+def fit_axis_labels(figure, fill: float = 0.95, smallest: float = 6.0) -> None:
+    """Fit each y-axis label that is taller than its panel (a long parameter name,
+    ``region:nationality_sigma``, beside a short panel of a stacked trace plot) into the
+    panel, so that it no longer runs into the next panel's: broken in two at the ``:`` or
+    ``_`` nearest its middle where it would have to shrink by more than a third, then a
+    smaller font, down to ``smallest`` points."""
+    figure.canvas.draw()
+    for axis in figure.axes:
+        label = axis.yaxis.label
+        text = label.get_text()
+        if not text:
+            continue
+        room = axis.get_window_extent().height * fill
+        needed = label.get_window_extent().height
+        if needed <= room:
+            continue
+        breaks = [i for i, c in enumerate(text) if c in ":_" and 0 < i < len(text) - 1]
+        if room / needed < 2 / 3 and breaks and "\n" not in text:  # a third smaller at most
+            at = min(breaks, key=lambda i: abs(i - len(text) / 2))
+            label.set_text(f"{text[: at + 1]}\n{text[at + 1 :]}")
+            figure.canvas.draw()
+            needed = label.get_window_extent().height
+        for _ in range(4):  # the extent of a rotated, wrapped label is not linear in size
+            if needed <= room or label.get_fontsize() <= smallest:
+                break
+            label.set_fontsize(max(smallest, label.get_fontsize() * room / needed))
+            figure.canvas.draw()
+            needed = label.get_window_extent().height
