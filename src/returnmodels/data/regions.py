@@ -7,8 +7,9 @@ data's own (from a nationality table of the user's) is kept as it is.
 
 The table (``m49_regions.csv``, shipped with the package) gives every ISO 3166-1
 alpha-3 code its M49 intermediate region where M49 has one (``Western Africa``,
-``South America``), else its sub-region (``Northern Africa``, ``Western Asia``):
-22 regions of origin, and ``stateless or unknown`` for ``XXA`` and ``XXX``.
+``South America``), else its sub-region (``Northern Africa``, ``Western Asia``): the
+22 regions of the inhabited world (and Antarctica), and ``stateless or unknown`` for
+``XXA`` and ``XXX``.
 """
 
 from __future__ import annotations
