@@ -91,26 +91,26 @@ def fit_axis_labels(figure, fill: float = 0.95, smallest: float = 6.0) -> None:
     ``region:nationality_sigma``, beside a short panel of a stacked trace plot) into the
     panel, so that it no longer runs into the next panel's: broken in two at the ``:`` or
     ``_`` nearest its middle where it would have to shrink by more than a third, then a
-    smaller font, down to ``smallest`` points."""
+    smaller font, down to ``smallest`` points. The figure is laid out once; each label is
+    measured on its own (a full draw per label cost seconds on a 36-panel trace plot)."""
     figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
     for axis in figure.axes:
         label = axis.yaxis.label
         text = label.get_text()
         if not text:
             continue
-        room = axis.get_window_extent().height * fill
-        needed = label.get_window_extent().height
+        room = axis.get_window_extent(renderer).height * fill
+        needed = label.get_window_extent(renderer).height
         if needed <= room:
             continue
         breaks = [i for i, c in enumerate(text) if c in ":_" and 0 < i < len(text) - 1]
         if room / needed < 2 / 3 and breaks and "\n" not in text:  # a third smaller at most
             at = min(breaks, key=lambda i: abs(i - len(text) / 2))
             label.set_text(f"{text[: at + 1]}\n{text[at + 1 :]}")
-            figure.canvas.draw()
-            needed = label.get_window_extent().height
+            needed = label.get_window_extent(renderer).height
         for _ in range(4):  # the extent of a rotated, wrapped label is not linear in size
             if needed <= room or label.get_fontsize() <= smallest:
                 break
             label.set_fontsize(max(smallest, label.get_fontsize() * room / needed))
-            figure.canvas.draw()
-            needed = label.get_window_extent().height
+            needed = label.get_window_extent(renderer).height
