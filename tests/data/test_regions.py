@@ -40,5 +40,7 @@ def test_a_formula_that_names_region_gets_it():
     design = build_formula_design(rows, "y ~ (1 | region/nationality)")
     assert [b.factor for b in design.blocks] == ["region", "region:nationality"]
     assert design.blocks[0].levels == ("Western Africa", "Western Asia")
+    with pytest.raises(ConfigError, match="unknown column 'regoin'.*did you mean 'region'"):
+        build_formula_design(rows, "y ~ (1 | regoin/nationality)")
     with pytest.raises(ConfigError, match="unknown column 'regio'"):
         build_formula_design(rows, "y ~ (1 | regio)")

@@ -413,7 +413,10 @@ def _check_columns(formula: str, names: set[str], data: pd.DataFrame) -> None:
     for name in sorted(names):
         if name in data.columns:
             continue
-        near = difflib.get_close_matches(name, [str(c) for c in data.columns], n=1)
+        known = [str(c) for c in data.columns]
+        if "nationality" in data.columns:
+            known.append(REGION_COLUMN)  # derived where a formula names it
+        near = difflib.get_close_matches(name, known, n=1)
         hint = f"; did you mean {near[0]!r}?" if near else ""
         raise _position_error(formula, f"unknown column {name!r} (not in the data{hint})", name)
 
