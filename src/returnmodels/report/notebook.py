@@ -255,7 +255,7 @@ def save_convergence_plots(
     saved = []
     for name, plot in (("rank", azp.plot_rank), ("trace", azp.plot_trace_dist)):
         collection = plot(result, var_names=names, backend="matplotlib")
-        style.fit_axis_labels(matplotlib_figure(collection))
+        style.lay_out_panels(matplotlib_figure(collection))
         saved.append(folder.figure(collection, f"{name}.png", basis="diagnostics"))
     return saved
 

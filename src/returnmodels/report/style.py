@@ -23,6 +23,7 @@ __all__ = [
     "apply",
     "count_label",
     "fit_axis_labels",
+    "lay_out_panels",
     "percent_axis",
     "subplots",
     "top_groups",
@@ -114,3 +115,12 @@ def fit_axis_labels(figure, fill: float = 0.95, smallest: float = 6.0) -> None:
                 break
             label.set_fontsize(max(smallest, label.get_fontsize() * room / needed))
             needed = label.get_window_extent(renderer).height
+
+
+def lay_out_panels(figure) -> None:
+    """Lay out a grid of panels drawn elsewhere (ArviZ's rank and trace plots, which fix
+    their subplot positions) so that nothing collides: matplotlib's constrained layout
+    keeps a row's titles clear of the tick labels of the row above, and
+    :func:`fit_axis_labels` fits y-labels taller than their panel."""
+    figure.set_layout_engine("constrained")
+    fit_axis_labels(figure)
