@@ -93,7 +93,8 @@ def _reference_log_density(stage: FormulaDesign, theta: np.ndarray) -> float:
     lp = stats.norm.logpdf(beta, 0.0, 2.5).sum()
     lp += stats.halfnorm.logpdf(sigma, scale=1.0).sum() + log_sigma.sum()
     nc = arrays["noncentred"]
-    G = arrays["G"]
+    G = np.zeros((J, P))  # the engine's (level, column, value) triples
+    np.add.at(G, tuple(arrays["G_index"]), arrays["G_value"])
     u = np.zeros((M, J))
     for k in range(M):
         for j in range(J):

@@ -17,7 +17,13 @@ from returnmodels.disclosure import DisclosureRules
 from returnmodels.disclosure.posterior import released_posterior
 from returnmodels.inference.diagnostics import check_convergence, verdict_advice
 from returnmodels.inference.fit import fit
-from returnmodels.inference.formula_fit import INPUTS, _engine, engine_inputs, log_density
+from returnmodels.inference.formula_fit import (
+    INPUTS,
+    _engine,
+    engine_inputs,
+    log_density,
+    needs_general,
+)
 from returnmodels.inference.results import load_result, save_result
 from returnmodels.models.formula import build_formula_design, centred, nesting_parent
 
@@ -137,6 +143,40 @@ def test_log_density_is_the_model_written_out(rows, formula):
         assert grad[i] == pytest.approx(numeric, rel=1e-5, abs=1e-5)
 
 
+@pytest.mark.parametrize(
+    "formula", ["y ~ x + c + (1 | tiny) + (1 | year)", "y ~ x * c + (1 | year)", "y ~ x + c"]
+)
+def test_the_lean_engine_is_the_general_one(rows, formula):
+    """A design with neither correlated nor nested blocks runs on the engine without
+    their machinery: the same log density and gradient as the general engine, and the
+    gradient (the likelihood's written by hand) is the density's derivative in every
+    coordinate."""
+    design = build_formula_design(rows, formula)
+    arrays, layout = engine_inputs(design)
+    assert not needs_general(arrays)
+    inputs = [arrays[n] for n, _, _ in INPUTS]
+    lean, general = _engine("binomial", general=False), _engine("binomial", general=True)
+    rng = np.random.default_rng(8)
+    for theta in rng.normal(0.0, 0.7, (3, layout.n_dim)):
+        value, grad = lean.logp_fn(theta, *inputs)
+        value_g, grad_g = general.logp_fn(theta, *inputs)
+        assert float(value) == pytest.approx(float(value_g), rel=1e-12)
+        np.testing.assert_allclose(grad, grad_g, rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(
+            lean.expand_fn(theta, *inputs)[0], general.expand_fn(theta, *inputs)[0], rtol=1e-12
+        )
+        h, eye = 1e-6, np.eye(layout.n_dim)
+        numeric = [
+            (
+                float(lean.logp_fn(theta + h * e, *inputs)[0])
+                - float(lean.logp_fn(theta - h * e, *inputs)[0])
+            )
+            / (2 * h)
+            for e in eye
+        ]
+        np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-5)
+
+
 @pytest.fixture(scope="module")
 def nested_rows() -> pd.DataFrame:
     """Nationalities nested in regions: large ones (centred) and tiny ones (non-centred),
@@ -174,10 +214,10 @@ def test_nesting_is_read_from_the_data(nested_rows):
     assert not centred(design, region).any() and (arrays["noncentred"][0, :4] == 1).all()
     large = centred(design, nat)[0]
     assert large.sum() == 12  # three of five a region
-    np.testing.assert_array_equal(arrays["parent"][4:24], level)  # region's 4 levels first
-    np.testing.assert_array_equal(arrays["parent_weight"][0, 4:24], large)
-    np.testing.assert_array_equal(arrays["parent"][24:], np.arange(24, 27))  # years: none
-    assert not arrays["parent_weight"][0, 24:].any()
+    child, parent = arrays["nest"]  # the centred nationalities and their regions
+    np.testing.assert_array_equal(child, 4 + np.flatnonzero(large))  # region's 4 levels first
+    np.testing.assert_array_equal(parent, level[large])
+    assert arrays["nest_weight"].all() and needs_general(arrays)
 
 
 def _natural_log_density(design, phi: np.ndarray) -> float:
@@ -203,8 +243,8 @@ def test_the_parameterisation_is_the_model_with_its_jacobian(nested_rows):
     design = build_formula_design(nested_rows, "y ~ x + (1 | region/nat) + (1 | year)")
     arrays, layout = engine_inputs(design)
     assert (arrays["noncentred"] == 0).any() and (arrays["noncentred"] == 1).any()
-    assert arrays["parent_weight"].any()  # centred nationalities centred at their region
-    engine = _engine("binomial")
+    assert arrays["nest"].size  # centred nationalities centred at their region
+    engine = _engine("binomial", general=True)
     inputs = [arrays[n] for n, _, _ in INPUTS]
     P, S = design.X.shape[1], len(design.blocks)
 

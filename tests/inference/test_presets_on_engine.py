@@ -45,7 +45,9 @@ def test_registered_priors_reach_the_engine(small_cases):
     assert arrays["coef_prior"][labels.index("cooperation[high]")].tolist() == [3.0, 0.0, 1.0]
     # SDs (HalfNormal 0.3 and 0.5) and the LKJ's eta in the Cholesky weights
     assert arrays["sd_prior"].tolist() == [[0.0, 0.3, 1.0], [0.0, 0.5, 1.0]]
-    assert arrays["jacobian"].max() == pytest.approx(2 - 1 - 1 + 2 * (4.0 - 1))
+    # the one w of a 2 x 2 factor: log(1 - w^2) weighs 1 (tanh) + 1/2 (m - r - 1 + 2 (eta
+    # - 1)) for L_11 = sqrt(1 - w^2) in the LKJ density and the Cholesky Jacobian
+    assert arrays["w_weight"].tolist() == [pytest.approx(1 + 0.5 * (2 - 1 - 1 + 2 * (4.0 - 1)))]
     assert "nationality_corr" in layout.names
 
 
@@ -61,10 +63,12 @@ def test_a_prior_the_engine_lacks_samples_the_pymc_model(small_cases):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["group_predictors", "varying_slopes"])
 def test_the_engine_and_the_pymc_model_give_one_posterior(small_cases, name, monkeypatch):
-    engine = fit(small_cases, name, draws=1000, tune=1000, chains=4, random_seed=3)
-    # converged enough to compare means by their Monte Carlo errors (which the ESS sets):
-    # the gate's tail ESS of the slope model's SD is borderline on 3,000 cases (376 of
-    # 400 on this machine; an earlier CI run passed the whole gate with the same seed)
+    # the slope model's SDs mix slowly on 3,000 cases: at 1,000 draws its min bulk ESS
+    # ranged 381-707 over seeds 3-5 and R-hat reached 1.011 (the log density the same to
+    # 1e-12 before and after the engine's lean graph; the chains differ by rounding)
+    draws = 2000 if name == "varying_slopes" else 1000
+    engine = fit(small_cases, name, draws=draws, tune=1000, chains=4, random_seed=3)
+    # converged enough to compare means by their Monte Carlo errors (which the ESS sets)
     verdict = json.loads(engine.attrs["returnmodels_verdict"])
     assert verdict["r_hat_max"] <= 1.01 and verdict["divergences"] == 0, verdict
     assert verdict["ess_bulk_min"] >= 400 and verdict["ess_tail_min"] >= 300, verdict

@@ -9,7 +9,7 @@ shares one log density, written once in PyTensor over a flat parameter vector
 
 and data arrays that carry the model's structure: the common design matrix, each cell's
 group levels and slope values as index and value tables (``Zidx``, ``Zval``), the
-Cholesky factors' layout, and the priors. The model is, as written by brms and
+Cholesky factors' layout as index pairs, and the priors. The model is, as written by brms and
 rstanarm (non-centred):
 
 .. math::
@@ -19,20 +19,27 @@ rstanarm (non-centred):
 
 with :math:`L_b` built from canonical partial correlations :math:`w = \tanh(\cdot)` as
 Stan's ``cholesky_factor_corr`` (its Jacobian and the LKJ density on the Cholesky factor
-are one weighted sum of :math:`\log(1 - w^2)` terms, the weights being data). Levels of
-an intercept-only block that their own data identify well are sampled centred,
+are one weighted sum of :math:`\log(1 - w^2)` terms, the weights being data). A block's
+intercepts that their own data identify well are sampled centred,
 :math:`a_j \sim \mathcal N(G_j \beta, \sigma)` with :math:`u_j = a_j - G_j\beta` (the same
 model, a shift of Jacobian 1; :func:`returnmodels.models.formula.centred`). A centred
 level nested in another (``(1 | region/nationality)``, nesting read from the data) is
 centred at its parent level's effect as well, :math:`a_j \sim \mathcal N(G_j\beta +
-u_{p(j)}, \sigma)` (hierarchical centring), the parent levels being non-centred; the
-parent of every level is data too (``parent``, ``parent_weight``).
+u_{p(j)}, \sigma)` (hierarchical centring), the parent levels being non-centred; which
+level is centred at which is data too (``nest``, ``nest_weight``).
 
-Because no size or index is a graph constant, the graph is the same for every formula:
-PyTensor compiles it to numba once, numba caches it on disk (``~/.pytensor``), and so
-does the nutpie C callback around it (:mod:`returnmodels.inference.compiled`'s
+Because no size or index is a graph constant, the graph is the same for every formula of
+a family: PyTensor compiles it to numba once, numba caches it on disk (``~/.pytensor``),
+and so does the nutpie C callback around it (:mod:`returnmodels.inference.compiled`'s
 machinery). A new formula, or new data, in a process that has fitted one before
-compiles nothing; in a new process it loads the compiled code from the cache.
+compiles nothing; in a new process it loads the compiled code from the cache. Each
+family (binomial, multinomial) has two graphs: the general one, and a lean one without
+the machinery of correlated and nested blocks for the designs that have neither
+(:func:`needs_general`), as fast per gradient as the registered templates.
+
+The likelihood's gradient with respect to the linear predictor is written by hand, so
+that one pass over the cells computes both the log-likelihood and its gradient (one
+exponential and one logarithm a cell); autodiff takes the rest.
 """
 
 from __future__ import annotations
@@ -67,10 +74,11 @@ __all__ = [
     "engine_inputs",
     "formula_log_likelihood",
     "log_density",
+    "needs_general",
 ]
 
 #: Bump when the graph or the callback template changes.
-ENGINE_VERSION = 4
+ENGINE_VERSION = 5
 
 _SD_KINDS = {"HalfNormal": 0, "Exponential": 1, "HalfStudentT": 2}
 
@@ -79,42 +87,35 @@ _SD_KINDS = {"HalfNormal": 0, "Exponential": 1, "HalfStudentT": 2}
 #: every parameter block of theta holds M copies, predictor-major.
 INPUTS: tuple[tuple[str, str, int], ...] = (
     ("sizes", "int64", 1),  # P, S, R, Q, n_pairs, M
-    ("X", "float64", 2),  # (C, P) common columns
+    ("Xt", "float64", 2),  # (P, C) common columns, transposed: X column-major
     ("coef_prior", "float64", 2),  # (P, 3): nu (inf: Normal), mu, sigma
     ("sd_prior", "float64", 2),  # (S, 3): kind, scale (sigma or 1/lam), nu
     ("counts", "float64", 2),  # (C, M) cases of each linear predictor's category
     ("trials", "float64", 1),  # (C,) cases in all (the reference: the rest)
     ("Zidx", "int64", 2),  # (C, K) index into u
     ("Zval", "float64", 2),  # (C, K) value multiplying it
-    ("A", "float64", 2),  # (E, R) which w's shorten Cholesky entry e
-    ("w_index", "int64", 1),  # (E,) the w of entry e, R for none (diagonal)
-    ("jacobian", "float64", 1),  # (E,) weight of log-scale e in Jacobian + LKJ
-    ("dest", "int64", 1),  # (T,) u[dest] += sigma[sd] * L[entry] * z[src]
-    ("src", "int64", 1),
-    ("entry", "int64", 1),
-    ("sd", "int64", 1),
+    ("w_weight", "float64", 1),  # (R,) weight of log(1 - w_r^2) in the log density
+    ("diag", "int64", 2),  # (2, .) log L_ss += 1/2 log(1 - w_r^2) for pairs (s, r)
+    ("off_w", "int64", 1),  # (E,) the w of off-diagonal Cholesky entry e
+    ("shortening", "int64", 2),  # (2, .) log L_e += 1/2 log(1 - w_r^2) for pairs (e, r)
+    ("off", "int64", 2),  # (4, T) u[dest] += sigma[sd] L_off[entry] z_eff[src]: rows
+    #                        dest, src, entry, sd
     ("noncentred", "float64", 2),  # (M, Q) 1 non-centred, 0 centred
-    ("G", "float64", 2),  # (Q, P) mean of a centred level
-    ("level_sd", "int64", 1),  # (Q,) the sigma of u_q
-    ("parent", "int64", 1),  # (Q,) a nested level's parent level; itself for none
-    ("parent_weight", "float64", 2),  # (M, Q) 1: a centred level centred at its parent
-    ("pair", "int64", 1),  # (Tp,) omega[pair] += L[left] * L[right]
-    ("left", "int64", 1),
-    ("right", "int64", 1),
+    ("G_index", "int64", 2),  # (2, .) mean[level] += G_value beta[column]: the mean of
+    ("G_value", "float64", 1),  # a centred level (its intercept and group predictors)
+    ("level_sd", "int64", 1),  # (Q,) the column (SD) of u_q
+    ("nest", "int64", 2),  # (2, N) a centred level nested in another, that parent level
+    ("nest_weight", "float64", 2),  # (M, N) 1: centred at the parent
+    ("pairs", "int64", 2),  # (3, .) omega[pair] += L[left] * L[right], L = (diag, off)
     ("order", "int64", 1),  # the expanded draw: its parameters in the layout's order
 )
 
 
-def _log1p_sum_exp(eta):
-    """log(1 + sum_k exp eta_k) per row, without overflow."""
-    top = pt.maximum(pt.max(eta, axis=1), 0.0)
-    return top + pt.log(pt.exp(-top) + pt.sum(pt.exp(eta - top[:, None]), axis=1))
-
-
-def _prior_lp(v, beta, log_sigma, log1m_w2):
+def _prior_lp(v, beta, log_sigma, log1m_w2, general=True):
     """log p of the coefficients (Student-t, Normal where nu is infinite), of the SDs on
-    the log scale (with its Jacobian) and the w's part of the LKJ Jacobian; elementwise
-    over a leading dim of M copies."""
+    the log scale (with its Jacobian) and of the w's (the Jacobians of tanh and of the
+    Cholesky factor, and the LKJ density: one weighted sum of log(1 - w^2));
+    elementwise over a leading dim of M copies."""
     sigma = pt.exp(log_sigma)
     nu, mu, scale = (v["coef_prior"][:, i] for i in range(3))
     normal = -0.5 * pt.sqr((beta - mu) / scale) - pt.log(scale)
@@ -135,13 +136,58 @@ def _prior_lp(v, beta, log_sigma, log1m_w2):
     sd_lp = pt.switch(
         pt.eq(kind, 0), half_normal, pt.switch(pt.eq(kind, 1), exponential, half_student)
     )
-    return lp + pt.sum(sd_lp) + pt.sum(log_sigma) + pt.sum(log1m_w2)
+    lp = lp + pt.sum(sd_lp) + pt.sum(log_sigma)
+    if not general:
+        return lp
+    w_weight = v["w_weight"][:, None] if log1m_w2.ndim == 2 else v["w_weight"]
+    return lp + pt.sum(w_weight * log1m_w2)
 
 
-def _graph(multinomial: bool):
+def _likelihood(v, beta, u, multinomial: bool):
+    r"""The cells' log-likelihood and its gradient with respect to the linear predictor,
+    in one pass over the cells (autodiff would take a second, recomputing the
+    exponentials): binomial, :math:`\sum_c y_c\eta_c - n_c \log(1 + e^{\eta_c})` with
+    gradient :math:`y_c - n_c \operatorname{logit}^{-1}\eta_c`, or multinomial against the
+    reference, :math:`\sum_{ck} y_{ck}\eta_{ck} - n_c \log(1 + \sum_k e^{\eta_{ck}})` with
+    gradient :math:`y_{ck} - n_c\,\mathrm{softmax}_k`; :math:`\log\binom{n}{y}` left out.
+    Returns the log-likelihood and its gradients with respect to beta and u."""
+    # X column-major: BLAS's matrix-vector products on 29,454 x 15-17 cells took 18-22%
+    # less time than on X row-major (and the same on 1,199 cells)
+    X, Zidx, Zval, n = v["Xt"].T, v["Zidx"], v["Zval"], v["trials"]
+    if multinomial:
+        C, K = Zidx.shape
+        Q, M = u.shape
+        at_cells = u[Zidx.ravel()].reshape((C, K, M))
+        eta = pt.dot(X, beta.T) + pt.sum(Zval[:, :, None] * at_cells, axis=1)
+        top = pt.maximum(pt.max(eta, axis=1), 0.0)
+        scaled = pt.exp(eta - top[:, None])
+        total = pt.exp(-top) + pt.sum(scaled, axis=1)
+        counts = v["counts"]
+        lik = pt.sum(counts * eta) - pt.sum(n * (top + pt.log(total)))
+        g = counts - (n / total)[:, None] * scaled
+        spread = (Zval[:, :, None] * g[:, None, :]).reshape((C * K, M))
+        g_u = pt.zeros((Q, M))[Zidx.ravel()].inc(spread)
+        g_beta = pt.dot(g.T, X)
+    else:
+        eta = pt.dot(X, beta) + pt.sum(Zval * u[Zidx], axis=1)
+        y = v["counts"][:, 0]
+        small = pt.exp(-pt.abs(eta))  # exp(-|eta|): no overflow either side
+        lik = pt.sum(y * eta - n * (pt.maximum(eta, 0.0) + pt.log1p(small)))
+        g = y - n * pt.switch(eta >= 0, 1.0, small) / (1.0 + small)
+        g_u = pt.zeros(u.shape)[Zidx].inc(Zval * g[:, None])
+        g_beta = pt.dot(g, X)
+    return lik, g_beta, g_u
+
+
+def _graph(multinomial: bool, general: bool = True):
     """The log density, its gradient and the expansion, as PyTensor graphs: of the
     binomial family (M = 1, in vectors) or of the multinomial one (any M, the copies as
-    columns); the vector form is about a sixth faster per gradient on 29,454 cells."""
+    columns); the vector form is about a sixth faster per gradient on 29,454 cells.
+
+    ``general=False`` leaves out the machinery of correlated and nested blocks (the
+    Cholesky factors, the off-diagonal terms, centring at a parent level), which PyTensor
+    runs even on empty arrays, at about 1 us a gather or scatter: for designs that have
+    neither (:func:`needs_general`), where its inputs are empty and it adds nothing."""
     theta = pt.dvector("theta")
     v = {name: pt.tensor(name, dtype=dtype, shape=(None,) * ndim) for name, dtype, ndim in INPUTS}
     P, S, R, Q, n_pairs, M = (v["sizes"][i] for i in range(6))
@@ -154,48 +200,58 @@ def _graph(multinomial: bool):
     if multinomial:  # (Q, M) and the like: one column per linear predictor
         beta = pt.reshape(beta, (M, P))
         log_sigma, y, z = (pt.reshape(t, (M, -1)).T for t in (log_sigma, y, z))
-    sigma = pt.exp(log_sigma)
     w = pt.tanh(y)
-    log1m_w2 = pt.log1p(-pt.sqr(w))
-    lp = _prior_lp(v, beta, log_sigma.T if multinomial else log_sigma, log1m_w2)
+    log1m_w2 = pt.log1p(-pt.sqr(w)) if general else pt.zeros_like(w)
+    lp = _prior_lp(v, beta, log_sigma.T if multinomial else log_sigma, log1m_w2, general)
 
-    # Cholesky factors of the correlations, from w (Stan's cholesky_factor_corr); every
-    # gather and scatter below runs along rows with one index vector
-    log_scale = 0.5 * pt.dot(v["A"], log1m_w2)  # (E[, M])
-    ones = pt.ones((1, M)) if multinomial else pt.ones((1,))
-    L = pt.concatenate([w, ones], axis=0)[v["w_index"]] * pt.exp(log_scale)
-    jacobian = v["jacobian"][:, None] if multinomial else v["jacobian"]
-    lp += pt.sum(jacobian * log_scale)
-
-    # group effects: u = sigma * L z_eff; a non-centred level's z_eff is z, a centred
-    # level's z is its value a = mean + u, z_eff = (a - mean) / sigma, with mean G beta
-    # and, for a level nested in another, that parent level's effect u_p = sigma_p z_p
-    # (hierarchical centring; a parent level is non-centred and has no G beta of its
-    # own). The mean never depends on the level's own z: Jacobian 1 either way
-    nc = v["noncentred"].T if multinomial else v["noncentred"][0]
-    level_sigma = sigma[v["level_sd"]]
-    weight = v["parent_weight"].T if multinomial else v["parent_weight"][0]
-    mean = pt.dot(v["G"], beta.T) + weight * (level_sigma * z)[v["parent"]]  # (Q[, M])
-    z_eff = nc * z + (1 - nc) * (z - mean) / level_sigma
-    term = sigma[v["sd"]] * L[v["entry"]] * z_eff[v["src"]]
-    u = pt.zeros((Q, M) if multinomial else (Q,))[v["dest"]].inc(term)
-    lp += pt.sum(-0.5 * pt.sqr(z_eff)) - pt.sum((1 - nc) * pt.log(level_sigma))
-
-    # the likelihood on the cells: binomial, or multinomial against the reference,
-    # sum_k y_ck eta_ck - n_c log(1 + sum_k exp eta_ck); log C(n, y) is left out here
-    if multinomial:
-        C, K = v["Zidx"].shape
-        at_cells = u[v["Zidx"].ravel()].reshape((C, K, M))
-        eta = pt.dot(v["X"], beta.T) + pt.sum(v["Zval"][:, :, None] * at_cells, axis=1)
-        lp += pt.sum(v["counts"] * eta) - pt.sum(v["trials"] * _log1p_sum_exp(eta))
+    # Cholesky factors of the correlations from w (Stan's cholesky_factor_corr): column
+    # s's diagonal entry is prod sqrt(1 - w^2) over the w's before it in its row, an
+    # off-diagonal entry w times the same product over the w's before it
+    shape = (lambda n: (n, M)) if multinomial else (lambda n: (n,))
+    half = 0.5 * log1m_w2
+    E = v["off_w"].shape[0]
+    if general:
+        log_diag = pt.zeros(shape(S))[v["diag"][0]].inc(half[v["diag"][1]])  # (S[, M])
+        log_off = pt.zeros(shape(E))[v["shortening"][0]].inc(half[v["shortening"][1]])
+        L_off = w[v["off_w"]] * pt.exp(log_off)  # (E[, M])
     else:
-        eta = pt.dot(v["X"], beta) + pt.sum(v["Zval"] * u[v["Zidx"]], axis=1)
-        lp += pt.sum(v["counts"][:, 0] * eta - v["trials"] * pt.softplus(eta))
+        log_diag, L_off = pt.zeros(shape(S)), pt.zeros(shape(E))
 
-    grad = pt.grad(lp, theta)
-    omega = pt.zeros((n_pairs, M) if multinomial else (n_pairs,))[v["pair"]].inc(
-        L[v["left"]] * L[v["right"]]
-    )
+    # group effects: u = scale * z_eff + the off-diagonal terms, scale = sigma L_diag; a
+    # non-centred level's z_eff is z, a centred level's z is its value a = mean + u,
+    # z_eff = (a - mean) / scale, with mean G beta and, for a level nested in another,
+    # that parent level's effect u_p = scale_p z_p (hierarchical centring; a parent
+    # level is non-centred and has no G beta of its own). The mean never depends on the
+    # level's own z: Jacobian 1 either way
+    nc = v["noncentred"].T if multinomial else v["noncentred"][0]
+    nest_weight = v["nest_weight"].T if multinomial else v["nest_weight"][0]
+    log_scale = (log_sigma + log_diag if general else log_sigma)[v["level_sd"]]
+    scale = pt.exp(log_scale)  # (Q[, M])
+    G_value = v["G_value"][:, None] if multinomial else v["G_value"]
+    level, column = v["G_index"][0], v["G_index"][1]
+    mean = pt.zeros(shape(Q))[level].inc(G_value * beta.T[column])
+    if general:
+        child, parent = v["nest"][0], v["nest"][1]
+        mean = pt.inc_subtensor(mean[child], nest_weight * (scale * z)[parent])
+    z_eff = nc * z + (1 - nc) * (z - mean) / scale
+    sigma = pt.exp(log_sigma)
+    u = scale * z_eff
+    if general:
+        dest, src, entry, sd = (v["off"][i] for i in range(4))
+        u = pt.inc_subtensor(u[dest], sigma[sd] * L_off[entry] * z_eff[src])
+    lp += pt.sum(-0.5 * pt.sqr(z_eff)) - pt.sum((1 - nc) * log_scale)
+
+    # the likelihood's gradient by hand, the rest's by autodiff
+    lik, g_beta, g_u = _likelihood(v, beta, u, multinomial)
+    grad = pt.grad(lp, theta, known_grads={u: g_u})
+    grad = pt.inc_subtensor(grad[:b1], g_beta.ravel())
+    lp = lp + lik
+
+    L = pt.concatenate([pt.exp(log_diag), L_off], axis=0)
+    pair, left, right = (v["pairs"][i] for i in range(3))
+    omega = pt.zeros(shape(n_pairs))
+    if general:
+        omega = omega[pair].inc(L[left] * L[right])
     parts = [beta, sigma.T, omega.T, u.T] if multinomial else [beta, sigma, omega, u]
     raw = pt.concatenate([part.ravel() for part in parts])
     return theta, [v[name] for name, _, _ in INPUTS], lp, grad, raw[v["order"]]
@@ -251,8 +307,9 @@ class _Engine:
     cache_status: str
 
 
-#: The compiled engines of this process, by family (``binomial``, ``multinomial``).
-_ENGINES: dict[str, _Engine] = {}
+#: The compiled engines of this process, by family (``binomial``, ``multinomial``) and
+#: whether general (:func:`needs_general`).
+_ENGINES: dict[tuple[str, bool], _Engine] = {}
 
 
 def _offsets() -> dict[str, int]:
@@ -263,12 +320,12 @@ def _offsets() -> dict[str, int]:
     return offsets
 
 
-def _engine(family: str = "binomial") -> _Engine:
-    """The compiled engine of ``family``: built once per process, loaded from disk when
-    cached."""
-    if family in _ENGINES:
-        return _ENGINES[family]
-    theta, inputs, lp, grad, expanded = _graph(multinomial=family == "multinomial")
+def _engine(family: str = "binomial", general: bool = True) -> _Engine:
+    """The compiled engine of ``family``, general or not (:func:`_graph`): built once per
+    process, loaded from disk when cached."""
+    if (family, general) in _ENGINES:
+        return _ENGINES[(family, general)]
+    theta, inputs, lp, grad, expanded = _graph(family == "multinomial", general)
     mode = "NUMBA"
     logp_fn = pytensor.function([theta, *inputs], [lp, grad], mode=mode, on_unused_input="ignore")
     expand_fn = pytensor.function([theta, *inputs], [expanded], mode=mode, on_unused_input="ignore")
@@ -284,21 +341,31 @@ def _engine(family: str = "binomial") -> _Engine:
     # would otherwise run the old graph on the new data arrays
     graph = pytensor.printing.debugprint([lp, grad, expanded], file="str", print_type=True)
     digest = hashlib.sha256(
-        f"formula engine {ENGINE_VERSION} {family}\n{_versions()}\n{source}\n{graph}".encode()
+        (
+            f"formula engine {ENGINE_VERSION} {family} {general}\n{_versions()}\n{source}\n{graph}"
+        ).encode()
     ).hexdigest()[:32]
     logp_callback, expand_callback, cacheable = compile_callbacks(
         f"formula_engine_{digest}", source, logp_fn, expand_fn, bool(pytensor.config.numba__cache)
     )
     hits = logp_callback.cache_hits + expand_callback.cache_hits
     status = "off" if not cacheable else ("hit" if hits == 2 else "miss")
-    _ENGINES[family] = _Engine(logp_fn, expand_fn, logp_callback, expand_callback, status)
-    return _ENGINES[family]
+    _ENGINES[(family, general)] = _Engine(
+        logp_fn, expand_fn, logp_callback, expand_callback, status
+    )
+    return _ENGINES[(family, general)]
 
 
 def family_of(design: FormulaDesign) -> str:
     """The engine a design is fitted with: ``multinomial`` for a stage with a leading
     outcome dim, else ``binomial``."""
     return "binomial" if design.lead is None else "multinomial"
+
+
+def needs_general(arrays: dict[str, np.ndarray]) -> bool:
+    """Whether a design's engine inputs (:func:`engine_inputs`) need the general engine:
+    a correlated block (w's to sample) or a level centred at its parent level."""
+    return bool(arrays["sizes"][2] > 0 or arrays["nest"].shape[1] > 0)
 
 
 # ---------------------------------------------------------------- the structure as data
@@ -343,48 +410,47 @@ def engine_inputs(design: FormulaDesign) -> tuple[dict[str, np.ndarray], Layout]
         for r in range(block.width):
             q_of[(b, r)] = Q
             Q += len(block.levels)
-    # Cholesky entries: diagonals of every block, and the lower triangle of correlated ones
-    entries, A_rows, w_index, jacobian = {}, [], [], []
+    # Cholesky factors: w's (canonical partial correlations) of correlated blocks; the
+    # diagonal entry of every column (s) and the off-diagonal entries (e), each
+    # shortened by the w's before it in its row
     cpc, R = {}, 0
     for b, block in enumerate(blocks):
-        m = block.width
         if block.correlated:
-            for r in range(1, m):
+            for r in range(1, block.width):
                 for c in range(r):
                     cpc[(b, r, c)] = R
                     R += 1
+    diag_s, diag_w, short_e, short_w = [], [], [], []
+    w_weight = np.ones(R)  # the tanh Jacobian; + the Cholesky Jacobian and the LKJ
+    off_of, off_w = {}, []
     for b, block in enumerate(blocks):
+        if not block.correlated:
+            continue
         m = block.width
-        eta = (
-            prior_of(design.priors, f"{design.prefix}{block.factor}_corr")["eta"]
-            if block.correlated
-            else 1.0
-        )
-        for r in range(m):
-            for c in range(0 if block.correlated else r, r + 1):
-                entries[(b, r, c)] = len(w_index)
-                row = np.zeros(R)
-                for c2 in range(c):
-                    row[cpc[(b, r, c2)]] = 1.0
-                A_rows.append(row)
-                if c < r:
-                    w_index.append(cpc[(b, r, c)])
-                    jacobian.append(1.0)
-                else:
-                    w_index.append(R)  # the diagonal: no w of its own
-                    jacobian.append(
-                        (m - r - 1 + 2.0 * (eta - 1.0)) if (block.correlated and r > 0) else 0.0
-                    )
-    dest, src, entry, sd = [], [], [], []
+        eta = prior_of(design.priors, f"{design.prefix}{block.factor}_corr")["eta"]
+        for r in range(1, m):
+            shortening = [cpc[(b, r, c)] for c in range(r)]
+            diag_s += [sd_of[(b, r)]] * r
+            diag_w += shortening
+            # log L_rr = 1/2 sum log(1 - w^2): its weight m - r - 1 + 2 (eta - 1)
+            w_weight[shortening] += 0.5 * (m - r - 1 + 2.0 * (eta - 1.0))
+            for c in range(r):
+                off_of[(b, r, c)] = len(off_w)
+                short_e += [len(off_w)] * c
+                short_w += shortening[:c]
+                off_w.append(cpc[(b, r, c)])
+                w_weight[shortening[:c]] += 0.5  # the Jacobian of L_rc
+    off_dest, off_src, off_entry, off_sd = [], [], [], []
     for b, block in enumerate(blocks):
-        J = len(block.levels)
-        levels = np.arange(J)
-        for r in range(block.width):
-            for c in range((0 if block.correlated else r), r + 1):
-                dest.append(q_of[(b, r)] + levels)
-                src.append(q_of[(b, c)] + levels)
-                entry.append(np.full(J, entries[(b, r, c)]))
-                sd.append(np.full(J, sd_of[(b, r)]))
+        if not block.correlated:
+            continue
+        levels = np.arange(len(block.levels))
+        for r in range(1, block.width):
+            for c in range(r):
+                off_dest.append(q_of[(b, r)] + levels)
+                off_src.append(q_of[(b, c)] + levels)
+                off_entry.append(np.full(len(levels), off_of[(b, r, c)]))
+                off_sd.append(np.full(len(levels), sd_of[(b, r)]))
     M = design.n_linear
     noncentred = np.ones((M, Q))
     G = np.zeros((Q, P))
@@ -415,17 +481,19 @@ def engine_inputs(design: FormulaDesign) -> tuple[dict[str, np.ndarray], Layout]
             first = np.flatnonzero(block.index == j)[0]
             G[q, columns] = design.X[first, columns]
     # nested levels: a centred one is centred at its parent level's effect, which is
-    # sampled non-centred (formula.centred) and so is sigma_p z_p
-    parent = np.arange(Q, dtype=np.int64)
-    parent_weight = np.zeros((M, Q))
+    # sampled non-centred (formula.centred) and so is scale_p z_p
+    nest_child, nest_parent, nest_weight = [], [], []
     for b, block in enumerate(blocks):
         nesting = nesting_parent(design, block)
-        if nesting is not None:
+        if nesting is not None and masks[b].any():
             p, parent_level = nesting
-            levels = q_of[(b, 0)] + np.arange(len(block.levels))
-            parent[levels] = q_of[(p, 0)] + parent_level
-            parent_weight[:, levels] = masks[b]
-    if not (noncentred[:, parent[parent_weight.any(axis=0)]] == 1).all():
+            at = np.flatnonzero(masks[b].any(axis=0))
+            nest_child.append(q_of[(b, 0)] + at)
+            nest_parent.append(q_of[(p, 0)] + parent_level[at])
+            nest_weight.append(masks[b][:, at])
+    nest_child, nest_parent = _cat(nest_child), _cat(nest_parent)
+    nest_weight = np.concatenate(nest_weight, axis=1) if nest_weight else np.zeros((M, 0))
+    if not (noncentred[:, nest_parent] == 1).all():
         raise AssertionError("a parent level must be non-centred (formula.centred)")
     # Z tables: every cell's (u index, value) for each block column
     K = sum(block.width for block in blocks)
@@ -437,6 +505,12 @@ def engine_inputs(design: FormulaDesign) -> tuple[dict[str, np.ndarray], Layout]
             Zidx[:, k] = q_of[(b, r)] + block.index
             Zval[:, k] = block.values[:, r]
             k += 1
+    # correlations: omega_rc = sum_k L_rk L_ck, L's entries as the engine lays them out
+    # (the diagonal of every column, then the off-diagonal entries)
+
+    def entry(b, r, c):
+        return sd_of[(b, r)] if r == c else S + off_of[(b, r, c)]
+
     pair, left, right, pair_labels = [], [], [], {}
     for b, block in enumerate(blocks):
         if not block.correlated:
@@ -448,34 +522,30 @@ def engine_inputs(design: FormulaDesign) -> tuple[dict[str, np.ndarray], Layout]
                 pair_labels.setdefault(b, []).append(f"{block.columns[c]},{block.columns[r]}")
                 for k2 in range(c + 1):
                     pair.append(p)
-                    left.append(entries[(b, r, k2)])
-                    right.append(entries[(b, c, k2)])
+                    left.append(entry(b, r, k2))
+                    right.append(entry(b, c, k2))
     n_pairs = sum(len(v) for v in pair_labels.values())
-    E = len(w_index)
     arrays = {
         "sizes": np.array([P, S, R, Q, n_pairs, M], dtype=np.int64),
-        "X": design.X,
+        "Xt": design.X.T,
         "coef_prior": design.coefficient_priors,
         "sd_prior": np.array(sd_rows, dtype=float).reshape(S, 3),
         "counts": design.linear_counts(),
         "trials": design.trials.astype(float),
         "Zidx": Zidx,
         "Zval": Zval,
-        "A": np.array(A_rows, dtype=float).reshape(E, R),
-        "w_index": np.array(w_index, dtype=np.int64),
-        "jacobian": np.array(jacobian, dtype=float),
-        "dest": _cat(dest),
-        "src": _cat(src),
-        "entry": _cat(entry),
-        "sd": _cat(sd),
+        "w_weight": w_weight,
+        "diag": np.array([diag_s, diag_w], dtype=np.int64).reshape(2, -1),
+        "off_w": np.array(off_w, dtype=np.int64),
+        "shortening": np.array([short_e, short_w], dtype=np.int64).reshape(2, -1),
+        "off": np.stack([_cat(off_dest), _cat(off_src), _cat(off_entry), _cat(off_sd)]),
         "noncentred": noncentred,
-        "G": G,
+        "G_index": np.array(np.nonzero(G), dtype=np.int64).reshape(2, -1),
+        "G_value": G[np.nonzero(G)],
         "level_sd": level_sd,
-        "parent": parent,
-        "parent_weight": parent_weight,
-        "pair": np.array(pair, dtype=np.int64),
-        "left": np.array(left, dtype=np.int64),
-        "right": np.array(right, dtype=np.int64),
+        "nest": np.stack([nest_child, nest_parent]),
+        "nest_weight": nest_weight,
+        "pairs": np.array([pair, left, right], dtype=np.int64).reshape(3, -1),
     }
     layout = _layout(design, S, R, Q, pair_labels)
     arrays["order"] = layout.order
@@ -593,9 +663,10 @@ def _initial_point(design: FormulaDesign, layout_n_dim: int, S: int):
 def compile_formula_model(design: FormulaDesign) -> FormulaModel:
     """The nutpie model of ``design``: the shared engine with this design's data table."""
     family = family_of(design)
-    fresh = family not in _ENGINES
-    engine = _engine(family)
     arrays, layout = engine_inputs(design)
+    general = needs_general(arrays)
+    fresh = (family, general) not in _ENGINES
+    engine = _engine(family, general)
     table = []
     for name, _, _ in INPUTS:
         value = arrays[name]
@@ -627,7 +698,7 @@ def compile_formula_model(design: FormulaDesign) -> FormulaModel:
 def log_density(design: FormulaDesign, theta: np.ndarray) -> tuple[float, np.ndarray]:
     """The engine's log density and gradient at ``theta`` (for tests and checks)."""
     arrays, _ = engine_inputs(design)
-    value, grad = _engine(family_of(design)).logp_fn(
+    value, grad = _engine(family_of(design), needs_general(arrays)).logp_fn(
         np.asarray(theta, float), *(arrays[n] for n, _, _ in INPUTS)
     )
     return float(value), np.asarray(grad)
