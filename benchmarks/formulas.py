@@ -2,15 +2,20 @@
 
     .venv/bin/python benchmarks/formulas.py [--out benchmarks/results-formulas.json]
 
-In one process: load the precompiled formula engine once (``warm-up``), then fit each
-formula of the README's "Writing a model" section, none fitted before in this process,
-on the bundled data, read and validated once as a notebook does (4 chains x 1000 +
-1000). For each it records the wall time, the sampling time (nutpie), the overhead
-(everything else: the data checksum, the design, the data table, the log-likelihood, the
-verdict), min bulk ESS and the verdict. Last, the cost of one log density and gradient
-of the study model on the formula engine against the registered template of the same
-model (``group_predictors`` with ``n_procedures`` and cooperation): the numba functions
-nutpie's callbacks call, in interleaved rounds, medians.
+In one process: load the precompiled formula engine once (``warm-up``: its lean and its
+general graph), then fit each formula of the README's "Writing a model" section, none
+fitted before in this process, on the bundled data, read and validated once as a
+notebook does (4 chains x 1000 + 1000). For each it records the wall time, the sampling
+time (nutpie), the overhead (everything else: the data checksum, the design, the data
+table, the log-likelihood, the verdict), min bulk ESS and the verdict.
+
+Last, the cost of one log density and gradient on the formula engine against the PyMC
+template of the same model, through the C callbacks nutpie calls while sampling
+(:func:`callback_timer`), in interleaved rounds, medians: the study model
+(``group_predictors`` with ``n_procedures`` and cooperation, 1,199 cells) and
+``varying_intercepts`` with ``n_procedures``, then every registered model with its
+default columns (29,454 cells; competing outcomes: its two stages against the one
+template).
 """
 
 from __future__ import annotations
@@ -27,6 +32,44 @@ BUNDLED = ROOT / "data" / "cases.parquet"
 sys.path.insert(0, str(ROOT / "tests" / "inference"))
 
 
+def callback_timer(model, seconds: float = 0.1):
+    """Seconds of one log density + gradient through the model's C callback, as nutpie
+    calls it while sampling: a numba loop calls the callback for about ``seconds`` at a
+    time (no Python in between; calling the compiled function from Python would add the
+    unboxing of every data array to each call, which sampling never pays)."""
+    import ctypes
+
+    import numba
+    import numpy as np
+
+    callback = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_uint64, *[ctypes.c_void_p] * 4)(
+        model.compiled_logp_func.address
+    )
+
+    @numba.njit
+    def loop(n, x, gradient, logp, table):
+        failures = 0
+        for _ in range(n):
+            failures += callback(x.size, x.ctypes, gradient.ctypes, logp.ctypes, table.ctypes)
+        return failures
+
+    x = np.asarray(model.initial_point_func(1), dtype=float)
+    gradient, logp, table = np.zeros_like(x), np.zeros(1), model.user_data
+    if loop(10, x, gradient, logp, table) != 0:
+        raise RuntimeError("the log density callback failed at the initial point")
+
+    started = time.perf_counter()
+    loop(20, x, gradient, logp, table)
+    evaluations = max(20, int(seconds / ((time.perf_counter() - started) / 20)))
+
+    def once() -> float:
+        started = time.perf_counter()
+        loop(evaluations, x, gradient, logp, table)
+        return (time.perf_counter() - started) / evaluations
+
+    return once
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results-formulas.json"))
@@ -38,15 +81,22 @@ def main() -> None:
     import returnmodels as rm
     from returnmodels.inference.compiled import compile_for_nutpie
     from returnmodels.inference.fit import build_model, fit
-    from returnmodels.inference.formula_fit import INPUTS, compile_formula_model, engine_inputs
-    from returnmodels.models import column_spec
+    from returnmodels.inference.formula_fit import compile_formula_model
+    from returnmodels.inference.presets import engine_stages
+    from returnmodels.models import MODEL_NAMES, column_spec
     from returnmodels.models.formula import build_formula_design
+    from returnmodels.models.presets import preset_design
 
     imported = time.perf_counter()
     cases = rm.load_cases(BUNDLED)
-    warm = build_formula_design(cases, "assisted ~ 1 + (1 | closing_year)")
+    # the binomial family's two graphs: the lean one and the general one (correlated)
+    warm = [
+        build_formula_design(cases, f)
+        for f in ("assisted ~ 1 + (1 | closing_year)", "assisted ~ 1 + (1 + gender | closing_year)")
+    ]
     engine_started = time.perf_counter()
-    compile_formula_model(warm)
+    for design in warm:
+        compile_formula_model(design)
     report = {
         "imports_s": imported - started,
         "engine_load_s": time.perf_counter() - engine_started,
@@ -79,48 +129,43 @@ def main() -> None:
         report["formulas"].append(row)
         print(json.dumps(row), flush=True)
 
-    study = "assisted ~ n_procedures + cooperation + (1 | nationality)"
-    engine_model = compile_formula_model(build_formula_design(cases, study))
-    spec = column_spec(predictors=["n_procedures"], group_predictors=["cooperation"])
-    template, _, _ = build_model(cases, "group_predictors", columns=spec)
-    t0 = time.perf_counter()
-    template_model = compile_for_nutpie(template)
-    template_compile = time.perf_counter() - t0
-
-    def timer(function, point, arrays):
-        """Seconds of one log density + gradient, calling the numba function PyTensor
-        compiled (what nutpie's callback calls) directly, 2,000 times."""
-        jit = function.vm.jit_fn
-        jit(point, *arrays)
-
-        def once() -> float:
-            t = time.perf_counter()
-            for _ in range(2000):
-                jit(point, *arrays)
-            return (time.perf_counter() - t) / 2000
-
-        return once
-
-    engine_arrays, _ = engine_inputs(build_formula_design(cases, study))
-    engine_arrays = [engine_arrays[name] for name, _, _ in INPUTS]
-    template_arrays = [v.get_value() for v in template_model.logp_func.get_shared()]
-    engine_once = timer(engine_model.logp_func, engine_model.initial_point_func(1), engine_arrays)
-    template_once = timer(
-        template_model.logp_func, template_model.initial_point_func(1), template_arrays
-    )
-    rounds = [(engine_once(), template_once()) for _ in range(15)]  # interleaved: same load
-    engine_s = float(np.median([e for e, _ in rounds]))
-    template_s = float(np.median([t for _, t in rounds]))
-    report["gradient"] = {
-        "engine_s": engine_s,
-        "template_s": template_s,
-        "template_compile_s": template_compile,
-        "template_cache": template_model.cache_status,
-        "engine_n_dim": int(engine_model.n_dim),
-        "template_n_dim": int(template_model.n_dim),
-    }
-    report["gradient"]["ratio"] = report["gradient"]["engine_s"] / report["gradient"]["template_s"]
-    print(json.dumps(report["gradient"]), flush=True)
+    report["gradient"] = []
+    study_size = [
+        ("group_predictors", ["n_procedures"], ["cooperation"]),
+        ("varying_intercepts", ["n_procedures"], []),
+    ]
+    comparisons = [
+        (name, column_spec(predictors=case, group_predictors=group))
+        for name, case, group in study_size
+    ] + [(name, None) for name in MODEL_NAMES]
+    for name, spec in comparisons:
+        template, design, priors = build_model(cases, name, columns=spec)
+        engine_models = [
+            compile_formula_model(stage)
+            for stage in engine_stages(preset_design(design, name, priors))
+        ]
+        t0 = time.perf_counter()
+        template_model = compile_for_nutpie(template)
+        template_compile = time.perf_counter() - t0
+        engine_timers = [callback_timer(model) for model in engine_models]
+        template_once = callback_timer(template_model)
+        rounds = [  # interleaved: the same load on both
+            (sum(once() for once in engine_timers), template_once()) for _ in range(15)
+        ]
+        row = {
+            "model": name,
+            "columns": "study" if spec is not None else "default",
+            "cells": int(design.cells.shape[0]),
+            "engine_s": float(np.median([e for e, _ in rounds])),
+            "template_s": float(np.median([t for _, t in rounds])),
+            "template_compile_s": template_compile,
+            "template_cache": template_model.cache_status,
+            "engine_n_dim": sum(int(model.n_dim) for model in engine_models),
+            "template_n_dim": int(template_model.n_dim),
+        }
+        row["ratio"] = row["engine_s"] / row["template_s"]
+        report["gradient"].append(row)
+        print(json.dumps(row), flush=True)
     Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
 
 
