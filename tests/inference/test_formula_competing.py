@@ -166,7 +166,10 @@ def test_a_competing_fit_holds_both_stages(small_cases, tmp_path):
     assert list(posterior["nonreference_outcome"].values) == list(NONREFERENCE_OUTCOMES)
     assert {"sample_stats", "sample_stats_stage1"} <= set(result.children)
     details = json.loads(result.attrs["returnmodels_sampler"])
-    assert details["stage1_engine"].startswith("formula engine")
+    # which compiled graph sampled each stage: the presets' blocks are neither
+    # correlated nor nested, so the lean graphs
+    assert details["stage0_engine"].endswith("(binomial, lean)")
+    assert details["stage1_engine"].endswith("(multinomial, lean)")
     # the pointwise log-likelihood of stage 2 is the multinomial pmf of each cell
     loglik = result["log_likelihood"].to_dataset()
     assert set(loglik.data_vars) == {"assisted", "competing"}

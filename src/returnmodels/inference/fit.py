@@ -370,7 +370,7 @@ def _sample_on_engine(stages, run: dict) -> list[xr.DataTree]:
         started = time.perf_counter()
         compiled = compile_formula_model(stage)
         settings["timings"]["compile_s"] = time.perf_counter() - started
-        settings["details"]["engine"] = f"formula engine {ENGINE_VERSION}"
+        settings["details"]["engine"] = f"formula engine {ENGINE_VERSION} ({compiled.graph})"
         sampled.append(_run_nutpie(compiled, settings, compiled.cache_status))
         prefix = "" if len(stages) == 1 else f"stage{i}_"
         run["timings"] |= {f"{prefix}{k}": v for k, v in settings["timings"].items()}

@@ -632,9 +632,11 @@ def _layout(design: FormulaDesign, S: int, R: int, Q: int, pair_labels) -> Layou
 @dataclass(frozen=True)
 class FormulaModel(nutpie_pymc.CompiledPyMCModel):
     """nutpie's compiled model over the formula engine; ``cache_status`` as in
-    :mod:`returnmodels.inference.compiled` (``process`` when this process had it)."""
+    :mod:`returnmodels.inference.compiled` (``process`` when this process had it) and
+    ``graph``, the compiled graph that samples it (``binomial, lean`` and the like)."""
 
     cache_status: str = "off"
+    graph: str = ""
 
     def with_data(self, **updates):
         raise NotImplementedError("build a new FormulaModel for new data")
@@ -692,6 +694,7 @@ def compile_formula_model(design: FormulaDesign) -> FormulaModel:
         logp_func=engine.logp_fn,
         expand_func=engine.expand_fn,
         cache_status=engine.cache_status if fresh else "process",
+        graph=f"{family}, {'general' if general else 'lean'}",
     )
 
 
