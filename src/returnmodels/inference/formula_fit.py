@@ -111,11 +111,9 @@ INPUTS: tuple[tuple[str, str, int], ...] = (
 )
 
 
-def _prior_lp(v, beta, log_sigma, log1m_w2, general=True):
-    """log p of the coefficients (Student-t, Normal where nu is infinite), of the SDs on
-    the log scale (with its Jacobian) and of the w's (the Jacobians of tanh and of the
-    Cholesky factor, and the LKJ density: one weighted sum of log(1 - w^2));
-    elementwise over a leading dim of M copies."""
+def _prior_lp(v, beta, log_sigma):
+    """log p of the coefficients (Student-t, Normal where nu is infinite) and of the SDs
+    on the log scale (with its Jacobian); elementwise over a leading dim of M copies."""
     sigma = pt.exp(log_sigma)
     nu, mu, scale = (v["coef_prior"][:, i] for i in range(3))
     normal = -0.5 * pt.sqr((beta - mu) / scale) - pt.log(scale)
@@ -136,11 +134,7 @@ def _prior_lp(v, beta, log_sigma, log1m_w2, general=True):
     sd_lp = pt.switch(
         pt.eq(kind, 0), half_normal, pt.switch(pt.eq(kind, 1), exponential, half_student)
     )
-    lp = lp + pt.sum(sd_lp) + pt.sum(log_sigma)
-    if not general:
-        return lp
-    w_weight = v["w_weight"][:, None] if log1m_w2.ndim == 2 else v["w_weight"]
-    return lp + pt.sum(w_weight * log1m_w2)
+    return lp + pt.sum(sd_lp) + pt.sum(log_sigma)
 
 
 def _likelihood(v, beta, u, multinomial: bool):
@@ -200,22 +194,23 @@ def _graph(multinomial: bool, general: bool = True):
     if multinomial:  # (Q, M) and the like: one column per linear predictor
         beta = pt.reshape(beta, (M, P))
         log_sigma, y, z = (pt.reshape(t, (M, -1)).T for t in (log_sigma, y, z))
-    w = pt.tanh(y)
-    log1m_w2 = pt.log1p(-pt.sqr(w)) if general else pt.zeros_like(w)
-    lp = _prior_lp(v, beta, log_sigma.T if multinomial else log_sigma, log1m_w2, general)
+    lp = _prior_lp(v, beta, log_sigma.T if multinomial else log_sigma)
+    shape = (lambda n: (n, M)) if multinomial else (lambda n: (n,))
 
     # Cholesky factors of the correlations from w (Stan's cholesky_factor_corr): column
     # s's diagonal entry is prod sqrt(1 - w^2) over the w's before it in its row, an
-    # off-diagonal entry w times the same product over the w's before it
-    shape = (lambda n: (n, M)) if multinomial else (lambda n: (n,))
-    half = 0.5 * log1m_w2
-    E = v["off_w"].shape[0]
+    # off-diagonal entry w times the same product over the w's before it. The Jacobians
+    # of tanh and of the factor and the LKJ density are one weighted sum of log(1 - w^2)
     if general:
+        w = pt.tanh(y)
+        log1m_w2 = pt.log1p(-pt.sqr(w))
+        w_weight = v["w_weight"][:, None] if multinomial else v["w_weight"]
+        lp += pt.sum(w_weight * log1m_w2)
+        half = 0.5 * log1m_w2
         log_diag = pt.zeros(shape(S))[v["diag"][0]].inc(half[v["diag"][1]])  # (S[, M])
+        E = v["off_w"].shape[0]
         log_off = pt.zeros(shape(E))[v["shortening"][0]].inc(half[v["shortening"][1]])
         L_off = w[v["off_w"]] * pt.exp(log_off)  # (E[, M])
-    else:
-        log_diag, L_off = pt.zeros(shape(S)), pt.zeros(shape(E))
 
     # group effects: u = scale * z_eff + the off-diagonal terms, scale = sigma L_diag; a
     # non-centred level's z_eff is z, a centred level's z is its value a = mean + u,
@@ -247,10 +242,10 @@ def _graph(multinomial: bool, general: bool = True):
     grad = pt.inc_subtensor(grad[:b1], g_beta.ravel())
     lp = lp + lik
 
-    L = pt.concatenate([pt.exp(log_diag), L_off], axis=0)
-    pair, left, right = (v["pairs"][i] for i in range(3))
     omega = pt.zeros(shape(n_pairs))
     if general:
+        L = pt.concatenate([pt.exp(log_diag), L_off], axis=0)
+        pair, left, right = (v["pairs"][i] for i in range(3))
         omega = omega[pair].inc(L[left] * L[right])
     parts = [beta, sigma.T, omega.T, u.T] if multinomial else [beta, sigma, omega, u]
     raw = pt.concatenate([part.ravel() for part in parts])
@@ -423,10 +418,11 @@ def engine_inputs(design: FormulaDesign) -> tuple[dict[str, np.ndarray], Layout]
     diag_s, diag_w, short_e, short_w = [], [], [], []
     w_weight = np.ones(R)  # the tanh Jacobian; + the Cholesky Jacobian and the LKJ
     off_of, off_w = {}, []
+    off_dest, off_src, off_entry, off_sd = [], [], [], []
     for b, block in enumerate(blocks):
         if not block.correlated:
             continue
-        m = block.width
+        m, levels = block.width, np.arange(len(block.levels))
         eta = prior_of(design.priors, f"{design.prefix}{block.factor}_corr")["eta"]
         for r in range(1, m):
             shortening = [cpc[(b, r, c)] for c in range(r)]
@@ -440,13 +436,7 @@ def engine_inputs(design: FormulaDesign) -> tuple[dict[str, np.ndarray], Layout]
                 short_w += shortening[:c]
                 off_w.append(cpc[(b, r, c)])
                 w_weight[shortening[:c]] += 0.5  # the Jacobian of L_rc
-    off_dest, off_src, off_entry, off_sd = [], [], [], []
-    for b, block in enumerate(blocks):
-        if not block.correlated:
-            continue
-        levels = np.arange(len(block.levels))
-        for r in range(1, block.width):
-            for c in range(r):
+                # u[dest] += sigma_r L_rc z_eff[src] for every level
                 off_dest.append(q_of[(b, r)] + levels)
                 off_src.append(q_of[(b, c)] + levels)
                 off_entry.append(np.full(len(levels), off_of[(b, r, c)]))
@@ -525,6 +515,7 @@ def engine_inputs(design: FormulaDesign) -> tuple[dict[str, np.ndarray], Layout]
                     left.append(entry(b, r, k2))
                     right.append(entry(b, c, k2))
     n_pairs = sum(len(v) for v in pair_labels.values())
+    G_index = np.array(np.nonzero(G), dtype=np.int64).reshape(2, -1)
     arrays = {
         "sizes": np.array([P, S, R, Q, n_pairs, M], dtype=np.int64),
         "Xt": design.X.T,
@@ -540,8 +531,8 @@ def engine_inputs(design: FormulaDesign) -> tuple[dict[str, np.ndarray], Layout]
         "shortening": np.array([short_e, short_w], dtype=np.int64).reshape(2, -1),
         "off": np.stack([_cat(off_dest), _cat(off_src), _cat(off_entry), _cat(off_sd)]),
         "noncentred": noncentred,
-        "G_index": np.array(np.nonzero(G), dtype=np.int64).reshape(2, -1),
-        "G_value": G[np.nonzero(G)],
+        "G_index": G_index,
+        "G_value": G[tuple(G_index)],
         "level_sd": level_sd,
         "nest": np.stack([nest_child, nest_parent]),
         "nest_weight": nest_weight,
