@@ -14,8 +14,13 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from returnmodels.disclosure.posterior import SUPPORT_GROUP, support_dataset
 from returnmodels.inference.results import stamp
 from returnmodels.models import build_design, column_spec
+from returnmodels.models.presets import preset_design
+from returnmodels.models.priors import merge_priors
+from returnmodels.models.support import registered_aliases, support_table
+from returnmodels.models.varying_intercepts import DEFAULT_PRIORS
 
 CHAINS, DRAWS = 2, 50
 PASSED = {
@@ -74,6 +79,9 @@ def fake_fit(sizes: dict[str, int], *, random_seed: int = 0) -> xr.DataTree:
     tree = xr.DataTree.from_dict(
         {"/posterior": posterior, "/observed_data": observed, "/constant_data": design.to_dataset()}
     )
+    engine = preset_design(design, "varying_intercepts", merge_priors(DEFAULT_PRIORS, None))
+    aliases = registered_aliases(design.group, ("",))
+    tree[SUPPORT_GROUP] = support_dataset(support_table(engine, aliases=aliases))
     config = {"columns": spec.to_dict(), "priors": {}, "sampling": {"random_seed": random_seed}}
     stamp(tree, "varying_intercepts", config, "0" * 64)
     tree.attrs["returnmodels_verdict"] = json.dumps(PASSED)

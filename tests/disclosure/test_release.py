@@ -25,8 +25,9 @@ from returnmodels.disclosure.figure import read_png_marker
 from returnmodels.disclosure.posterior import (
     CELL_DIMS,
     INTERNAL_GROUPS,
-    group_sizes,
+    published_labels,
     released_posterior,
+    support_of,
 )
 from returnmodels.disclosure.release import release_results
 from returnmodels.errors import ConfigError
@@ -157,11 +158,13 @@ def test_the_fit_folder_is_internal_only_through_its_posterior(analysis):
 def test_released_posterior_holds_no_data_no_cells_and_no_withheld_group(fit_result):
     rules = DisclosureRules()
     withheld = set(withheld_groups(fit_result, rules))
-    sizes = group_sizes(fit_result)
-    assert withheld and set(sizes.loc[sizes["n"] < rules.min_cases, "group"]) <= withheld
+    support = support_of(fit_result)
+    sizes = support[(support["kind"] == "dim") & (support["key"] == "nationality")]
+    assert withheld and set(sizes.loc[sizes["n"] < rules.min_cases, "label"]) <= withheld
     released = released_posterior(fit_result, rules)
     assert not set(released.children) & set(INTERNAL_GROUPS)
-    published = set(sizes["group"]) - withheld
+    published = published_labels(support, rules, "dim")["nationality"]
+    assert not published & set(sizes.loc[sizes["n"] < rules.min_cases, "label"])
     for node in released.subtree:
         for name, var in node.dataset.variables.items():
             assert not set(var.dims) & set(CELL_DIMS), (node.path, name)

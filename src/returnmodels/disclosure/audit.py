@@ -58,6 +58,7 @@ from returnmodels.disclosure.documents import (
 )
 from returnmodels.disclosure.extract import html_tables, text_tables
 from returnmodels.disclosure.figure import png_findings
+from returnmodels.disclosure.fit_tables import fit_table_findings
 from returnmodels.disclosure.posterior import netcdf_findings
 from returnmodels.errors import ConfigError
 from returnmodels.files import sha256_file
@@ -265,6 +266,7 @@ def audit_csv(
             table, rules, source=source, detect_crosstab=True, id_pattern=id_pattern
         )
     findings, counts = _marker_findings(path, rules, source)
+    findings += fit_table_findings(path, table, rules, source)
     return findings + check_table(
         table, rules, source=source, count_columns=counts, id_pattern=id_pattern
     )

@@ -85,6 +85,10 @@ RULES: dict[str, str] = {
     "internal-file": "an internal file of the analysis folder: not for release as it is",
     "unchecked-file-type": "a kind of file the audit cannot read, so cannot show to be safe",
     "release-manifest": "the folder and its release manifest disagree",
+    "small-support": "an estimate resting on fewer than the minimum number of cases, or "
+    "of cases with or without an outcome (a parameter, level or value the fit may not publish)",
+    "exact-statistics": "exact statistics of the data (means of predictors, numbers or "
+    "labels of levels) that allow differencing between releases",
 }
 
 

@@ -55,8 +55,9 @@ CHECKS: dict[str, str] = {
     "HTML": "every table (counts), identifiers, embedded figures' marks",
     "JSON": "identifiers, printed tables, counts under count-like keys, record lists",
     "text": "printed tables (counts) and identifiers",
-    "NetCDF": "released form: no data groups, no per-cell variables, withheld groups' "
-    "coordinates removed, release mark with the rules",
+    "NetCDF": "released form, made here from the fit with its data: no data groups, no "
+    "per-cell variables, only the parameters and levels resting on at least min_cases "
+    "cases with and without each outcome, centres rounded, release mark with the rules",
     "figure": "mark of what it was drawn from; its source tables released and unchanged",
 }
 
@@ -149,11 +150,13 @@ def _release_posterior(path: Path, target: Path, rules, source: str, id_pattern)
             tree = tree.load()
     except (OSError, ValueError) as error:
         return [Finding(source, "file", type(error).__name__, "unreadable")]
-    if NETCDF_KEY not in tree.attrs:
-        try:
-            tree = released_posterior(tree, rules)
-        except (ConfigError, KeyError) as error:
-            return [Finding(source, "file", f"cannot be released: {error}", "internal-file")]
+    if NETCDF_KEY in tree.attrs:  # its data are gone: it cannot be checked again
+        what = "a released posterior cannot be checked against its data: release its fit"
+        return [Finding(source, "file", what, "internal-file")]
+    try:
+        tree = released_posterior(tree, rules)
+    except (ConfigError, KeyError) as error:
+        return [Finding(source, "file", f"cannot be released: {error}", "internal-file")]
     tree.to_netcdf(target, engine="h5netcdf")
     return netcdf_findings(target, rules, source=source, id_pattern=id_pattern)
 

@@ -35,6 +35,7 @@ import pymc as pm
 import xarray as xr
 from pytensor.graph.traversal import graph_inputs
 
+from returnmodels.disclosure.posterior import SUPPORT_GROUP, support_dataset
 from returnmodels.errors import ConfigError
 from returnmodels.inference.compiled import compile_for_nutpie
 from returnmodels.inference.diagnostics import check_convergence
@@ -52,6 +53,7 @@ from returnmodels.models.prediction import encode_rows, predict_eta
 from returnmodels.models.presets import preset_design
 from returnmodels.models.priors import merge_priors
 from returnmodels.models.registry import get_model
+from returnmodels.models.support import registered_aliases, stage_prefixes, support_table
 
 __all__ = ["ADAPTATIONS", "DEFAULT_SAMPLING", "LOW_RANK_MAX_DIM", "SAMPLERS", "build_model", "fit"]
 
@@ -297,6 +299,15 @@ def fit(
         result = _sample_in_stages(entry.build_stages(design, merged), run, key)
     sampled = time.perf_counter()
     result = _complete(result, pm_model, design)
+    support_design = engine_design or preset_design(
+        design, model, merge_priors(entry.default_priors, None), entry.formula
+    )
+    prefixes = stage_prefixes(support_design)
+    result[SUPPORT_GROUP] = support_dataset(
+        support_table(
+            support_design, prefixes=prefixes, aliases=registered_aliases(design.group, prefixes)
+        )
+    )
     stamp(result, model, config, checksum)
     timings = {
         "build_s": built - started,
@@ -347,6 +358,7 @@ def _fit_formula(
     sampled_trees = _sample_on_engine(stages, run)
     sampled = time.perf_counter()
     result = complete_formula_result(sampled_trees, stages)
+    result[SUPPORT_GROUP] = support_dataset(support_table(design, prefixes=stage_prefixes(design)))
     stamp(result, "formula", config, checksum)
     timings = {
         "build_s": built - started,

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import tempfile
 import time
@@ -44,13 +43,21 @@ from returnmodels.disclosure import (
     pool_small_groups,
     read_marker,
 )
+from returnmodels.disclosure.posterior import (
+    allowed,
+    controlled_posterior,
+    published_labels,
+    support_of,
+    value_published,
+    whole_fit_published,
+)
+from returnmodels.disclosure.rules import round_counts
 from returnmodels.errors import ConfigError
 from returnmodels.files import check_new_folder, sha256_file
 from returnmodels.inference.diagnostics import verdict_label, verdict_line, verdict_of
 from returnmodels.inference.results import load_result, result_config
 from returnmodels.models import column_spec
 from returnmodels.models.design import Design
-from returnmodels.models.formula import group_labels
 from returnmodels.paths import bundled_cases, results_root, run_output
 from returnmodels.report import style
 from returnmodels.report.labels import label, text, value_label
@@ -284,47 +291,95 @@ def population_parameters(result: xr.DataTree) -> list[str]:
     ]
 
 
-# -- groups below the threshold --------------------------------------------------------
+# -- what may be published of a fit -------------------------------------------------
+
+
+def fit_support(result: xr.DataTree) -> pd.DataFrame:
+    """The fit's support table (the counts behind every parameter, level and value,
+    :mod:`returnmodels.models.support`); a fit without one cannot be published from."""
+    table = support_of(result)
+    if table is None:
+        raise ConfigError(
+            "this fit has no disclosure_support group (saved by an older returnmodels): "
+            "refit it to publish anything from it"
+        )
+    return table
+
+
+def group_factors(result: xr.DataTree) -> list[str]:
+    """The group factors of a fit: every block's factor (``region:nationality`` for a
+    nested one), once each."""
+    if is_formula_fit(result):
+        return list(dict.fromkeys(formula_groups(result)))
+    return [Design.from_result(result).group]
+
+
+def published_fit(result: xr.DataTree, rules: DisclosureRules = DEFAULT_RULES) -> xr.DataTree:
+    """``result`` with its posterior reduced to what may be published
+    (:func:`~returnmodels.disclosure.posterior.controlled_posterior`): the parameters,
+    effects and levels whose cases (with and without each outcome) pass the rules."""
+    published = result.copy()
+    posterior = controlled_posterior(result["posterior"].to_dataset(), fit_support(result), rules)
+    published["posterior"] = xr.DataTree(posterior)
+    return published
 
 
 def withheld_groups(result: xr.DataTree, rules: DisclosureRules = DEFAULT_RULES) -> list[str]:
-    """Groups (nationalities) whose estimates may not be published: fewer than
-    ``min_cases`` cases, plus the next smallest if those alone are too few. For a
-    formula fit: the withheld levels of every group factor, together."""
-    if is_formula_fit(result):
-        cells = result["constant_data"].to_dataset().to_dataframe()
-        withheld = []
-        for factor in formula_groups(result):
-            labels = group_labels(cells, factor)
-            sizes = pd.DataFrame({"group": labels.to_numpy(), "n": cells["trials"].to_numpy()})
-            sizes = sizes.groupby("group", sort=True)["n"].sum().reset_index()
-            withheld += [str(g) for g in pool_small_groups(sizes, "group", "n", rules)]
-        return withheld
-    design = Design.from_result(result)
-    sizes = pd.DataFrame({"group": design.cells[design.group], "n": design.trials})
-    sizes = sizes.groupby("group", sort=True)["n"].sum().reset_index()
-    return [str(g) for g in pool_small_groups(sizes, "group", "n", rules)]
+    """Levels of the fit's group factors whose estimates may not be published: those
+    whose cases, or cases with or without an outcome, are below ``min_cases``, and the
+    smallest levels pooled with them so that their total is publishable. Levels are
+    counted per factor, once, however many blocks use the factor."""
+    table = fit_support(result)
+    withheld: set[str] = set()
+    for factor in group_factors(result):
+        rows = table[(table["kind"] == "dim") & (table["key"] == factor)]
+        rows = rows.drop_duplicates("label")
+        failing = set(rows.loc[~allowed(rows, rules), "label"])
+        sizes = pd.DataFrame({"group": rows["label"].to_numpy(), "n": rows["n"].to_numpy()})
+        withheld |= failing | {str(g) for g in pool_small_groups(sizes, "group", "n", rules)}
+    return sorted(withheld)
 
 
-_LABEL = re.compile(r"^[^\[]+\[(.*)\]$")
+def published_summary_labels(result: xr.DataTree, rules: DisclosureRules) -> set[str]:
+    """The row labels (as ArviZ writes them, ``gender[female]``) of every parameter
+    that may be published, generated from the controlled posterior's structure."""
+    posterior = published_fit(result, rules)["posterior"].to_dataset()
+    labels = set()
+    for name, var in posterior.data_vars.items():
+        dims = [d for d in var.dims if d not in ("chain", "draw")]
+        if not dims:
+            labels.add(name)
+            continue
+        coords = [posterior[d].values.astype(str) for d in dims]
+        for combination in np.array(np.meshgrid(*coords, indexing="ij")).reshape(len(dims), -1).T:
+            labels.add(f"{name}[{', '.join(combination)}]")
+    return labels
 
 
 def controlled_summary(
     summary: pd.DataFrame, result: xr.DataTree, rules: DisclosureRules = DEFAULT_RULES
 ) -> pd.DataFrame:
-    """The parameter summary without rows of withheld groups, marked controlled."""
-    withheld = set(withheld_groups(result, rules))
-
-    def shown(label: str) -> bool:
-        found = _LABEL.match(str(label))
-        return not found or not withheld & {p.strip() for p in found.group(1).split(",")}
-
-    return mark_controlled(summary[[shown(label) for label in summary.index]], rules)
+    """The parameter summary with only the rows that may be published, marked
+    controlled: a row is kept only when its label is one the controlled posterior has."""
+    keep = published_summary_labels(result, rules)
+    return mark_controlled(summary[[str(label) in keep for label in summary.index]], rules)
 
 
-def controlled_margins(table: pd.DataFrame, rules: DisclosureRules = DEFAULT_RULES) -> pd.DataFrame:
-    """Margins are averages over all cases (population level): marked controlled."""
-    return mark_controlled(table, rules)
+def controlled_margins(
+    table: pd.DataFrame, result: xr.DataTree, rules: DisclosureRules = DEFAULT_RULES
+) -> pd.DataFrame:
+    """Margins that may be published, marked controlled: a margin at a value of a
+    categorical variable rests on that value's cases (with and without each outcome);
+    one of a numeric variable averages over every case. Nothing when the fit as a
+    whole rests on too few cases."""
+    support = fit_support(result)
+    keep = [
+        value_published(support, rules, str(predictor), value)
+        for predictor, value in zip(table["predictor"], table["value"], strict=True)
+    ]
+    controlled = table[keep].reset_index(drop=True)
+    controlled.attrs = dict(table.attrs)
+    return mark_controlled(controlled, rules)
 
 
 def margin_targets(table: pd.DataFrame) -> pd.DataFrame:
@@ -341,11 +396,18 @@ def controlled_contrast(
     result: xr.DataTree, a: str, b: str, rules: DisclosureRules = DEFAULT_RULES
 ) -> pd.DataFrame:
     """:func:`returnmodels.summaries.contrast` of groups ``a`` and ``b``, refused
-    (:class:`~returnmodels.disclosure.DisclosureError`) if either is withheld."""
-    withheld = set(withheld_groups(result, rules)) & {a, b}
-    if withheld:
+    (:class:`~returnmodels.disclosure.DisclosureError`) unless both are published levels.
+    The refusal is the same whether a level is absent or withheld, so that it does not
+    tell whether a small level exists."""
+    factor = group_factors(result)[0]
+    published = published_labels(fit_support(result), rules, "dim").get(factor, set())
+    published -= set(withheld_groups(result, rules))
+    unpublished = [level for level in (a, b) if str(level) not in published]
+    if unpublished or not whole_fit_published(fit_support(result), rules):
         raise DisclosureError(
-            f"{sorted(withheld)} ha(s) fewer than {rules.min_cases} cases: no contrast published"
+            f"no contrast of {a!r} and {b!r} published: contrasts are published only "
+            f"between levels of {factor!r} with at least {rules.min_cases} cases, with and "
+            f"without the outcome; {', '.join(map(repr, unpublished)) or 'the fit'} is not one"
         )
     return mark_controlled(contrast(result, a, b), rules)
 
@@ -415,20 +477,30 @@ def write_fit_outputs(
     (configuration, seed, data checksum, versions, timings, files, rules)."""
     started = time.perf_counter()
     outputs: dict[str, Path | Figure] = {"posterior": folder.posterior(result)}
-    summary = parameter_summary(result).rename_axis("parameter")
+    published = published_fit(result, folder.rules)
+    summary = _summary_of(published).rename_axis("parameter")
     folder.table(controlled_summary(summary, result, folder.rules), "summary.csv")
     margins_started = time.perf_counter()
     table = with_verdict(margins(result), result)
     margins_s = time.perf_counter() - margins_started
-    folder.table(controlled_margins(table, folder.rules), "margins.csv")
+    folder.table(controlled_margins(table, result, folder.rules), "margins.csv")
     outputs["diagnostics"] = write_verdict(result, folder)
-    outputs["rank"], outputs["trace"] = save_convergence_plots(result, folder)
+    names = population_parameters(published)
+    outputs["rank"], outputs["trace"] = save_convergence_plots(published, folder, names)
     manifest = fit_manifest(result, data_path)
     manifest["timings"] |= {"margins_s": margins_s, "write_s": time.perf_counter() - started}
     manifest["files"] = {n: sha256_file(folder.path / n) for n in FIT_FILES[:-1]}
     manifest["disclosure"] = folder.rules.to_dict()
     outputs["fit_manifest"] = folder.json(manifest, "fit_manifest.json")
     return outputs
+
+
+def _summary_of(result: xr.DataTree) -> pd.DataFrame:
+    """:func:`parameter_summary`, or an empty table of its columns when nothing may be
+    published."""
+    if not result["posterior"].to_dataset().data_vars:
+        return pd.DataFrame(columns=["convergence", "mean", "sd", "hdi94_lb", "hdi94_ub"])
+    return parameter_summary(result)
 
 
 def write_fit_run(
@@ -515,7 +587,10 @@ def controlled_group_effects(result: xr.DataTree, rules: DisclosureRules = DEFAU
     successes rounded, ``raw_share`` from the rounded counts (NaN where suppressed)."""
     effects = group_effects(result)
     group = effects.columns[0]
-    return _shares_by(effects, group, "raw_share", rules, withheld_groups(result, rules))
+    published = published_labels(fit_support(result), rules, "dim").get(group, set())
+    unpublished = set(effects[group].astype(str)) - published
+    withheld = set(withheld_groups(result, rules)) | unpublished
+    return _shares_by(effects, group, "raw_share", rules, withheld)
 
 
 def ppc_columns(result: xr.DataTree) -> list[str]:
@@ -524,6 +599,18 @@ def ppc_columns(result: xr.DataTree) -> list[str]:
 
     design = Design.from_result(result)
     return [term.name for term in design.terms + design.group_terms]
+
+
+def _rounded_intervals(table: pd.DataFrame, rules: DisclosureRules) -> pd.DataFrame:
+    """The replicated shares' mean and bounds as shares of rounded counts over the
+    rounded n: a bound of 7/32 would give the exact n back beside a rounded one."""
+    n = table["n"].to_numpy(dtype=float)
+    shown_n = round_counts(n, rules.rounding_base)
+    rounded = table.copy()
+    for column in ("mean", "hdi_lower", "hdi_upper"):
+        counts = round_counts(table[column].to_numpy(dtype=float) * n, rules.rounding_base)
+        rounded[column] = np.where(shown_n > 0, counts / np.maximum(shown_n, 1), np.nan)
+    return rounded
 
 
 def controlled_ppc(
@@ -539,7 +626,12 @@ def controlled_ppc(
     table = ppc_shares(result, by, random_seed=random_seed)
     by = table.columns[0]
     sizes = table[[by, "n"]].astype({by: str})
-    withheld = pool_small_groups(sizes, by, "n", rules)
+    support = fit_support(result)
+    unpublished = {
+        str(v) for v in table[by] if not value_published(support, rules, str(by), str(v))
+    }
+    withheld = set(map(str, pool_small_groups(sizes, by, "n", rules))) | unpublished
+    table = _rounded_intervals(table, rules)
     controlled = _shares_by(table, by, "observed_share", rules, withheld)
     share = controlled["observed_share"]
     inside = (share >= controlled["hdi_lower"]) & (share <= controlled["hdi_upper"])
