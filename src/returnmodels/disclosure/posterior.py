@@ -162,7 +162,8 @@ def controlled_posterior(
         if dim in known:
             labels = controlled[dim].values.astype(str)
             controlled = controlled.isel({dim: np.isin(labels, list(levels.get(dim, ())))})
-    return controlled
+    empty = [name for name, var in controlled.data_vars.items() if var.size == 0]
+    return controlled.drop_vars(empty)
 
 
 def _structural(dim: str) -> bool:

@@ -305,7 +305,9 @@ def fit(
     prefixes = stage_prefixes(support_design)
     result[SUPPORT_GROUP] = support_dataset(
         support_table(
-            support_design, prefixes=prefixes, aliases=registered_aliases(design.group, prefixes)
+            support_design,
+            prefixes=prefixes,
+            aliases=registered_aliases(design.group, prefixes, design.spec.slope),
         )
     )
     stamp(result, model, config, checksum)

@@ -99,7 +99,10 @@ def save_result(
     present = "log_likelihood" in result.children
     single = present and len(result["log_likelihood"].data_vars) == 1
     if single and "loo" not in result.children:
-        saved["loo"] = xr.DataTree(loo_group(result))
+        try:
+            saved["loo"] = xr.DataTree(loo_group(result))
+        except ValueError:  # PSIS cannot smooth (a cell whose log-likelihood is constant)
+            pass  # no loo group: model comparison says why from the log-likelihood
     if log_likelihood is None:
         size = result["log_likelihood"].to_dataset().nbytes if present else 0
         log_likelihood = size <= LOG_LIKELIHOOD_MAX_BYTES

@@ -33,6 +33,7 @@ non-zero count, so that the rules can be applied later by any reader of the fit
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 
 import numpy as np
@@ -54,13 +55,17 @@ def stage_prefixes(design: FormulaDesign) -> tuple[str, ...]:
     return ("",) if design.outcome_counts is None else ("", "competing_")
 
 
-def registered_aliases(group: str, prefixes: tuple[str, ...]) -> dict[str, str]:
+def registered_aliases(
+    group: str, prefixes: tuple[str, ...], slope: str | None = None
+) -> dict[str, str]:
     """A registered model's names for what the engine names otherwise: the groups of
-    each parameterisation (``nationality_centred``) and ``Intercept_centred``."""
-    aliases = {}
+    each parameterisation (``nationality_centred``), ``Intercept_centred``, the
+    correlation's ``corr_unit`` and the varying slope's ``offset``."""
+    aliases = {f"{group}_{slope}_offset": f"{group}_{slope}_effect"} if slope else {}
     for p in prefixes:
         aliases |= {f"{p}{group}_centred": group, f"{p}{group}_noncentred": group}
         aliases[f"{p}Intercept_centred"] = f"{p}Intercept"
+        aliases[f"{p}{group}_corr_unit"] = f"{p}{group}_corr"
     return aliases
 
 
@@ -125,6 +130,92 @@ def _categorical_columns(design: FormulaDesign) -> list[str]:
     return [c for c in design.cells.columns if c in columns]
 
 
+class _Cells:
+    """The cells of the data a common coefficient is a contrast of.
+
+    With treatment coding a coefficient compares cells of the cross-classification of
+    the categorical variables of its term and of every term that contains it: the
+    interaction ``a[i]:b[j]`` is (i, j) - (i, ref) - (ref, j) + (ref, ref), and with it
+    in the model the main effect ``a[i]`` is (i, ref_b) - (ref, ref_b). Each of those
+    cells (of the interaction, as the rules say) must rest on enough cases; the
+    reference level of a variable is where its main effect's dummies are all zero.
+    """
+
+    def __init__(self, design: FormulaDesign):
+        self.design = design
+        self.count = _Counter(design)
+        self.categorical = set(_categorical_columns(design)) - set(design.factors)
+        self.text = {c: design.cells[c].astype(str).to_numpy() for c in self.categorical}
+        self.reference = self._references()
+
+    def _references(self) -> dict[str, str]:
+        found, start = {}, 0
+        for term in self.design.common:
+            width = len(term.labels)
+            block = self.design.X[:, start : start + width]
+            start += width
+            if len(term.variables) == 1 and term.variables[0] in self.categorical and width:
+                at = np.all(block == 0, axis=1)
+                values = set(self.text[term.variables[0]][at])
+                if len(values) == 1:
+                    found[term.variables[0]] = values.pop()
+        return found
+
+    def contrasted(self, term, off: np.ndarray) -> list[tuple[int, int, int]]:
+        """The counts of every cell a coefficient of ``term`` (its column non-zero on
+        ``off``) is a contrast of."""
+        own = [v for v in term.variables if v in self.categorical]
+        wider = {
+            v
+            for other in self.design.common
+            if set(term.variables) < set(other.variables)
+            for v in other.variables
+            if v in self.categorical and v not in own
+        }
+        choices = []
+        for v in own:
+            values = set(self.text[v][off])
+            if len(values) != 1:
+                return []
+            options = {values.pop()}
+            if v in self.reference:
+                options.add(self.reference[v])
+            choices.append([(v, value) for value in sorted(options)])
+        choices += [[(v, self.reference[v])] for v in sorted(wider) if v in self.reference]
+        if not choices:
+            return []
+        supports = []
+        for combination in itertools.product(*choices):
+            mask = np.ones(self.design.n_cells, dtype=bool)
+            for v, value in combination:
+                mask &= self.text[v] == value
+            if mask.any():
+                supports.append(self.count(mask))
+        return supports
+
+
+def _variance_rows(block, count: _Counter, weights, prefixes) -> list[tuple]:
+    """A block's SDs and correlations: the SD of a varying slope rests on the cases off
+    the mode of the slope's column (for a slope of a rare category, that category's
+    cases), a correlation on the strictest of its two columns."""
+    columns = [count(np.ones(len(weights), dtype=bool))]
+    columns += [count(_off_mode(block.values[:, r], weights)) for r in range(1, block.width)]
+    rows = []
+    for p in prefixes:
+        for r in range(1, block.width):
+            rows.append(("variable", f"{p}{block.column_name(r)}_sigma", "", *columns[r]))
+            rows.append(("variable", f"{p}{block.column_name(r)}_effect", "", *columns[r]))
+        if block.width == 2:
+            rows.append(("variable", f"{p}{block.factor}_corr", "", *columns[1]))
+    if block.width > 2:  # the correlations' dim: one label per pair, as the engine names it
+        for r in range(1, block.width):
+            for c in range(r):
+                label = f"{block.columns[c]},{block.columns[r]}"
+                support = _strictest([columns[c], columns[r]])
+                rows.append(("dim", f"{block.factor}_corr_pair", label, *support))
+    return rows
+
+
 def support_table(
     design: FormulaDesign, *, prefixes: tuple[str, ...] = ("",), aliases: dict | None = None
 ) -> pd.DataFrame:
@@ -141,13 +232,17 @@ def support_table(
     rows = [("whole", "", "", *whole)]
     weights = design.trials.astype(float)
 
+    cells = _Cells(design)
     references = []
     start = 0
     for term in design.common:
         width = len(term.labels)
         block = design.X[:, start : start + width]
         start += width
-        supports = [count(_off_mode(block[:, k], weights)) for k in range(width)]
+        supports = [
+            _strictest([count(off), *cells.contrasted(term, off)])
+            for off in (_off_mode(block[:, k], weights) for k in range(width))
+        ]
         if term.levels is None:
             if term.name != "Intercept":
                 rows += [("variable", p + term.name, "", *supports[0]) for p in prefixes]
@@ -171,6 +266,8 @@ def support_table(
             levels.setdefault(str(level), []).extend(supports)
     for dim, levels in by_dim.items():
         rows += [("dim", dim, level, *_strictest(s)) for level, s in levels.items()]
+    for block in design.blocks:
+        rows += _variance_rows(block, count, weights, prefixes)
 
     for column in _categorical_columns(design):
         labels = group_labels(design.cells, column).to_numpy()

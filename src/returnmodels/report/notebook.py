@@ -237,6 +237,11 @@ def banner(result: xr.DataTree | Mapping, model: str | None = None) -> Banner:
 
 #: At most this many panels in a rank or trace plot (parameters are taken in order).
 MAX_PANELS = 36
+#: What a fit's plots say when none of its parameters may be published.
+NOTHING_PUBLISHED = (
+    "No parameter of this fit may be published: the fit rests on too few cases, "
+    "or too few with or without the outcome (disclosure rules)."
+)
 
 
 def save_convergence_plots(
@@ -260,6 +265,13 @@ def save_convergence_plots(
         panels += size
     style.apply()  # the project's theme whatever was plotted before in this process
     saved = []
+    if not names:  # nothing of the fit may be published: say so in place of the plots
+        for name in ("rank", "trace"):
+            figure, ax = style.subplots("wide")
+            ax.axis("off")
+            ax.text(0.5, 0.5, NOTHING_PUBLISHED, ha="center", va="center", wrap=True)
+            saved.append(folder.figure(figure, f"{name}.png", basis="diagnostics"))
+        return saved
     for name, plot in (("rank", azp.plot_rank), ("trace", azp.plot_trace_dist)):
         collection = plot(result, var_names=names, backend="matplotlib")
         style.lay_out_panels(matplotlib_figure(collection))
@@ -377,7 +389,7 @@ def controlled_margins(
         value_published(support, rules, str(predictor), value)
         for predictor, value in zip(table["predictor"], table["value"], strict=True)
     ]
-    controlled = table[keep].reset_index(drop=True)
+    controlled = table.loc[np.asarray(keep, dtype=bool)].reset_index(drop=True)
     controlled.attrs = dict(table.attrs)
     return mark_controlled(controlled, rules)
 
