@@ -85,6 +85,7 @@ RULES: dict[str, str] = {
     "internal-file": "an internal file of the analysis folder: not for release as it is",
     "unchecked-file-type": "a kind of file the audit cannot read, so cannot show to be safe",
     "release-manifest": "the folder and its release manifest disagree",
+    "error-message": "an error message or traceback, which may quote the data",
 }
 
 
