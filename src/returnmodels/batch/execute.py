@@ -6,7 +6,9 @@ under ``OUT/<run>/`` until the run is over: the notebook executes with its worki
 directory and its ``out`` parameter set to ``OUT/.staging/<run>-<token>/``; the manifest
 is written last; then the folder is renamed into place (an older ``OUT/<run>/`` is first
 renamed aside, then deleted). A failed run is published the same way, with the partial
-executed notebook and a manifest whose status is ``failed``.
+executed notebook and a manifest whose status is ``failed``. Before anything is published,
+every error message moves into the run's internal ``error.log`` and is withheld from the
+notebook, its HTML and the manifest (:mod:`.failure`): a message may quote the data.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from returnmodels.batch import worker
+from returnmodels.batch.failure import ERROR_LOG, withhold_errors
 from returnmodels.batch.manifest import MANIFEST, list_outputs, package_versions
 from returnmodels.disclosure import DEFAULT_RULES, DisclosureRules
 from returnmodels.disclosure.audit import audit_results
@@ -60,6 +63,7 @@ def execute_run(task: dict[str, Any]) -> dict[str, Any]:
         shutil.rmtree(staging, ignore_errors=True)
         raise RuntimeError(f"run {task['name']!r} cancelled: the batch was interrupted")
     stem = Path(task["notebook"]).stem
+    error = withhold_errors(staging, staging / f"{stem}.ipynb", staging / LOG, result)
     if (staging / f"{stem}.ipynb").is_file():
         export_html(staging / f"{stem}.ipynb", staging / f"{stem}.html")
     manifest = _provenance(task) | {
@@ -67,7 +71,7 @@ def execute_run(task: dict[str, Any]) -> dict[str, Any]:
         "finished": _now(),
         "duration_s": round(time.monotonic() - clock, 3),
         "status": result["status"],
-        "error": result["error"],
+        "error": error,
         "attempts": result.get("attempts"),
         "kernel_argv": result.get("kernel_argv"),
         "injected": sorted(injected),
@@ -78,6 +82,8 @@ def execute_run(task: dict[str, Any]) -> dict[str, Any]:
     final = out / task["name"]
     if manifest["status"] != "ok" and manifest["executed_notebook"]:
         manifest["partial_notebook"] = str(final / manifest["executed_notebook"])
+    if (staging / ERROR_LOG).is_file():
+        manifest["error_log"] = str(final / ERROR_LOG)
     manifest["disclosure"] = disclosure_check(staging, task["parameters"])
     manifest["outputs"] = list_outputs(staging)
     write_json(manifest, staging / MANIFEST)
@@ -170,6 +176,7 @@ def _provenance(task: dict[str, Any]) -> dict[str, Any]:
         "git_commit": task["git_commit"],
         "git_dirty": task["git_dirty"],
         "partial_notebook": None,
+        "error_log": None,
     }
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from returnmodels.batch.failure import failure_note
 from returnmodels.batch.progress import Progress, RunState
 from returnmodels.files import atomic_write
 from returnmodels.report.labels import label, value_label
@@ -89,9 +90,8 @@ def _row(out: Path, run: RunState) -> str:
     error = manifest.get("error") if run.state == "failed" else None
     details = escape(run.note)
     if error:
-        cell = f" in cell [{error['cell']}]" if error.get("cell") is not None else ""
         details = (
-            f'<div class="error">{escape(error["name"])}{cell}: {escape(error["message"])}</div>'
+            f'<div class="error">{escape(failure_note(error))}</div>'
             f"partial notebook: <code>{escape(str(manifest.get('partial_notebook')))}</code>"
         )
     took = f"{run.duration_s:.1f} s" if run.duration_s is not None else ""

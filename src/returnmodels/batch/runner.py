@@ -4,7 +4,8 @@ A run starts once every run it comes ``after`` is done or up to date. It is skip
 up to date when its inputs fingerprint matches its ``OUT/<run>/manifest.json``, every
 output listed there is intact, no upstream run executed in this batch and ``force`` is
 off. A run whose upstream failed (or was skipped for that reason) is skipped too, and
-says which. One batch at a time may write to a results folder (a lock file guards it);
+says which. A failed run's note gives the exception's type and cell, not its message
+(:mod:`.failure`). One batch at a time may write to a results folder (a lock file guards it);
 the leftovers of a killed batch under ``OUT/.staging/`` are removed when the next starts.
 """
 
@@ -20,6 +21,7 @@ from typing import Any
 
 from returnmodels.batch.execute import CANCELLED, STAGING, execute_run
 from returnmodels.batch.executors import DaskExecutor, LocalExecutor
+from returnmodels.batch.failure import failure_note
 from returnmodels.batch.index import write_index
 from returnmodels.batch.manifest import (
     file_inputs,
@@ -36,6 +38,8 @@ from returnmodels.files import sha256_file
 __all__ = ["run_batch", "plan_tasks"]
 
 POLL_S = 0.1
+#: What the progress note and ``index.html`` say of a runner error's message.
+RUNNER_WITHHELD = "message withheld (it may quote the data): printed in the terminal only"
 
 
 def run_batch(
@@ -137,17 +141,20 @@ def _schedule(batch, tasks, out, executor, progress, force, smoke) -> None:
 
 
 def _finish(name: str, future: Any, progress: Progress) -> None:
+    """Record a finished run. Its note (printed, and shown by ``index.html``) names the
+    exception's type and cell, never its message, which may quote the data: a run's
+    message is in its ``error.log``; a runner error's is printed to the terminal only."""
     try:
         manifest = future.result()
     except Exception as error:  # the runner itself failed (e.g. a Dask worker was lost)
-        progress.set(name, "failed", f"runner error: {type(error).__name__}: {error}")
+        kind = type(error).__name__
+        print(f"{name}: runner error: {kind}: {error}", file=progress.stream, flush=True)
+        progress.set(name, "failed", f"runner error: {kind}: {RUNNER_WITHHELD}")
         return
     if manifest["status"] == "ok":
         progress.set(name, "done", manifest=manifest)
     else:
-        error = manifest["error"] or {}
-        note = f"{error.get('name')}: {error.get('message')}"
-        progress.set(name, "failed", note, manifest=manifest)
+        progress.set(name, "failed", failure_note(manifest["error"]), manifest=manifest)
 
 
 @contextmanager

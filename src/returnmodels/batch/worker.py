@@ -17,8 +17,10 @@ Sampling progress bars are turned off in the notebooks a worker runs
 the runner shows the batch's progress, and a bar would only fill the executed notebook.
 
 The task file holds ``notebook``, ``executed``, ``parameters``, ``cwd``, ``result``,
-``start_timeout``; the result file gets ``status``, ``error``, ``attempts`` and
-``kernel_argv``.
+``start_timeout``; the result file gets ``status``, ``error``, ``retried_after`` (the
+first attempt's error when its kernel did not start), ``attempts`` and ``kernel_argv``.
+Error messages go to the result file only, never to the worker's output (the run's
+``run.log``), since a message may quote the data.
 """
 
 from __future__ import annotations
@@ -52,16 +54,19 @@ def execute(task: dict[str, Any]) -> dict[str, Any]:
     """Run the notebook, retrying once if its kernel failed to start."""
     os.environ[PROGRESS_ENV] = "0"  # the kernel inherits it: no sampling progress bars
     kernel_argv = _use_this_environments_kernel()
-    attempts, error = 1, _execute_once(task)
+    attempts, error, first = 1, _execute_once(task), None
     if error is not None and error.pop("kernel_start"):
-        print(f"no cell ran ({error['name']}: {error['message']}); retrying once", file=sys.stderr)
+        # the message goes to the result (the runner keeps it in error.log), not to the
+        # log, which is published: a message may quote the data
+        print(f"no cell ran ({error['name']}); retrying once", file=sys.stderr)
         time.sleep(1.0)
-        attempts, error = 2, _execute_once(task)
+        attempts, error, first = 2, _execute_once(task), error
         if error is not None:
             error.pop("kernel_start")
     return {
         "status": "ok" if error is None else "failed",
         "error": error,
+        "retried_after": first,
         "attempts": attempts,
         "kernel_argv": kernel_argv,
     }

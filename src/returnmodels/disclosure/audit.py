@@ -21,6 +21,9 @@ What is read, and what each kind of file is checked for (see ``docs/disclosure.m
 - ``*.png``: the figure's mark of what it was drawn from
   (:mod:`returnmodels.disclosure.figure`), and its source tables.
 - anything else: ``unchecked-file-type``: the audit cannot vouch for it.
+- in notebooks, HTML, JSON and text: error messages and tracebacks that were not
+  withheld (``error-message``, :mod:`returnmodels.disclosure.error_text`); a failed run's
+  ``error.log``, which holds them, is named as ``internal-file``.
 
 A folder with a ``release_manifest.json`` (written by ``returnmodels release``) must hold
 exactly the files it lists, with the checksums it lists.
@@ -56,6 +59,7 @@ from returnmodels.disclosure.documents import (
     text_findings,
     text_id_findings,
 )
+from returnmodels.disclosure.error_text import error_log_finding, file_error_findings
 from returnmodels.disclosure.extract import html_tables, text_tables
 from returnmodels.disclosure.figure import png_findings
 from returnmodels.disclosure.fit_tables import fit_table_findings
@@ -188,6 +192,8 @@ def audit_file(
 ) -> list[Finding]:
     """The findings of one file, by its kind (see the module docstring)."""
     source = source or str(path)
+    if internal := error_log_finding(path, source):
+        return [internal]
     kind = file_kind(path)
     if kind is None:
         shown = path.suffix.lower() or "no suffix"
@@ -205,7 +211,8 @@ def audit_file(
         "text": text_findings,
         "NetCDF": netcdf_findings,
     }
-    return readers[kind](path, rules, id_pattern=id_pattern, source=source)
+    findings = readers[kind](path, rules, id_pattern=id_pattern, source=source)
+    return findings + file_error_findings(path, kind, source)
 
 
 def release_manifest_findings(root: Path) -> list[Finding]:

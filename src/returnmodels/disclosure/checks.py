@@ -89,6 +89,7 @@ RULES: dict[str, str] = {
     "of cases with or without an outcome (a parameter, level or value the fit may not publish)",
     "exact-statistics": "exact statistics of the data (means of predictors, numbers or "
     "labels of levels) that allow differencing between releases",
+    "error-message": "an error message or traceback, which may quote the data",
 }
 
 
