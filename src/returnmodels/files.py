@@ -23,6 +23,7 @@ __all__ = [
     "TABLE_SUFFIXES",
     "atomic_write",
     "check_new_folder",
+    "removed_on_failure",
     "sha256_file",
     "write_json",
     "write_table",
@@ -55,7 +56,9 @@ def check_new_folder(path: str | os.PathLike) -> Path:
     """Refuse, before any work, an output folder that could not be created and filled.
 
     ``path`` must not be a file or a non-empty folder, and its nearest existing parent
-    must be a writable folder. Nothing is created.
+    must be a folder in which a folder can be made: a hidden probe folder is created
+    there and removed at once, the one test that sees a read-only file system, access
+    lists and privileges alike. Nothing else is created.
     """
     path = Path(path)
     if path.exists() and not path.is_dir():
@@ -69,9 +72,37 @@ def check_new_folder(path: str | os.PathLike) -> Path:
         raise ConfigError(
             f"output folder {str(path)!r} cannot be created: {str(parent)!r} is a file"
         )
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise ConfigError(f"output folder {str(path)!r} cannot be created in {str(parent)!r}")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".returnmodels-probe-", dir=parent))
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise ConfigError(
+            f"output folder {str(path)!r} cannot be created in {str(parent)!r}: {reason}"
+        ) from None
     return path
+
+
+@contextmanager
+def removed_on_failure(path: str | os.PathLike):
+    """Create the missing parent folders of ``path``; if the block fails, remove the
+    ones created here again (innermost first, while empty), so a failed write leaves
+    no folder behind."""
+    path = Path(path)
+    created = []
+    parent = path.parent
+    while not parent.exists():
+        created.append(parent)
+        parent = parent.parent
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        yield path
+    except BaseException:
+        for folder in created:
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+        raise
 
 
 def _umask() -> int:

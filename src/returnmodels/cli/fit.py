@@ -10,7 +10,14 @@ from returnmodels.disclosure import DEFAULT_RULES, DisclosureRules
 from returnmodels.errors import ConfigError
 from returnmodels.files import check_new_folder
 from returnmodels.inference.diagnostics import verdict_advice, verdict_line, verdict_of
-from returnmodels.inference.fit import ADAPTATIONS, DEFAULT_SAMPLING, SAMPLERS, fit
+from returnmodels.inference.fit import (
+    ADAPTATIONS,
+    DEFAULT_SAMPLING,
+    MAX_SEED,
+    SAMPLERS,
+    check_sampling,
+    fit,
+)
 from returnmodels.models import MODEL_NAMES, column_spec
 from returnmodels.report.notebook import write_fit_folder
 
@@ -54,7 +61,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--draws", type=int, default=d["draws"])
     parser.add_argument("--tune", type=int, default=d["tune"])
     parser.add_argument("--chains", type=int, default=d["chains"])
-    parser.add_argument("--seed", type=int, default=d["random_seed"])
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=d["random_seed"],
+        help="random seed, 0 to 2**64 - 1 (default: %(default)s)",
+    )
     parser.add_argument("--sampler", default=d["sampler"], choices=list(SAMPLERS))
     parser.add_argument(
         "--target-accept",
@@ -163,9 +175,20 @@ def _write(result, args: argparse.Namespace, out: Path, rules: DisclosureRules, 
     return 3 if args.strict and not verdict["passed"] else 0
 
 
+def _check_sampling(args: argparse.Namespace) -> None:
+    """The sampler options, checked before the data are read or the folder is made."""
+    if not 0 <= args.seed <= MAX_SEED:
+        raise ConfigError(
+            f"--seed must be a whole number from 0 to {MAX_SEED} (2**64 - 1: the sampler's "
+            f"unsigned 64-bit seed), got {args.seed}"
+        )
+    check_sampling(_sampling(args))
+
+
 def run(args: argparse.Namespace) -> int:
+    _check_sampling(args)
     _check_data(args.data)
-    out = check_new_folder(args.out)
+    out = check_new_folder(args.out)  # makes and removes a probe folder: nothing is left
     rules = DisclosureRules(min_cases=args.min_cases, rounding_base=args.rounding_base)
     if args.formula is not None:
         return _run_formula(args, out, rules)

@@ -19,9 +19,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 
 from returnmodels.data.case_summary import assisted
+from returnmodels.data.reading import offending_rows
 from returnmodels.errors import ConfigError
 
 __all__ = ["CELL_COLUMNS", "aggregate_cells"]
@@ -61,7 +63,11 @@ def aggregate_cells(
     outcome = _success(cases, success)
     nulls = [column for column in by if cases[column].isna().any()]
     if nulls:
-        raise ConfigError(f"cannot aggregate: missing values in {nulls}")
+        first = cases[nulls[0]]
+        raise ConfigError(
+            f"cannot aggregate: missing values in {nulls}; expected a value in every row: "
+            f"column {nulls[0]!r}, {offending_rows(first, first.isna())}"
+        )
     counts = (
         pd.DataFrame({column: cases[column] for column in by} | {"_success": outcome})
         .groupby(by, observed=True, sort=True)["_success"]
@@ -80,6 +86,13 @@ def _success(cases: pd.DataFrame, success: pd.Series | str | None) -> pd.Series:
         if success not in cases.columns:
             raise ConfigError(f"success column {success!r} is not in the cases")
         success = cases[success]
-    if len(success) != len(cases) or not success.isin([True, False]).all():
-        raise ConfigError("success must be a boolean (or 0/1) value for every case")
+    if len(success) != len(cases):
+        raise ConfigError(f"success has {len(success)} values for {len(cases)} cases")
+    if not success.isin([True, False]).all():
+        binary = [not pd.isna(v) and v in (0, 1) for v in success.to_numpy(dtype=object)]
+        what = "success" if success.name is None else f"success column {success.name!r}"
+        raise ConfigError(
+            f"{what} must be a boolean (or 0/1) value for every case: "
+            f"{offending_rows(success, ~np.array(binary, dtype=bool))}"
+        )
     return success.astype("int64").set_axis(cases.index)

@@ -21,7 +21,7 @@ import csv
 import gzip
 import io
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -37,8 +37,10 @@ __all__ = [
     "DataFileError",
     "MAX_PROBLEMS_SHOWN",
     "Problem",
+    "TableError",
     "TableFile",
     "format_rows",
+    "offending_rows",
     "read_file",
     "read_table",
     "read_with_lines",
@@ -115,6 +117,9 @@ class ContractError(ReturnModelsError, ValueError):
     The message shows the first :data:`MAX_PROBLEMS_SHOWN`, one per line.
     """
 
+    #: What the first line of the message says of ``source``.
+    headline = "breaks the data contract"
+
     def __init__(self, problems: Sequence[Problem], source: str = "<frame>") -> None:
         super().__init__(list(problems), str(source))
         self.problems: list[Problem] = list(problems)
@@ -123,7 +128,7 @@ class ContractError(ReturnModelsError, ValueError):
     def __str__(self) -> str:
         count = len(self.problems)
         plural = "" if count == 1 else "s"
-        lines = [f"{self.source} breaks the data contract ({count} problem{plural}):"]
+        lines = [f"{self.source} {self.headline} ({count} problem{plural}):"]
         lines += [f"  - {problem}" for problem in self.problems[:MAX_PROBLEMS_SHOWN]]
         if count > MAX_PROBLEMS_SHOWN:
             lines.append(f"  ... and {count - MAX_PROBLEMS_SHOWN} more problems")
@@ -138,7 +143,14 @@ class ContractError(ReturnModelsError, ValueError):
             replace(p, lines=tuple(lookup[np.asarray(p.rows) - 1].tolist())) if p.rows else p
             for p in self.problems
         ]
-        return ContractError(located, self.source)
+        return type(self)(located, self.source)
+
+
+class TableError(ContractError):
+    """A table that is not a case file (any other data a model is fitted to) cannot be
+    read or used: the file itself, or a column whose values cannot be converted."""
+
+    headline = "cannot be used as a table"
 
 
 class DataFileError(ReturnModelsError, OSError):
@@ -168,6 +180,35 @@ def format_rows(rows: Sequence[int], lines: Sequence[int] | None = None) -> str:
     if len(rows) > MAX_ROWS_SHOWN:
         text += f" and {len(rows) - MAX_ROWS_SHOWN} more"
     return f"{'row' if len(rows) == 1 else 'rows'} {text}"
+
+
+def offending_rows(
+    values: pd.Series | np.ndarray | Mapping[str, pd.Series | np.ndarray],
+    mask: np.ndarray | pd.Series,
+) -> str:
+    """``data row 4 (value 2), data row 9 (missing) and 3 more``: where ``mask`` holds,
+    counted as a user counts rows (1 = the first row after the header), with the value;
+    given several named columns, each (``data row 6 (k 5, n 4)``).
+
+    For messages about values found after reading (a model's response, its counts), where
+    only the position in the table is known.
+    """
+    positions = np.flatnonzero(np.asarray(mask, dtype=bool))
+    named = values if isinstance(values, Mapping) else None
+    columns = {k: np.asarray(v, dtype=object) for k, v in (named or {"": values}).items()}
+    shown = []
+    for at in positions[:MAX_ROWS_SHOWN]:
+        cells = ", ".join(_cell(v[at], name) for name, v in columns.items())
+        shown.append(f"data row {at + 1} ({cells})")
+    more = len(positions) - MAX_ROWS_SHOWN
+    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+
+
+def _cell(value: object, name: str = "") -> str:
+    """``value 2``, ``missing``; with a column name ``k 5``, ``k missing``."""
+    if value is None or (np.ndim(value) == 0 and bool(pd.isna(value))):
+        return f"{name} missing".strip()
+    return f"{name or 'value'} {show_value(value)}"
 
 
 def show_value(value: object) -> str:
@@ -273,13 +314,21 @@ def _decode(path: Path, data: bytes) -> str:
     try:
         text = data.decode("utf-8")  # strict
     except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        note = (
-            f"byte 0x{data[error.start]:02x} at offset {error.start} (line {line}) "
-            "is not valid UTF-8"
-        )
-        raise _file_error(path, "UTF-8 text", note) from None
+        raise _file_error(path, "UTF-8 text", _not_utf8(data, error.start)) from None
     return text.removeprefix("\ufeff")
+
+
+def _not_utf8(data: bytes, start: int) -> str:
+    """Where the first byte that is not UTF-8 is, what it would be in Windows-1252 (the
+    usual other encoding of a spreadsheet export), and how to fix the file."""
+    byte = data[start]
+    line = data[:start].count(b"\n") + 1
+    legacy = bytes([byte]).decode("cp1252", errors="replace")
+    guess = f" (in Windows-1252/Latin-1 it is {legacy!r})" if legacy.isprintable() else ""
+    return (
+        f"byte 0x{byte:02x} at offset {start} (line {line}) is not valid UTF-8{guess}; "
+        "re-save the file as UTF-8 (in Excel: 'CSV UTF-8')"
+    )
 
 
 def _parse_csv(path: Path, text: str) -> tuple[pd.DataFrame, np.ndarray | None]:
@@ -288,6 +337,9 @@ def _parse_csv(path: Path, text: str) -> tuple[pd.DataFrame, np.ndarray | None]:
     if not text.strip():
         raise _file_error(path, _NEEDS_ROWS, "the file holds only blank lines")
     header, widths, lines = _scan_records(text)
+    separator = _separator_problems(header)
+    if separator:  # its rows would only repeat it, one "ragged" row per decimal comma
+        raise ContractError(separator, str(path))
     problems = _header_problems(header) + _ragged_problems(header, widths, lines)
     if problems:
         raise ContractError(problems, str(path))
@@ -341,10 +393,26 @@ def _header_problems(header: list[str]) -> list[Problem]:
     for name, count in names[names.duplicated()].value_counts(sort=False).items():
         note = f"{name!r} appears {count + 1} times in the header"
         problems.append(Problem(None, (), None, "distinct column names", note))
-    if len(header) == 1 and (";" in header[0] or "\t" in header[0]):
-        note = "the header has one column; is the file separated by ';' or tabs?"
-        problems.append(Problem(None, (), None, "comma-separated columns", note))
     return problems
+
+
+#: Separators a one-column header may hold instead of commas, and their names.
+_OTHER_SEPARATORS = ((";", "semicolon-separated", "';'"), ("\t", "tab-separated", "tabs"))
+
+
+def _separator_problems(header: list[str]) -> list[Problem]:
+    """A header of one column that holds ``;`` or a tab: the file uses another separator."""
+    if len(header) != 1:
+        return []
+    for mark, looks, name in _OTHER_SEPARATORS:
+        if mark in header[0]:
+            note = (
+                f"the header is one column holding {name}: the file looks {looks} "
+                f"(separated by {name}), and returnmodels reads comma-separated CSV; "
+                "save it again with ',' as the separator"
+            )
+            return [Problem(None, (), None, "comma-separated columns", note)]
+    return []
 
 
 def _ragged_problems(

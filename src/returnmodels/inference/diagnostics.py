@@ -99,7 +99,13 @@ def check_convergence(result: xr.DataTree, thresholds: dict | None = None) -> Ve
         divergences += int(stats["diverging"].sum()) if "diverging" in stats else 0
         bfmi = min(bfmi, _bfmi(stats))
     failures = []
-    if not r_hat <= limits["r_hat_max"]:
+    chains = posterior.sizes.get("chain", 0)
+    if chains < 2:  # ArviZ gives NaN: R-hat compares chains
+        failures.append(
+            f"{chains} chain: R-hat is undefined (it compares chains); sample 2 or more "
+            "chains (chains=4, --chains 4)"
+        )
+    elif not r_hat <= limits["r_hat_max"]:
         failures.append(f"R-hat {r_hat:.3f} > {limits['r_hat_max']} ({r_name})")
     if not bulk >= limits["ess_bulk_min"]:
         failures.append(f"bulk ESS {bulk:.0f} < {limits['ess_bulk_min']} ({b_name})")

@@ -47,7 +47,14 @@ from returnmodels.inference.formula_fit import (
 from returnmodels.inference.presets import engine_stages, registered_posterior
 from returnmodels.inference.results import config_hash, stamp
 from returnmodels.models._common import log_binomial_coefficient
-from returnmodels.models.design import CASE_FILE_SPEC, CELL_DIM, ColumnSpec, build_design, read_data
+from returnmodels.models.design import (
+    CASE_FILE_SPEC,
+    CELL_DIM,
+    ColumnSpec,
+    build_design,
+    check_data,
+    read_data,
+)
 from returnmodels.models.formula import build_formula_design, nesting_parent, split_response
 from returnmodels.models.prediction import encode_rows, predict_eta
 from returnmodels.models.presets import preset_design
@@ -55,7 +62,16 @@ from returnmodels.models.priors import merge_priors
 from returnmodels.models.registry import get_model
 from returnmodels.models.support import registered_aliases, stage_prefixes, support_table
 
-__all__ = ["ADAPTATIONS", "DEFAULT_SAMPLING", "LOW_RANK_MAX_DIM", "SAMPLERS", "build_model", "fit"]
+__all__ = [
+    "ADAPTATIONS",
+    "DEFAULT_SAMPLING",
+    "LOW_RANK_MAX_DIM",
+    "MAX_SEED",
+    "SAMPLERS",
+    "build_model",
+    "check_sampling",
+    "fit",
+]
 
 #: Sampler settings used when the caller gives none.
 DEFAULT_SAMPLING: dict = {
@@ -77,6 +93,10 @@ LOW_RANK_MAX_DIM = 200
 #: SD of a few parent levels, near zero (rstanarm's glmer default is 0.95; on the
 #: bundled data 0.9 passes the gate where 0.8 does not).
 CORRELATED_TARGET_ACCEPT = 0.9
+
+#: The largest seed: nutpie's seed is an unsigned 64-bit integer. A model sampled in
+#: stages gives stage ``i`` the seed ``random_seed + i``, wrapped below 2**64.
+MAX_SEED = 2**64 - 1
 
 _COMPILED: dict[str, object] = {}
 
@@ -158,8 +178,16 @@ def _sampling(overrides: Mapping) -> dict:
             raise ConfigError(f"{key} must be a whole number >= 1, got {value!r}")
         settings[key] = int(value)
     seed = settings["random_seed"]
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ConfigError(f"random_seed must be a whole number >= 0, got {seed!r}")
+    if (
+        isinstance(seed, bool)
+        or not isinstance(seed, int | np.integer)
+        or not 0 <= seed <= MAX_SEED
+    ):
+        raise ConfigError(
+            f"random_seed must be a whole number from 0 to {MAX_SEED} (2**64 - 1, "
+            f"nutpie's unsigned 64-bit seed), got {seed!r}"
+        )
+    settings["random_seed"] = int(seed)
     if not 0.5 <= float(settings["target_accept"]) < 1:
         raise ConfigError(f"target_accept must be in [0.5, 1), got {settings['target_accept']!r}")
     if settings["adaptation"] not in ADAPTATIONS:
@@ -167,6 +195,13 @@ def _sampling(overrides: Mapping) -> dict:
             f"unknown adaptation {settings['adaptation']!r}; choose one of {list(ADAPTATIONS)}"
         )
     return settings
+
+
+def check_sampling(overrides: Mapping) -> dict:
+    """The sampler settings :func:`fit` would use (defaults, then ``overrides``), or a
+    :class:`~returnmodels.errors.ConfigError` naming the first bad one: for a caller that
+    checks its options before it reads anything (``returnmodels fit``)."""
+    return _sampling(overrides)
 
 
 def _data_checksum(data: pd.DataFrame) -> str:
@@ -178,10 +213,16 @@ def _data_checksum(data: pd.DataFrame) -> str:
 
 
 def _load(data: pd.DataFrame | str | os.PathLike, spec: ColumnSpec) -> tuple[pd.DataFrame, str]:
-    if isinstance(data, pd.DataFrame):
-        return data, _data_checksum(data)
-    frame = read_data(data, spec)
+    """The data and their checksum. A frame gets the checks a file gets
+    (:func:`returnmodels.models.design.check_data`: case files the whole contract, rows
+    counted from 1); a path is read by :func:`returnmodels.models.design.read_data`."""
+    frame = check_data(data, spec) if isinstance(data, pd.DataFrame) else read_data(data, spec)
     return frame, _data_checksum(frame)
+
+
+def _stage_seed(seed: int, stage: int) -> int:
+    """The seed of stage ``stage`` of a model sampled in stages (within 0..MAX_SEED)."""
+    return (seed + stage) % (MAX_SEED + 1)
 
 
 def build_model(
@@ -232,6 +273,12 @@ def fit(
     reference: Mapping[str, str] | None = None,
 ) -> xr.DataTree:
     """Fit registered ``model`` to ``data`` (a frame, or a file path); return the DataTree.
+
+    A frame gets the checks its file would: case files (the default columns, or a
+    formula whose response is ``assisted`` or ``outcome``) the whole contract, with rows
+    counted 1..n; other tables :func:`returnmodels.data.tables.check_table`. Sampler
+    settings are checked first (``random_seed`` from 0 to :data:`MAX_SEED`), then the
+    data, all before anything is sampled.
 
     ``columns`` names the columns (:func:`returnmodels.models.column_spec`; default: case
     files); ``priors`` override the model's defaults by name. Unset sampler settings come
@@ -380,7 +427,11 @@ def _sample_on_engine(stages, run: dict) -> list[xr.DataTree]:
     own adaptation and seed ``random_seed + i``, joined draw by draw afterwards)."""
     sampled = []
     for i, stage in enumerate(stages):
-        settings = run | {"random_seed": run["random_seed"] + i, "timings": {}, "details": {}}
+        settings = run | {
+            "random_seed": _stage_seed(run["random_seed"], i),
+            "timings": {},
+            "details": {},
+        }
         started = time.perf_counter()
         compiled = compile_formula_model(stage)
         settings["timings"]["compile_s"] = time.perf_counter() - started
@@ -424,7 +475,11 @@ def _sample_in_stages(stages: tuple[pm.Model, ...], run: dict, key: str) -> xr.D
     """
     posteriors, groups = [], {}
     for i, stage in enumerate(stages):
-        settings = run | {"random_seed": run["random_seed"] + i, "timings": {}, "details": {}}
+        settings = run | {
+            "random_seed": _stage_seed(run["random_seed"], i),
+            "timings": {},
+            "details": {},
+        }
         sampled = SAMPLERS[run["sampler"]](stage, settings, f"{key}:stage{i}")
         posteriors.append(sampled["posterior"].to_dataset())
         groups["sample_stats" if i == 0 else f"sample_stats_stage{i}"] = sampled[

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
+from numbers import Integral, Real
 from pathlib import Path
 
 import numpy as np
@@ -26,8 +27,9 @@ import pandas as pd
 import xarray as xr
 
 from returnmodels.data.cells import aggregate_cells
-from returnmodels.data.reading import MAX_ROWS_SHOWN
-from returnmodels.data.validation import load_cases
+from returnmodels.data.reading import MAX_ROWS_SHOWN, offending_rows
+from returnmodels.data.tables import check_table, read_other_table
+from returnmodels.data.validation import load_cases, validate_cases
 from returnmodels.data.vocabulary import OUTCOMES
 from returnmodels.errors import ConfigError
 
@@ -37,6 +39,7 @@ __all__ = [
     "Design",
     "Term",
     "build_design",
+    "check_data",
     "column_spec",
     "read_data",
 ]
@@ -146,15 +149,23 @@ def column_spec(
 
 
 def read_data(path: str | Path, spec: ColumnSpec) -> pd.DataFrame:
-    """Load data for ``spec``: case files are validated; other tables read as they are."""
+    """Load data for ``spec``: a case file is validated against the contract
+    (:func:`returnmodels.data.validation.load_cases`); any other table is read by the same
+    strict reader and its numbers converted explicitly
+    (:func:`returnmodels.data.tables.read_other_table`)."""
     if spec.is_case_file:
         return load_cases(path)
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"data file {str(path)!r} does not exist")
-    if path.suffix.lower() in (".parquet", ".pq"):
-        return pd.read_parquet(path)
-    return pd.read_csv(path)
+    return read_other_table(path)
+
+
+def check_data(frame: pd.DataFrame, spec: ColumnSpec) -> pd.DataFrame:
+    """A frame given for ``spec``, checked as a file would be: case files against the
+    contract (:func:`returnmodels.data.validation.validate_cases`: the typed frame it
+    returns, rows counted from 1), other tables by
+    :func:`returnmodels.data.tables.check_table`."""
+    if spec.is_case_file:
+        return validate_cases(frame)
+    return check_table(frame)
 
 
 @dataclass(frozen=True)
@@ -362,7 +373,11 @@ def _check_columns(data: pd.DataFrame, spec: ColumnSpec, outcomes: bool) -> None
     if outcomes and not spec.is_case_file:
         raise ConfigError("the competing-outcomes model needs the case-file 'outcome' column")
     if outcomes and set(data["outcome"].astype(object).unique()) - set(OUTCOMES):
-        raise ConfigError(f"'outcome' must take values in {list(OUTCOMES)}")
+        unknown = ~data["outcome"].astype(object).isin(OUTCOMES).to_numpy(dtype=bool)
+        raise ConfigError(
+            f"'outcome' must take values in {list(OUTCOMES)}: "
+            f"{offending_rows(data['outcome'], unknown)}"
+        )
 
 
 def _cells(data: pd.DataFrame, spec: ColumnSpec, outcomes: bool) -> pd.DataFrame:
@@ -392,11 +407,20 @@ def _cells(data: pd.DataFrame, spec: ColumnSpec, outcomes: bool) -> pd.DataFrame
 def _check_counts(frame: pd.DataFrame, spec: ColumnSpec) -> None:
     s, n = frame[spec.successes], frame[spec.trials]
     for column in (s, n):
-        if not pd.api.types.is_integer_dtype(column) or (column < 0).any():
-            raise ConfigError(f"{column.name!r} must hold whole numbers >= 0")
+        integers = pd.api.types.is_integer_dtype(column)
+        if not integers or column.isna().any() or (column < 0).any():
+            counts = [_is_count(v) for v in column.to_numpy(dtype=object)]
+            raise ConfigError(
+                f"{column.name!r} must hold whole numbers >= 0 (an integer column): "
+                f"{offending_rows(column, ~np.array(counts, dtype=bool))}"
+            )
     over = np.flatnonzero((s > n).to_numpy(dtype=bool, na_value=False))
     if over.size:
         raise ConfigError(_exceeds_message(s, n, over))
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, Integral) and not isinstance(value, bool) and value >= 0
 
 
 def _exceeds_message(successes: pd.Series, trials: pd.Series, over: np.ndarray) -> str:
@@ -445,7 +469,11 @@ def _term(
     )
     if numeric:
         if not (pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column)):
-            raise ConfigError(f"numeric predictor {name!r} holds non-numeric values")
+            numbers = [isinstance(v, Real) for v in column.to_numpy(dtype=object)]
+            raise ConfigError(
+                f"numeric predictor {name!r} holds non-numeric values: "
+                f"{offending_rows(column, ~np.array(numbers, dtype=bool))}; expected numbers"
+            )
         values = frame[name].to_numpy(float)
         return Term(name, "numeric", center=float(np.average(values, weights=weights)))
     if isinstance(column.dtype, pd.CategoricalDtype):

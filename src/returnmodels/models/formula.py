@@ -45,6 +45,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from numbers import Real
 
 import formulae
 import formulae.expr as fexpr
@@ -57,6 +58,7 @@ from scipy.optimize import minimize
 from scipy.special import logsumexp
 
 from returnmodels.data.case_summary import assisted
+from returnmodels.data.reading import offending_rows
 from returnmodels.data.regions import REGION_COLUMN, with_origin_region
 from returnmodels.data.vocabulary import (
     ASSISTED,
@@ -514,24 +516,33 @@ def _prepare(
         values = pd.unique(y.dropna())
         if y.isna().any() or not set(np.asarray(values, dtype=object).tolist()) <= {0, 1}:
             shown = sorted(map(str, values))[:5]
+            binary = [not pd.isna(v) and v in (0, 1) for v in y.to_numpy(dtype=object)]
             raise ConfigError(
                 f"formula {formula!r}: the response {response!r} must be binary (0/1 or "
-                f"true/false) with no missing values; it holds {shown}. For counts write "
+                f"true/false) with no missing values; it holds {shown}: "
+                f"{offending_rows(y, ~np.array(binary, dtype=bool))}. For counts write "
                 f"'{response} | trials(n)'"
             )
         return frame
     n = frame[trials]
     for name, col in ((response, y), (trials, n)):
         if not pd.api.types.is_numeric_dtype(col) or col.isna().any() or (col % 1 != 0).any():
-            raise ConfigError(f"formula {formula!r}: {name!r} must hold whole counts")
+            whole = [isinstance(v, Real) and float(v).is_integer() for v in col.to_numpy(object)]
+            raise ConfigError(
+                f"formula {formula!r}: {name!r} must hold whole counts: "
+                f"{offending_rows(col, ~np.array(whole, dtype=bool)) or f'it holds {col.dtype}'}"
+            )
     bad = (y < 0) | (n < 1) | (y > n)
     if bad.any():
-        rows = list(np.flatnonzero(bad.to_numpy())[:5])
         raise ConfigError(
             f"formula {formula!r}: {response!r} must lie in 0..{trials!r} with {trials!r} >= 1; "
-            f"rows {rows} do not"
+            f"it does not in {offending_rows({response: y, trials: n}, bad)}"
         )
     return frame
+
+
+def _missing_rows(values: pd.Series) -> str:
+    return offending_rows(values, values.isna())
 
 
 def _is_outcome_column(y: pd.Series) -> bool:
@@ -547,7 +558,8 @@ def _is_outcome_column(y: pd.Series) -> bool:
         shown = unknown[:5] or ["missing values"]
         raise ConfigError(
             f"the response 'outcome' (the competing-outcomes family) must hold only the "
-            f"case file's outcomes {list(OUTCOMES)}; it also holds {shown}"
+            f"case file's outcomes {list(OUTCOMES)}; it also holds {shown}: "
+            f"{offending_rows(y, ~y.astype(object).isin(OUTCOMES).to_numpy(dtype=bool))}"
         )
     return True
 
@@ -630,7 +642,10 @@ def build_formula_design(
     )
     nulls = [c for c in used if grouped[c].isna().any()]
     if nulls:
-        raise ConfigError(f"formula {formula!r}: missing values in column(s) {nulls}")
+        raise ConfigError(
+            f"formula {formula!r}: missing values in column(s) {nulls}; expected a value in "
+            f"every row: column {nulls[0]!r}, {_missing_rows(frame[nulls[0]])}"
+        )
     successes = grouped.pop("_s").to_numpy().astype(np.int64)
     n = grouped.pop("_n").to_numpy().astype(np.int64)
     outcome_counts = (

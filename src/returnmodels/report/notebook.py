@@ -53,7 +53,7 @@ from returnmodels.disclosure.posterior import (
 )
 from returnmodels.disclosure.rules import round_counts
 from returnmodels.errors import ConfigError
-from returnmodels.files import check_new_folder, sha256_file
+from returnmodels.files import check_new_folder, removed_on_failure, sha256_file
 from returnmodels.inference.diagnostics import verdict_label, verdict_line, verdict_of
 from returnmodels.inference.results import load_result, result_config
 from returnmodels.models import column_spec
@@ -250,6 +250,7 @@ def save_convergence_plots(
     """Rank plots and trace plots of the population-level parameters (``rank.png``,
     ``trace.png``; ArviZ 1.x :func:`arviz_plots.plot_rank` / ``plot_trace_dist``), at
     most :data:`MAX_PANELS` panels, constant ones (a correlation's diagonal) left out.
+    A fit of one chain has the rank plot of its two halves.
     ``names``: the parameters to consider (default :func:`population_parameters`)."""
     posterior = result["posterior"].to_dataset()
     candidates = population_parameters(result) if names is None else names
@@ -273,10 +274,28 @@ def save_convergence_plots(
             saved.append(folder.figure(figure, f"{name}.png", basis="diagnostics"))
         return saved
     for name, plot in (("rank", azp.plot_rank), ("trace", azp.plot_trace_dist)):
-        collection = plot(result, var_names=names, backend="matplotlib")
+        drawn = _halves_of_one_chain(result) if name == "rank" else result
+        collection = plot(drawn, var_names=names, backend="matplotlib")
         style.lay_out_panels(matplotlib_figure(collection))
         saved.append(folder.figure(collection, f"{name}.png", basis="diagnostics"))
     return saved
+
+
+def _halves_of_one_chain(result: xr.DataTree) -> xr.DataTree:
+    """A fit of one chain as two: its first and second halves (as split R-hat splits
+    it), so that the rank plot, which compares chains, has two to compare. A fit of
+    several chains is returned as it is."""
+    posterior = result["posterior"].to_dataset()
+    if posterior.sizes["chain"] > 1:
+        return result
+    draws = posterior.sizes["draw"] // 2
+    one = posterior.isel(chain=0, drop=True)
+    halves = [
+        one.isel(draw=slice(start, start + draws)).assign_coords(draw=np.arange(draws))
+        for start in (0, draws)
+    ]
+    split = xr.concat(halves, dim="chain").assign_coords(chain=[0, 1])
+    return xr.DataTree.from_dict({"posterior": split.transpose("chain", "draw", ...)})
 
 
 def formula_groups(result: xr.DataTree) -> list[str]:
@@ -537,15 +556,15 @@ def write_fit_folder(
     """:func:`write_fit_outputs` into the new folder ``out`` (``returnmodels fit``): built
     in a hidden sibling folder and renamed into place, so it appears whole or not at all."""
     out = check_new_folder(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        write_fit_outputs(result, RunFolder(staging, rules), data_path=data_path)
-        if out.exists():
-            out.rmdir()
-        os.replace(staging, out)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    with removed_on_failure(out):  # parent folders made here go again if writing fails
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+        try:
+            write_fit_outputs(result, RunFolder(staging, rules), data_path=data_path)
+            if out.exists():
+                out.rmdir()
+            os.replace(staging, out)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
     return out
 
 
