@@ -151,8 +151,10 @@ _TEXTS: dict[str, dict[str, str]] = {
         "disclosure_text": (
             "Every number and figure in this report was made under these rules: at least "
             "{min_cases} cases behind every published count or share; counts rounded to "
-            "base {rounding_base}; nationalities with fewer than {min_cases} cases are "
-            "left out of every per-nationality table and figure; no case rows."
+            "base {rounding_base}; every estimate (a coefficient, a nationality's effect, "
+            "a predicted share) rests on at least {min_cases} cases, and on at least "
+            "{min_cases} with and {min_cases} without the outcome, or is left out of every "
+            "table and figure; no case rows."
         ),
         "data_sha256": "data (sha256)",
         "commit": "git commit",
@@ -249,9 +251,10 @@ _TEXTS: dict[str, dict[str, str]] = {
         "disclosure_text": (
             "Alle cijfers en figuren in dit rapport zijn gemaakt onder deze regels: ten minste "
             "{min_cases} zaken achter elk gepubliceerd aantal of aandeel; aantallen "
-            "afgerond op veelvouden van {rounding_base}; nationaliteiten met minder dan "
-            "{min_cases} zaken ontbreken in elke tabel en figuur per nationaliteit; geen "
-            "zaakregels."
+            "afgerond op veelvouden van {rounding_base}; elke schatting (een coëfficiënt, "
+            "het effect van een nationaliteit, een voorspeld aandeel) rust op ten minste "
+            "{min_cases} zaken, en op ten minste {min_cases} met en {min_cases} zonder de "
+            "uitkomst, of ontbreekt in elke tabel en figuur; geen zaakregels."
         ),
         "data_sha256": "data (sha256)",
         "commit": "git-commit",
