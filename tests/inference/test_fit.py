@@ -135,7 +135,8 @@ def test_cli_fit_cbpp_writes_the_whole_folder(tmp_path, capsys):
     assert sorted(p.name for p in out.iterdir()) == sorted([*FIT_FILES, *markers])
     assert "CONVERGENCE" in capsys.readouterr().out
     summary = (out / "summary.csv").read_text()
-    assert "herd_sigma" in summary and "period[4]" in summary and "hdi94_lb" in summary
+    assert "herd_sigma" in summary and "period[3]" in summary and "hdi94_lb" in summary
+    assert "period[4]" not in summary  # 7 cases with the outcome: fewer than min_cases
     margins = (out / "margins.csv").read_text().splitlines()[0]
     assert margins == "convergence,predictor,value,mean,hdi_lower,hdi_upper"
     manifest = json.loads((out / "fit_manifest.json").read_text())
