@@ -302,6 +302,15 @@ def test_a_level_for_every_case_is_refused(rows):
         build_formula_design(frame, "y ~ x + (1 | case)")
     with pytest.raises(ConfigError, match=r"the term 'case' has a level for every case \(600"):
         build_formula_design(frame, "y ~ x + case")
+    mostly = rows.assign(person=[f"p{i}" if i < 500 else f"q{i % 20}" for i in range(len(rows))])
+    with pytest.raises(ConfigError, match="its SD rests on the few levels of several cases"):
+        build_formula_design(mostly, "y ~ x + (1 | person)")
+    with pytest.raises(
+        ConfigError,
+        match=r"the term 'person' has nearly a level for every case \(520 levels for 600 "
+        r"cases, 96% of the levels one case\)",
+    ):
+        build_formula_design(mostly, "y ~ x + person")
     # two cases a level is a group (weakly identified, not refused)
     pairs = rows.assign(pair=[f"p{i // 2}" for i in range(len(rows))])
     assert build_formula_design(pairs, "y ~ x + (1 | pair)").blocks[0].levels

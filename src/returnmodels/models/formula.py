@@ -130,6 +130,8 @@ _RESPONSE = re.compile(
 #: A text value that is a number written with a decimal comma ("1,5", "-0,25").
 _DECIMAL_COMMA = re.compile(r"^\s*[-+]?\d+,\d+\s*$")
 _WHOLE_NUMBER = re.compile(r"^\s*[-+]?\d+\s*$")
+#: A group or categorical term needs at least this many cases a level on average.
+MIN_CASES_PER_LEVEL = 1.5
 #: Columns of the common design this much closer to a combination of the others (as a
 #: share of the largest singular value, columns scaled to unit length) are collinear.
 _COLLINEAR_TOLERANCE = 1e-9
@@ -849,7 +851,7 @@ def _check_decimal_commas(frame: pd.DataFrame, columns: list[str]) -> None:
         series = frame[column]
         if _is_numeric(series) or pd.api.types.is_bool_dtype(series):
             continue
-        values = pd.Series(pd.unique(series.dropna().astype(str)))
+        values = pd.Series(pd.unique(series.dropna())).astype(str)  # each value once
         if values.empty:
             continue
         comma = values.str.match(_DECIMAL_COMMA)
@@ -907,35 +909,53 @@ def _check_references(formula, reference: dict, usage: Usage, frame, factors, us
 
 
 def _check_levels_have_cases(formula, cells, n, blocks, categorical) -> None:
-    """Refuse a group, or a categorical term, with a level for every case: a variance
-    of one effect per case cannot be told from the binomial noise (its SD follows its
-    prior), and one coefficient per case is not identified."""
+    """Refuse a group, or a categorical term, with (nearly) a level for every case: the
+    variance of one effect per case cannot be told from the binomial noise (its SD
+    follows its prior) and one coefficient per case is not identified. Nearly: fewer
+    than :data:`MIN_CASES_PER_LEVEL` cases a level on average (as ``person_id``, most
+    people one case), where also formulae's one-hot coding of the levels outgrows memory."""
     factors = dict.fromkeys(name.split("|", 1)[1] for names in blocks for name in names)
     for factor in factors:
-        labels = group_labels(cells, factor)
-        if _one_case_each(labels, n):
+        totals = _cases_per_level(group_labels(cells, factor), n)
+        if _too_few_cases(totals):
             raise _position_error(
                 formula,
-                f"the group {factor!r} has a level for every case ({labels.nunique()} "
-                "levels of one case each): its SD cannot be told apart from the binomial "
-                "noise and would only follow its prior; group by a variable with several "
-                "cases a level",
+                f"the group {factor!r} has {_level_counts_text(totals)}: its SD "
+                + (
+                    "cannot be told apart from the binomial noise and would only follow its prior"
+                    if (totals == 1).all()
+                    else "rests on the few levels of several cases and mostly follows its prior"
+                )
+                + "; group by a variable with several cases a level",
                 factor.split(":")[-1],
             )
     for column in categorical:
-        labels = cells[column].astype(str)
-        if _one_case_each(labels, n):
+        totals = _cases_per_level(cells[column].astype(str), n)
+        if _too_few_cases(totals):
             raise _position_error(
                 formula,
-                f"the term {column!r} has a level for every case ({labels.nunique()} "
-                "levels of one case each): one coefficient per case is not identified",
+                f"the term {column!r} has {_level_counts_text(totals)}: a coefficient per "
+                "level of about one case is not identified",
                 column,
             )
 
 
-def _one_case_each(labels: pd.Series, n: np.ndarray) -> bool:
-    totals = pd.Series(n).groupby(labels.to_numpy()).sum()
-    return len(totals) > 1 and bool((totals == 1).all())
+def _cases_per_level(labels: pd.Series, n: np.ndarray) -> pd.Series:
+    return pd.Series(n).groupby(labels.to_numpy()).sum()
+
+
+def _too_few_cases(totals: pd.Series) -> bool:
+    return len(totals) > 1 and totals.mean() < MIN_CASES_PER_LEVEL
+
+
+def _level_counts_text(totals: pd.Series) -> str:
+    if (totals == 1).all():
+        return f"a level for every case ({len(totals)} levels of one case each)"
+    single = float(np.mean(totals == 1))
+    return (
+        f"nearly a level for every case ({len(totals)} levels for {int(totals.sum())} "
+        f"cases, {single:.0%} of the levels one case)"
+    )
 
 
 def _check_collinear(formula: str, X: np.ndarray, terms) -> None:
