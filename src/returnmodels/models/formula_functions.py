@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Mapping
-from copy import deepcopy
 from dataclasses import dataclass, field
 from math import comb
 
@@ -649,7 +648,7 @@ def check_domains(description, rows: pd.DataFrame, formula: str, env) -> None:
                 )
         try:
             with np.errstate(all="ignore"):
-                values = _values(_floats(deepcopy(call)).args[0].eval(rows, env))
+                values = _values(_floats(call).args[0].eval(rows, env))  # fresh nodes
                 exp = np.exp(values) if call.callee == "exp" else values
         except ArithmeticError:  # a float power of two numbers overflows
             raise ConfigError(
