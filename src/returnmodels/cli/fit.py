@@ -125,14 +125,22 @@ def _check_data(path: str) -> None:
 
 
 def _references(pairs: list[str] | None) -> dict[str, str] | None:
+    """``--reference COLUMN=LEVEL`` (repeatable) as a mapping; a column given twice is
+    refused (which one was meant is not for the parser to guess)."""
     if not pairs:
         return None
-    references = {}
+    references, given = {}, {}
     for pair in pairs:
         column, sep, level = pair.partition("=")
-        if not sep or not column.strip() or not level.strip():
+        column, level = column.strip(), level.strip()
+        if not sep or not column or not level:
             raise ConfigError(f"--reference: {pair!r} is not COLUMN=LEVEL")
-        references[column.strip()] = level.strip()
+        if column in references:
+            raise ConfigError(
+                f"--reference: {column!r} is given twice ({given[column]!r} and {pair!r}); "
+                "give each column's reference once"
+            )
+        references[column], given[column] = level, pair
     return references
 
 

@@ -47,13 +47,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from numbers import Real
 
-import formulae
 import formulae.expr as fexpr
 import numpy as np
 import pandas as pd
-from formulae.parser import ParseError, Parser
+from formulae.environment import Environment
+from formulae.matrices import DesignMatrices
+from formulae.parser import ParseError
 from formulae.resolver import Resolver
-from formulae.scanner import ScanError, Scanner
+from formulae.scanner import ScanError
+from formulae.terms import Model
 from scipy.optimize import minimize
 from scipy.special import logsumexp
 
@@ -68,6 +70,19 @@ from returnmodels.data.vocabulary import (
     REFERENCE_OUTCOME,
 )
 from returnmodels.errors import ConfigError
+from returnmodels.models.formula_functions import (
+    COMPARISONS,
+    MAX_TERMS,
+    Usage,
+    check_calls,
+    check_domains,
+    describe_character,
+    namespace,
+    parse_rhs,
+    read_raw_and_centre,
+    term_bound,
+)
+from returnmodels.models.formula_functions import position_error as _position_error
 
 __all__ = [
     "CENTRING_INFORMATION",
@@ -109,11 +124,19 @@ _PARAMS = {
     "HalfStudentT": ("nu", "sigma"),
     "LKJ": ("eta",),
 }
+#: The binary response derived from a case file's ``outcome``.
+ASSISTED_RESPONSE = "assisted"
 _RESPONSE = re.compile(
     r"^\s*([A-Za-z_][A-Za-z0-9_.]*)\s*(?:\|\s*trials\(\s*([A-Za-z_][A-Za-z0-9_.]*)\s*\)\s*)?$"
 )
-_TREATMENT = re.compile(r"C\(\s*([A-Za-z_][A-Za-z0-9_.]*)\s*,\s*Treatment\(")
-_CATEGORICAL_CALL = re.compile(r"C\(\s*([A-Za-z_][A-Za-z0-9_.]*)\s*[,)]")
+#: A text value that is a number written with a decimal comma ("1,5", "-0,25").
+_DECIMAL_COMMA = re.compile(r"^\s*[-+]?\d+,\d+\s*$")
+_WHOLE_NUMBER = re.compile(r"^\s*[-+]?\d+\s*$")
+#: A group or categorical term needs at least this many cases a level on average.
+MIN_CASES_PER_LEVEL = 1.5
+#: Columns of the common design this much closer to a combination of the others (as a
+#: share of the largest singular value, columns scaled to unit length) are collinear.
+_COLLINEAR_TOLERANCE = 1e-9
 
 
 @dataclass(frozen=True)
@@ -158,7 +181,7 @@ class CommonTerm:
 
     @property
     def dim(self) -> str:
-        return f"{self.name}_level"
+        return f"{self.name}_level".replace(",", ";")  # nutpie joins dims with commas
 
 
 @dataclass(frozen=True)
@@ -189,6 +212,11 @@ class FormulaDesign:
     prefix: str = ""
     lead: str | None = None
     lead_levels: tuple[str, ...] = ()
+    #: the variables used inside a call, and the coded frame's column holding their raw
+    #: values, which the calls read (``C(x)`` reads the coded column where it is coded)
+    raw_columns: dict[str, str] = field(default_factory=dict)
+    #: each centred call's case-weighted mean (a list for poly's columns)
+    call_centres: dict[str, object] = field(default_factory=dict)
 
     @property
     def n_linear(self) -> int:
@@ -207,8 +235,9 @@ class FormulaDesign:
 
     def code(self, frame: pd.DataFrame) -> pd.DataFrame:
         """``frame`` (rows or cells, original values) coded as the model was: numeric
-        variables centred, categorical ones in the model's level order, factors as text.
-        Levels the model has not seen are refused, naming the column."""
+        variables centred, categorical ones in the model's level order, factors as text,
+        and the raw columns the calls read (their centring is the calls' own). Levels the
+        model has not seen are refused, naming the column."""
         coded = frame.copy()
         for column, centre in self.centres.items():
             coded[column] = frame[column].to_numpy(dtype=float) - centre
@@ -220,6 +249,8 @@ class FormulaDesign:
             coded[column] = pd.Categorical(text, categories=order, ordered=True)
         for column in self.factors:
             coded[column] = frame[column].astype(str).to_numpy(dtype=object)
+        for column, raw in self.raw_columns.items():
+            coded[raw] = frame[column]
         return coded
 
     def encode(self, frame: pd.DataFrame) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
@@ -309,18 +340,12 @@ class FormulaDesign:
                 for b in self.blocks
             ],
             "centres": self.centres,
+            "call_centres": self.call_centres,
             "references": self.references,
         }
 
 
 # ---------------------------------------------------------------- parsing and checking
-
-
-def _position_error(formula: str, what: str, lexeme: str) -> ConfigError:
-    at = formula.find(lexeme) if lexeme else len(formula)
-    at = len(formula) if at < 0 else at
-    pointer = " " * at + "^"
-    return ConfigError(f"formula: {what} at position {at + 1}:\n  {formula}\n  {pointer}")
 
 
 def split_response(formula: str) -> tuple[str, str | None, str]:
@@ -358,40 +383,45 @@ def _blocks(node):
         yield from _blocks(node.right)
 
 
+@dataclass(frozen=True)
+class _Parsed:
+    """A formula read and checked: its response, trials column, formulae's model
+    description, the group terms of each ``( ... | g)`` and how it uses its columns."""
+
+    response: str
+    trials: str | None
+    description: object
+    blocks: list[list[str]]
+    usage: Usage
+
+
 def parse_formula(formula: str):
     """``(response, trials, model description, block factors)`` of ``formula``.
 
     ``block factors`` lists, for each ``( ... | g)`` of the formula, the group terms'
     names it expands to (``["1|g", "x|g"]``): the columns that are correlated.
-    Syntax errors name the position.
+    Syntax errors, and every call that is not one of the allowed functions
+    (:data:`~returnmodels.models.formula_functions.FUNCTIONS`), are refused naming the
+    position, before anything is evaluated.
     """
+    parsed = _parse(formula)
+    return parsed.response, parsed.trials, parsed.description, parsed.blocks
+
+
+def _parse(formula: str) -> _Parsed:
     if not isinstance(formula, str) or not formula.strip():
         raise ConfigError(f"formula must be a non-empty string, got {formula!r}")
     response, trials, rhs = split_response(formula)
     text = f"{response} ~ {rhs}"
-    try:
-        tokens = Scanner(text).scan()
-        parser = Parser(tokens)
-        tree = parser.parse()
-    except ScanError as error:
-        char = str(error).rsplit(":", 1)[-1].strip()
-        raise _position_error(formula, f"unsupported character {char!r}", char) from None
-    except ParseError as error:
-        found = re.search(r"parse '(.*)'", str(error))
-        lexeme = found.group(1) if found else ""
-        what = f"unexpected {lexeme!r}" if lexeme else "the formula ends too early"
-        if lexeme == "|":
-            what += " (write '(1 + x | g)' for correlated terms; '||' is not supported)"
-        raise _position_error(formula, what, lexeme) from None
-    if parser.current < len(tokens) - 1:  # formulae stops at what it cannot read
-        lexeme = tokens[parser.current].lexeme
-        what = f"unexpected {lexeme!r}"
-        if lexeme == "|":
-            what = "a group term must be in parentheses, as in '(1 | g)'"
-        raise _position_error(formula, what, lexeme)
+    shift = formula.index("~") + 1 - (len(response) + 3)  # text position -> formula's
+    tokens, parser, tree = _syntax_tree(formula, text, shift)
     doubled = re.search(r"\+\s*\+", formula)
     if doubled:
         raise _position_error(formula, "two '+' in a row", doubled.group(0))
+    usage = check_calls(tree, formula, shift)  # before anything is evaluated
+    bound = term_bound(tree)
+    if bound > MAX_TERMS:
+        raise _too_many_terms(formula, f"expands to more than {MAX_TERMS} terms ({bound} counted)")
     blocks = []
     for kind, node in _blocks(tree):
         if kind == "bare":
@@ -402,13 +432,65 @@ def parse_formula(formula: str):
         terms = resolved.terms if hasattr(resolved, "terms") else [resolved]
         blocks.append([term.name for term in terms])
     try:
-        description = formulae.model_description(text)
-    except KeyError as error:  # an unknown function name
-        name = str(error).strip("'\"")
-        raise _position_error(formula, f"unknown function {name!r}", f"{name}(") from None
+        description = Resolver(tree).resolve()
     except Exception as error:  # noqa: BLE001 - formulae's own message, with the formula
         raise ConfigError(f"formula {formula!r}: {error}") from None
-    return response, trials, description, blocks
+    if not isinstance(description, Model):
+        description = Model(description)
+    n_terms = len(description.common_terms) + len(description.group_terms)
+    if n_terms > MAX_TERMS:
+        raise _too_many_terms(formula, f"has {n_terms} terms")
+    if n_terms == 0:
+        raise ConfigError(
+            f"formula {formula!r} has no terms: no intercept and nothing else to estimate "
+            f"(write '{response} ~ 1' for the intercept alone)"
+        )
+    return _Parsed(response, trials, description, blocks, usage)
+
+
+def _syntax_tree(formula: str, text: str, shift: int):
+    """formulae's tokens, parser and tree of ``text``; syntax errors named by position."""
+    try:
+        tokens, parser, tree = parse_rhs(text)
+    except ScanError as error:
+        at = getattr(error, "position", None)
+        if at is None:
+            raise ConfigError(f"formula {formula!r}: {error}") from None
+        char = formula[at + shift]
+        what = f"unsupported character {describe_character(char)}"
+        raise _position_error(formula, what, at=at + shift) from None
+    except ParseError as error:
+        token = getattr(error, "token", None)
+        at = getattr(token, "position", None)
+        found = re.search(r"parse '(.*)'", str(error))
+        lexeme = found.group(1) if found else token.lexeme if at is not None else ""
+        what = f"unexpected {lexeme!r}" if lexeme else "the formula ends too early"
+        if lexeme == "|":
+            what += " (write '(1 + x | g)' for correlated terms; '||' is not supported)"
+        if lexeme == ".":
+            what += " (a formula names columns and calls functions; it has no attributes)"
+        at = None if at is None or token.lexeme != lexeme else at + shift
+        raise _position_error(formula, what, lexeme, at) from None
+    except RecursionError:
+        raise ConfigError(f"formula {formula!r} is nested too deeply to read") from None
+    if parser.current < len(tokens) - 1:  # formulae stops at what it cannot read
+        token = tokens[parser.current]
+        what = f"unexpected {token.lexeme!r}"
+        if token.lexeme == "|":
+            what = "a group term must be in parentheses, as in '(1 | g)'"
+        if token.kind in COMPARISONS:
+            what = f"a comparison {token.lexeme!r} outside I(...): write I(x {token.lexeme} 3)"
+        at = getattr(token, "position", None)
+        raise _position_error(formula, what, token.lexeme, None if at is None else at + shift)
+    return tokens, parser, tree
+
+
+def _too_many_terms(formula: str, how_many: str) -> ConfigError:
+    return ConfigError(
+        f"formula {formula!r} {how_many}; at most {MAX_TERMS} terms (common and group "
+        "terms, after expanding '*', '/' and '**') are supported: more than the data of a "
+        "return programme can identify. Combine levels, or drop terms"
+    )
 
 
 def _check_columns(formula: str, names: set[str], data: pd.DataFrame) -> None:
@@ -418,6 +500,8 @@ def _check_columns(formula: str, names: set[str], data: pd.DataFrame) -> None:
         known = [str(c) for c in data.columns]
         if "nationality" in data.columns:
             known.append(REGION_COLUMN)  # derived where a formula names it
+        if "outcome" in data.columns and ASSISTED_RESPONSE not in known:
+            known.append(ASSISTED_RESPONSE)  # derived from a case file's outcome
         near = difflib.get_close_matches(name, known, n=1)
         hint = f"; did you mean {near[0]!r}?" if near else ""
         raise _position_error(formula, f"unknown column {name!r} (not in the data{hint})", name)
@@ -504,7 +588,7 @@ def _prepare(
     data: pd.DataFrame, response: str, trials: str | None, formula: str, variables: set[str]
 ) -> pd.DataFrame:
     frame = data
-    if response not in frame.columns and response == "assisted" and "outcome" in frame.columns:
+    if response not in frame.columns and response == ASSISTED_RESPONSE and "outcome" in frame:
         frame = frame.assign(assisted=assisted(frame).to_numpy())
     if REGION_COLUMN in variables and REGION_COLUMN not in frame.columns:
         frame = with_origin_region(frame)  # derived from nationality, as assisted is
@@ -609,19 +693,35 @@ def build_formula_design(
 ) -> FormulaDesign:
     """The :class:`FormulaDesign` of ``formula`` on ``data`` (rows or aggregated counts).
 
-    Refuses, naming what and where: syntax it cannot parse, an unknown column (with the
-    nearest name), a response that is neither binary nor counts, a reference level the
-    data do not have, a common column that does not vary, a group with one level, and a
-    varying slope that does not vary within any level of its group.
+    Refuses, naming what and where: syntax it cannot parse, a function that is not one of
+    the allowed ones, an unknown column (with the nearest name), a response that is
+    neither binary nor counts, numbers written with decimal commas, a reference level the
+    data do not have or a reference for a column that has none (numeric, a grouping
+    factor, unused), a transform outside its domain (the first data row), a term or group
+    with a level for every case, a common column that does not vary, collinear common
+    terms, a group with one level, and a varying slope that does not vary within any level
+    of its group.
+
+    Numeric variables standing alone are centred at their case-weighted mean before
+    formulae codes them (so ``x * cooperation`` is the effect of x at the average case);
+    a call reads its columns' raw values and its result is centred as a column of the
+    design (``I(x >= 3)`` is the step at 3 of x as recorded).
     """
-    response, trials, description, block_terms = parse_formula(formula)
+    parsed = _parse(formula)
+    response, trials, description, usage = (
+        parsed.response, parsed.trials, parsed.description, parsed.usage
+    )  # fmt: skip
     names = {v for v in description.var_names if v} - {response}
     frame = _prepare(data, response, trials, formula, names)
     _check_columns(formula, names, frame)
+    factors = {v for term in description.group_terms for v in term.factor.var_names}
+    used = sorted(names)
+    reference = dict(reference or {})
+    _check_decimal_commas(frame, [c for c in used if c not in factors])
+    _check_references(formula, reference, usage, frame, factors, used)
     weights_rows = frame[trials].to_numpy(float) if trials else np.ones(len(frame))
 
     # cells: one per observed combination of the formula's variables
-    used = sorted(names)
     competing = trials is None and _is_outcome_column(frame[response])
     if competing:  # the cases of each outcome; stage 1's successes are assisted returns
         text = frame[response].astype(str)
@@ -655,57 +755,32 @@ def build_formula_design(
     )
     cells = grouped
     if competing:
-        response = "assisted"
+        response = ASSISTED_RESPONSE
+    check_domains(description, frame, formula, Environment([namespace(weights_rows)]))
+    categorical = [
+        c
+        for c in used
+        if c not in factors
+        and (not _is_numeric(cells[c]) or c in usage.categorical or c in reference)
+    ]
+    _check_levels_have_cases(formula, cells, n, parsed.blocks, categorical)
 
-    # coding: centre numeric variables, order categorical ones with the reference first
-    explicit = set(_TREATMENT.findall(formula))
-    called = set(_CATEGORICAL_CALL.findall(formula))
-    reference = dict(reference or {})
-    unknown = sorted(set(reference) - set(used))
-    if unknown:
-        raise ConfigError(f"reference given for {unknown}, which the formula does not use")
-    coded = cells.copy()
-    centres, references, orders = {}, {}, {}
-    factors = {v for term in description.group_terms for v in term.factor.var_names}
-    for column in used:
-        values = cells[column]
-        if column in factors:  # grouping variables: levels as text, never centred
-            coded[column] = values.astype(str).to_numpy(dtype=object)
-        elif _is_numeric(values) and column not in reference and column not in called:
-            centre = _case_weighted_mean(values, n)
-            centres[column] = centre
-            coded[column] = values.to_numpy(dtype=float) - centre
-        elif column in called and column not in reference:
-            continue  # C(x) of a number: formulae's levels, in numeric order
-        elif column not in explicit:
-            text = values.astype(str)
-            levels = (
-                [str(v) for v in sorted(values.unique())]
-                if _is_numeric(values)
-                else sorted(text.unique())
-            )
-            ref = str(reference.get(column, _most_common(values, n)))
-            if ref not in levels:
-                raise ConfigError(
-                    f"reference level {ref!r} of {column!r} is not in the data; "
-                    f"its levels are {levels[:10]}"
-                )
-            references[column] = ref
-            order = [ref, *[level for level in levels if level != ref]]
-            orders[column] = order
-            coded[column] = pd.Categorical(text, categories=order, ordered=True)
-    coded[response] = 0.0
+    coded, centres, references, orders, aliases = _code(cells, n, used, usage, reference, factors)
+    coded[parsed.response] = 0.0  # formulae evaluates the response as written
+    centred_calls = read_raw_and_centre(
+        description, aliases, set(orders) | factors, n.astype(float)
+    )
     try:
-        matrices = formulae.design_matrices(f"{response} ~ {formula.split('~', 1)[1]}", coded)
-    except KeyError as error:  # a function or name formulae does not know
-        name = str(error).strip("'\"")
-        what = "function" if f"{name}(" in formula else "name"
-        raise _position_error(formula, f"unknown {what} {name!r}", name) from None
-    except Exception as error:  # noqa: BLE001
+        matrices = DesignMatrices(description, coded, Environment([namespace(n)]))
+    except ConfigError:
+        raise
+    except Exception as error:  # noqa: BLE001 - formulae's own message, with the formula
         raise ConfigError(f"formula {formula!r}: {error}") from None
+    call_centres = {call.label: np.asarray(call.centre).tolist() for call in centred_calls}
 
-    common_terms, X = _common(matrices, cells, formula)
-    blocks = _group_blocks(matrices, block_terms, cells, coded, formula)
+    common_terms, X = _common(matrices, cells, formula, aliases)
+    _check_collinear(formula, X, common_terms)
+    blocks = _group_blocks(matrices, parsed.blocks, cells, coded, formula)
     common_terms = _mark_group_level(common_terms, X, blocks)
     term_names = [t.name for t in common_terms] + _group_parameter_names(blocks)
     if competing:  # stage 2's parameters, by the same names with its prefix
@@ -730,7 +805,204 @@ def build_formula_design(
         factors=frozenset(factors),
         matrices=matrices,
         outcome_counts=outcome_counts,
+        raw_columns=aliases,
+        call_centres=call_centres,
     )
+
+
+def _code(cells, n, used, usage: Usage, reference: dict, factors: set):
+    """``(coded cells, centres, references, orders, raw-column names)``: how formulae
+    sees each variable. Grouping factors as text; numeric variables that stand alone
+    centred at their case-weighted mean; categorical ones in their level order, the
+    reference first (``reference``, else the most common level), except those formulae
+    orders itself (``C(x)`` without a reference, ``C(x, Treatment(level))``). A variable
+    used inside a call also gets a raw column (``"<name> (raw)"``) that the call reads
+    (``C(x)`` reads the coded column where the model orders x's levels itself)."""
+    coded = cells.copy()
+    centres, references, orders, aliases = {}, {}, {}, {}
+    for column in used:
+        values = cells[column]
+        if column in factors:  # grouping variables: levels as text, never centred
+            coded[column] = values.astype(str).to_numpy(dtype=object)
+        elif _is_numeric(values) and column not in reference:
+            if column in usage.bare:
+                centre = _case_weighted_mean(values, n)
+                centres[column] = centre
+                coded[column] = values.to_numpy(dtype=float) - centre
+        elif column in usage.categorical and column not in reference:
+            pass  # C(x) without a reference: formulae's levels, in their natural order
+        elif column not in usage.treatment:
+            text = values.astype(str)
+            levels = (
+                [str(v) for v in sorted(values.unique())]
+                if _is_numeric(values)
+                else sorted(text.unique())
+            )
+            ref = str(reference.get(column, _most_common(values, n)))
+            if ref not in levels:
+                raise ConfigError(
+                    f"reference level {ref!r} of {column!r} is not in the data; "
+                    f"its levels are {levels[:10]}"
+                )
+            references[column] = ref
+            order = [ref, *[level for level in levels if level != ref]]
+            orders[column] = order
+            coded[column] = pd.Categorical(text, categories=order, ordered=True)
+        if column in usage.in_calls:
+            aliases[column] = _raw_name(column)
+            coded[aliases[column]] = values
+    return coded, centres, references, orders, aliases
+
+
+def _raw_name(column: str) -> str:
+    """The column of the coded frame a call reads for ``column`` (no formula can name it)."""
+    return f"{column} (raw)"
+
+
+def _check_decimal_commas(frame: pd.DataFrame, columns: list[str]) -> None:
+    """Refuse a text column whose every value is a number, some with a decimal comma
+    ("1,5"): read as text it would silently become a categorical of one level a value."""
+    for column in columns:
+        series = frame[column]
+        if _is_numeric(series) or pd.api.types.is_bool_dtype(series):
+            continue
+        values = pd.Series(pd.unique(series.dropna())).astype(str)  # each value once
+        if values.empty:
+            continue
+        comma = values.str.match(_DECIMAL_COMMA)
+        if comma.any() and (comma | values.str.match(_WHOLE_NUMBER)).all():
+            raise ConfigError(
+                f"column {column!r} holds numbers written with a decimal comma (such as "
+                f"{values[comma].iloc[0]!r}), so it was read as text and would become a "
+                "categorical with a level per value; write decimal points (1.5) in the "
+                "data, or convert the column to numbers before fitting"
+            )
+
+
+def _check_references(formula, reference: dict, usage: Usage, frame, factors, used) -> None:
+    """A reference is given for a categorical variable of the formula, once: not for an
+    unused column, a grouping factor, a numeric variable (unless only inside ``C()``),
+    or against the formula's own ``C(x, Treatment(level))``; a Treatment level must be
+    one of the data's."""
+    unknown = sorted(set(reference) - set(used))
+    if unknown:
+        raise ConfigError(f"reference given for {unknown}, which the formula does not use")
+    for column, level in reference.items():
+        if column in factors:
+            raise ConfigError(
+                f"reference given for {column!r}, a grouping factor of the formula: a "
+                "group's levels are effects around its mean and have no reference level"
+            )
+        as_number = usage.bare | (usage.in_calls - usage.categorical)
+        if _is_numeric(frame[column]) and column in as_number:
+            raise ConfigError(
+                f"{column} is numeric in this formula; write C({column}) to treat it as categorical"
+            )
+        if column in usage.treatment and str(usage.treatment[column]) != str(level):
+            raise ConfigError(
+                f"reference {str(level)!r} for {column!r} conflicts with the formula's "
+                f"C({column}, Treatment({usage.treatment[column]!r})): give the reference once"
+            )
+    for column, level in usage.treatment.items():
+        values = frame[column]
+        levels = pd.unique(values.dropna()).tolist()
+        levels = sorted(levels) if _is_numeric(values) else sorted(levels, key=str)
+        if pd.api.types.is_bool_dtype(values):
+            found = isinstance(level, bool) and level in levels  # Treatment(True)
+        elif _is_numeric(values):
+            found = isinstance(level, int | float) and not isinstance(level, bool)
+            found = found and level in levels
+        else:
+            found = isinstance(level, str) and level in {str(v) for v in levels}
+        if not found:
+            raise _position_error(
+                formula,
+                f"reference level {level!r} of {column!r} is not in the data; its levels "
+                f"are {levels[:10]}",
+                "Treatment(",
+            )
+
+
+def _check_levels_have_cases(formula, cells, n, blocks, categorical) -> None:
+    """Refuse a group, or a categorical term, with (nearly) a level for every case: the
+    variance of one effect per case cannot be told from the binomial noise (its SD
+    follows its prior) and one coefficient per case is not identified. Nearly: fewer
+    than :data:`MIN_CASES_PER_LEVEL` cases a level on average (as ``person_id``, most
+    people one case), where also formulae's one-hot coding of the levels outgrows memory."""
+    factors = dict.fromkeys(name.split("|", 1)[1] for names in blocks for name in names)
+    for factor in factors:
+        totals = _cases_per_level(group_labels(cells, factor), n)
+        if _too_few_cases(totals):
+            raise _position_error(
+                formula,
+                f"the group {factor!r} has {_level_counts_text(totals)}: its SD "
+                + (
+                    "cannot be told apart from the binomial noise and would only follow its prior"
+                    if (totals == 1).all()
+                    else "rests on the few levels of several cases and mostly follows its prior"
+                )
+                + "; group by a variable with several cases a level",
+                factor.split(":")[-1],
+            )
+    for column in categorical:
+        totals = _cases_per_level(cells[column].astype(str), n)
+        if _too_few_cases(totals):
+            raise _position_error(
+                formula,
+                f"the term {column!r} has {_level_counts_text(totals)}: a coefficient per "
+                "level of about one case is not identified",
+                column,
+            )
+
+
+def _cases_per_level(labels: pd.Series, n: np.ndarray) -> pd.Series:
+    return pd.Series(n).groupby(labels.to_numpy()).sum()
+
+
+def _too_few_cases(totals: pd.Series) -> bool:
+    return len(totals) > 1 and totals.mean() < MIN_CASES_PER_LEVEL
+
+
+def _level_counts_text(totals: pd.Series) -> str:
+    if (totals == 1).all():
+        return f"a level for every case ({len(totals)} levels of one case each)"
+    single = float(np.mean(totals == 1))
+    return (
+        f"nearly a level for every case ({len(totals)} levels for {int(totals.sum())} "
+        f"cases, {single:.0%} of the levels one case)"
+    )
+
+
+def _check_collinear(formula: str, X: np.ndarray, terms) -> None:
+    """Refuse common columns that are an exact combination of each other (a column and
+    a copy, two categoricals that split the cases the same way), naming the terms."""
+    if X.shape[1] < 2:
+        return
+    norms = np.linalg.norm(X, axis=0)
+    scaled = X / np.where(norms > 0, norms, 1.0)
+    R = np.linalg.qr(scaled, mode="r")
+    _, s, vt = np.linalg.svd(R, full_matrices=True)
+    rank = int(np.sum(s > _COLLINEAR_TOLERANCE * s[0]))
+    if rank == X.shape[1]:
+        return
+    owner = [term.name for term in terms for _ in term.labels]
+    involved = np.flatnonzero((np.abs(vt[rank:]) > 1e-6).any(axis=0))
+    names = list(dict.fromkeys(owner[j] for j in involved))
+    if len(names) > 2 and "Intercept" in names:
+        names.remove("Intercept")
+    shown = " and ".join(repr(name) for name in names)
+    raise _position_error(
+        formula,
+        f"the terms {shown} are collinear in the data: the columns of one are an exact "
+        "combination of the others' (a copy, or categoricals that split the cases the "
+        "same way), so their coefficients are not identified; drop one",
+        _lexeme_of(formula, names[-1]),
+    )
+
+
+def _lexeme_of(formula: str, term: str) -> str:
+    """Where the caret goes for a term: the term as written, else its first variable."""
+    return term if term in formula else term.split(":")[0].split("(")[-1]
 
 
 def _level_label(term_name: str, label: str) -> str:
@@ -738,7 +1010,7 @@ def _level_label(term_name: str, label: str) -> str:
     return inner.group(1) if inner else label
 
 
-def _common(matrices, cells: pd.DataFrame, formula: str):
+def _common(matrices, cells: pd.DataFrame, formula: str, aliases: Mapping[str, str]):
     common = matrices.common
     if common is None:
         return [], np.zeros((len(cells), 0))
@@ -750,7 +1022,7 @@ def _common(matrices, cells: pd.DataFrame, formula: str):
             raise _position_error(
                 formula,
                 f"the term {name!r} is constant in the data (nothing to estimate)",
-                name.split(":")[0].split("(")[-1],
+                _lexeme_of(formula, name),
             )
         labels = tuple(term.labels)
         levels = (
@@ -758,7 +1030,9 @@ def _common(matrices, cells: pd.DataFrame, formula: str):
             if len(labels) == 1 and labels[0] == name
             else tuple(_level_label(name, label) for label in labels)
         )
-        variables = tuple(sorted(v for v in getattr(term, "var_names", ()) if v))
+        columns = {raw: column for column, raw in aliases.items()}
+        named = getattr(term, "var_names", ())  # a call reads its raw columns
+        variables = tuple(sorted({columns.get(v, v) for v in named if v}))
         terms.append(CommonTerm(name=name, labels=labels, levels=levels, variables=variables))
     return terms, X
 
