@@ -28,6 +28,7 @@ import returnmodels as rm
 from returnmodels.data.vocabulary import OUTCOMES
 from returnmodels.disclosure import DEFAULT_RULES
 from returnmodels.disclosure.audit import audit_results
+from returnmodels.disclosure.marker import mark_controlled, write_controlled_csv
 from returnmodels.disclosure.release import release_results
 from returnmodels.errors import ConfigError
 from returnmodels.report.notebook import write_fit_folder
@@ -43,7 +44,9 @@ CLASSES = {
     "procedures as categories": "assisted ~ C(n_procedures) + (1 | nationality)",
     "interaction with nationality": "assisted ~ n_procedures + n_procedures:nationality",
     "competing outcomes by nationality": "outcome ~ nationality",
-    "a factor in two blocks": "assisted ~ n_procedures + (1 | nationality) + (0 + family | nationality)",
+    "a factor in two blocks": (
+        "assisted ~ n_procedures + (1 | nationality) + (0 + family | nationality)"
+    ),
     "factors sharing labels": "assisted ~ 1 + (1 | procedures_text) + (1 | days_text)",
     "a slope with brackets": "assisted ~ gender + (1 + gender | nationality)",
     "a categorical interaction": "assisted ~ gender * age_group + (1 | closing_year)",
@@ -327,3 +330,39 @@ def test_random_formulas_release_no_small_count(cases, tmp_path, formula):
         pytest.skip(f"refused: {refused}")
     found = recoveries(release, cases)
     assert not found, f"{formula}: the release gives away\n  " + "\n  ".join(found[:10])
+
+
+def _plant_row(path, row: dict) -> None:
+    """Add ``row`` to the CSV at ``path`` and re-mark it, as a hand edit would."""
+    table = pd.read_csv(path, dtype={"value": str})
+    table = pd.concat([table, pd.DataFrame([row])], ignore_index=True)
+    path.unlink()
+    write_controlled_csv(mark_controlled(table, DEFAULT_RULES), path)
+
+
+def test_a_hand_edited_table_is_caught_against_its_fit(cases, tmp_path):
+    """The audit and the release check a fit folder's tables against the fit, not
+    against their marker: a re-marked summary row or margin of a 3-case level is
+    caught (small-support) and withheld."""
+    result = rm.fit(cases, formula=CLASSES["nationality as a common term"], **SAMPLING)
+    analysis = tmp_path / "analysis"
+    write_fit_folder(result, analysis / "fit")
+    _plant_row(analysis / "fit" / "summary.csv", {"parameter": "nationality[ZZA]", "mean": 0.1})
+    _plant_row(
+        analysis / "fit" / "margins.csv",
+        {"predictor": "nationality", "value": "ZZA", "mean": 0.5},
+    )
+    findings = {(f.source, f.rule) for f in audit_results(analysis).findings}
+    assert {("fit/summary.csv", "small-support"), ("fit/margins.csv", "small-support")} <= findings
+    release = tmp_path / "release"
+    report = release_results(analysis, release)
+    assert {"fit/summary.csv", "fit/margins.csv"} <= set(report.withheld)
+    assert audit_results(release).clean and not recoveries(release, cases)
+
+
+def test_a_release_table_may_hold_only_what_its_released_posterior_holds(cases, tmp_path):
+    release = fit_and_release(cases, CLASSES["procedures as categories"], tmp_path, "edit")
+    _plant_row(release / "fit" / "summary.csv", {"parameter": "C(n_procedures)[18]", "mean": 1})
+    (release / "release_manifest.json").unlink()  # only the table check is under test
+    findings = {(f.source, f.rule) for f in audit_results(release).findings}
+    assert ("fit/summary.csv", "small-support") in findings

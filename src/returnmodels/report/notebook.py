@@ -43,6 +43,7 @@ from returnmodels.disclosure import (
     pool_small_groups,
     read_marker,
 )
+from returnmodels.disclosure.fit_tables import parameter_labels
 from returnmodels.disclosure.posterior import (
     allowed,
     controlled_posterior,
@@ -374,17 +375,7 @@ def withheld_groups(result: xr.DataTree, rules: DisclosureRules = DEFAULT_RULES)
 def published_summary_labels(result: xr.DataTree, rules: DisclosureRules) -> set[str]:
     """The row labels (as ArviZ writes them, ``gender[female]``) of every parameter
     that may be published, generated from the controlled posterior's structure."""
-    posterior = published_fit(result, rules)["posterior"].to_dataset()
-    labels = set()
-    for name, var in posterior.data_vars.items():
-        dims = [d for d in var.dims if d not in ("chain", "draw")]
-        if not dims:
-            labels.add(name)
-            continue
-        coords = [posterior[d].values.astype(str) for d in dims]
-        for combination in np.array(np.meshgrid(*coords, indexing="ij")).reshape(len(dims), -1).T:
-            labels.add(f"{name}[{', '.join(combination)}]")
-    return labels
+    return parameter_labels(published_fit(result, rules)["posterior"].to_dataset())
 
 
 def controlled_summary(
