@@ -30,7 +30,7 @@ def report_inputs(tmp_path_factory):
     fit_folder = RunFolder(fit_dir)
     summary = parameter_summary(result).rename_axis("parameter")
     fit_folder.table(notebook.controlled_summary(summary, result), "summary.csv")
-    margins = notebook.controlled_margins(with_verdict(margins_of(result), result))
+    margins = notebook.controlled_margins(with_verdict(margins_of(result), result), result)
     fit_folder.table(margins, "margins.csv")
     notebook.write_verdict(result, fit_folder)
     fit_folder.json({"data": {"sha256": "0" * 64}}, "fit_manifest.json")

@@ -26,13 +26,13 @@ def test_counts_are_whole_numbers_and_groups_the_largest():
 
 
 def test_caterpillar_of_120_nationalities_is_readable():
-    result = fake_fit(dict.fromkeys(CODES, 20))
+    result = fake_fit(dict.fromkeys(CODES, 40))  # 12 assisted, 28 not: all published
     effects = controlled_group_effects(result)
     ax = model_figures.plot_caterpillar(result, effects)
     labels = [t.get_text() for t in ax.get_yticklabels()]
     plt.close(ax.figure)
     assert len(labels) == style.MAX_GROUPS
-    assert all(label.endswith("(n=20)") for label in labels), labels[:3]
+    assert all(label.endswith("(n=40)") for label in labels), labels[:3]
     assert "largest 30 of 120" in ax.get_title()
 
 

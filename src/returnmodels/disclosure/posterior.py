@@ -163,7 +163,8 @@ def controlled_posterior(
             labels = controlled[dim].values.astype(str)
             controlled = controlled.isel({dim: np.isin(labels, list(levels.get(dim, ())))})
     empty = [name for name, var in controlled.data_vars.items() if var.size == 0]
-    return controlled.drop_vars(empty)
+    controlled = controlled.drop_vars(empty)
+    return controlled.drop_dims([dim for dim, size in controlled.sizes.items() if size == 0])
 
 
 def _structural(dim: str) -> bool:
