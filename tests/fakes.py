@@ -54,6 +54,20 @@ def fake_cases(sizes: dict[str, int], *, random_seed: int = 0) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def fake_formula_rows(rng: np.random.Generator, n: int = 500) -> pd.DataFrame:
+    """Rows for fake formula fits: a 0/1 ``y``, ``x`` from 1 to 4, eight groups ``g`` and
+    their group-level ``coop`` (``low`` in g0-g3, ``high`` in g4-g7), drawn from ``rng``."""
+    g = rng.integers(0, 8, n)
+    return pd.DataFrame(
+        {
+            "y": rng.integers(0, 2, n),
+            "x": rng.integers(1, 5, n),
+            "g": [f"g{i}" for i in g],
+            "coop": np.where(g < 4, "low", "high"),
+        }
+    )
+
+
 def fake_fit(sizes: dict[str, int], *, random_seed: int = 0) -> xr.DataTree:
     """A fake ``group_predictors``-shaped fit of :func:`fake_cases` (module docstring)."""
     cases = fake_cases(sizes, random_seed=random_seed)

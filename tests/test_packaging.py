@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -102,8 +104,9 @@ def test_readme_quick_start_has_two_commands_and_ci_runs_the_test_one():
 
 
 def test_readme_python_example_runs(monkeypatch):
+    """From notebooks/, the working directory of a notebook in JupyterLab."""
     code = _readme_code("From Python", "python")
-    monkeypatch.chdir(ROOT)
+    monkeypatch.chdir(ROOT / "notebooks")
     exec(compile(code, "README.md", "exec"), {})
 
 
@@ -133,3 +136,38 @@ def test_readme_model_example_runs(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     exec(compile(code, "README.md", "exec"), {})
     assert (tmp_path / "fit.nc").is_file()
+
+
+def _tasks_copy(tmp_path: Path) -> Path:
+    """``tasks`` with the project files its setup hashes, an up-to-date fake ``.venv``
+    (this Python, the stamp ``setup`` writes) and a ``jupyter`` that prints its arguments."""
+    for name in ("tasks", "pyproject.toml", "requirements.lock"):
+        (tmp_path / name).write_bytes((ROOT / name).read_bytes())
+    (tmp_path / "tasks").chmod(0o755)
+    bin_ = tmp_path / ".venv" / "bin"
+    bin_.mkdir(parents=True)
+    (bin_ / "python").symlink_to(sys.executable)
+    (bin_ / "jupyter").write_text('#!/bin/sh\necho "jupyter $*"\n')
+    (bin_ / "jupyter").chmod(0o755)
+    stamp = subprocess.run(
+        "cat pyproject.toml requirements.lock | sha256sum | cut -d' ' -f1; "
+        ".venv/bin/python -c 'import sys; print(sys.version)'",
+        shell=True, cwd=tmp_path, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    (tmp_path / ".venv" / ".returnmodels-stamp").write_text(stamp)
+    return tmp_path / "tasks"
+
+
+def test_tasks_lab_passes_its_arguments_on_and_allows_root(tmp_path):
+    tasks = _tasks_copy(tmp_path)
+    done = subprocess.run(
+        [str(tasks), "lab", "--no-browser", "--port", "8899"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    root = " --allow-root" if os.getuid() == 0 else ""
+    assert done.stdout.strip() == f"jupyter lab notebooks/{root} --no-browser --port 8899"
+    given = subprocess.run(
+        [str(tasks), "lab", "--allow-root"], capture_output=True, text=True, timeout=60
+    )
+    assert given.stdout.strip() == "jupyter lab notebooks/ --allow-root"  # not twice

@@ -3,9 +3,11 @@
 The public API, one call each from Python::
 
     import returnmodels as rm
-    cases = rm.load_cases("data/cases.parquet")     # read and validate the contract
+    cases = rm.load_cases()      # the bundled case file, read and validated (or a path)
     cells = rm.aggregate_cells(cases, ["n_procedures", "cooperation"])
     sim = rm.simulate_cases(n_cases=10_000, random_seed=1)  # data and true parameters
+    result = rm.fit(cases, "assisted ~ n_procedures + (1 | nationality)")
+    rm.summary(result)                              # formula, priors, verdict, estimates
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ _LAZY: dict[str, str] = {
     "RunFolder": "returnmodels.report.run_folder",
     "release_results": "returnmodels.disclosure.release",
     "audit_results": "returnmodels.disclosure.audit",
+    "summary": "returnmodels.summaries",
     "parameter_summary": "returnmodels.summaries",
     "odds_ratios": "returnmodels.summaries",
     "margins": "returnmodels.summaries",

@@ -14,7 +14,11 @@ installed elsewhere, the working directory's ``results/`` and an explicit ``data
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import re
+from collections.abc import Mapping
 from pathlib import Path
 
 from returnmodels.errors import ConfigError
@@ -24,6 +28,7 @@ __all__ = [
     "bundled_cases",
     "bundled_departures",
     "bundled_file",
+    "formula_run_name",
     "project_root",
     "results_root",
     "run_output",
@@ -82,3 +87,45 @@ def run_output(out: str | os.PathLike | None, run: str) -> Path:
     """A notebook's output folder: ``out`` when given (``returnmodels run`` always gives
     it), else ``<results_root()>/<run>``, the folder the main job gives that run."""
     return Path(out) if out is not None else results_root() / run
+
+
+#: The longest slug of a formula in its run's name (the hash tells the rest apart).
+_SLUG_LENGTH = 48
+#: Text a formula run's name keeps as it is; anything else is a hyphen.
+_UNSAFE = re.compile(r"[^A-Za-z0-9_]+")
+#: Quoted text (a ``Treatment("...")`` level), whose spaces count.
+_QUOTED = re.compile(r"(\"[^\"]*\"|'[^']*')")
+
+
+def formula_run_name(formula: str, reference: Mapping[str, str] | None = None) -> str:
+    """The run (results folder) of a formula fit: ``fit-formula-<slug>-<hash>``.
+
+    The slug is the formula's names in order, joined by hyphens, whole names up to 48
+    characters (``assisted-n_procedures-cooperation-nationality``), so the folder says
+    what it holds; the hash, 8 hexadecimal digits of SHA-256 over the formula without
+    its spaces and the reference levels, tells apart formulas the slug does not (``a*b``
+    and ``a+b``) and the same formula with other references. The same formula and
+    references give the same name wherever and whenever it is run, so a rerun writes
+    into its own folder and never into another formula's.
+    """
+    canonical = "".join(
+        part if _QUOTED.fullmatch(part) else re.sub(r"\s+", "", part)
+        for part in _QUOTED.split(formula)
+    )
+    levels = {str(k): str(v) for k, v in (reference or {}).items()}
+    key = json.dumps([canonical, sorted(levels.items())], separators=(",", ":"))
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:8]
+    return f"fit-formula-{_slug(formula)}-{digest}"
+
+
+def _slug(formula: str) -> str:
+    """The formula's names and numbers other than ``1``, hyphen-joined, whole names up
+    to :data:`_SLUG_LENGTH` characters."""
+    words = [w for w in _UNSAFE.split(formula) if w.strip("_") and w != "1"]
+    slug = ""
+    for word in words:
+        longer = f"{slug}-{word}" if slug else word
+        if len(longer) > _SLUG_LENGTH:
+            break
+        slug = longer
+    return slug or (words[0][:_SLUG_LENGTH] if words else "formula")

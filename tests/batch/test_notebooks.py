@@ -246,3 +246,34 @@ def test_plain_papermill_with_parameters(tmp_path):
     departures = (tmp_path / "departures.csv").read_text().splitlines()
     assert departures[1].startswith("2015")
     assert json.loads((tmp_path / "diagnostics.json").read_text())["verdict"] in ("PASS", "FAIL")
+
+
+@pytest.mark.sampling
+def test_notebook_02_writes_each_formula_into_a_folder_of_its_own(tmp_path):
+    """A formula with reference levels, run from notebooks/ as JupyterLab runs it and
+    without ``out``: its fit lands in ``<results>/<formula_run_name(...)>`` with the
+    references it was given, and ``fit_folder`` finds it."""
+    from returnmodels.paths import formula_run_name
+    from returnmodels.report import notebook
+
+    formula = "assisted ~ n_procedures * cooperation + (1 | nationality)"
+    results = tmp_path / "results"
+    command = [
+        str(Path(sys.executable).parent / "papermill"),
+        str(ROOT / "notebooks" / "02_fit_model.ipynb"),
+        str(tmp_path / "02.ipynb"),
+        "-p", "smoke", "True",
+        "-p", "formula", formula,
+        "-y", "reference: {cooperation: low}",
+    ]  # fmt: skip
+    env = os.environ | {"RETURNMODELS_RESULTS": str(results)}
+    done = subprocess.run(
+        command, cwd=ROOT / "notebooks", env=env, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    folder = results / formula_run_name(formula, {"cooperation": "low"})
+    assert [p.name for p in results.iterdir()] == [folder.name]
+    assert folder == notebook.fit_folder(results, formula, {"cooperation": "low"})
+    manifest = json.loads((folder / "fit_manifest.json").read_text())
+    assert manifest["config"]["formula"] == formula
+    assert manifest["config"]["reference"] == {"cooperation": "low"}

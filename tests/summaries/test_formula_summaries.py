@@ -14,6 +14,7 @@ import xarray as xr
 from scipy.special import expit
 
 import returnmodels.summaries as summaries
+from fakes import fake_formula_rows
 from returnmodels.errors import ConfigError
 from returnmodels.inference.fit import fit
 from returnmodels.inference.formula_fit import cells_dataset
@@ -28,16 +29,7 @@ BUNDLED = Path(__file__).resolve().parents[2] / "data" / "cases.parquet"
 def fake():
     """A fake fit of FORMULA: 2 chains x 50 draws of known values."""
     rng = np.random.default_rng(4)
-    n = 500
-    g = rng.integers(0, 8, n)
-    rows = pd.DataFrame(
-        {
-            "y": rng.integers(0, 2, n),
-            "x": rng.integers(1, 5, n),
-            "g": [f"g{i}" for i in g],
-            "coop": np.where(g < 4, "low", "high"),
-        }
-    )
+    rows = fake_formula_rows(rng, 500)
     design = build_formula_design(rows, FORMULA, reference={"coop": "low"})
     draws = (2, 50)
     posterior = xr.Dataset(

@@ -271,11 +271,22 @@ def _file_error(path: Path, expected: str, note: str) -> ContractError:
     return ContractError([Problem(None, (), None, expected, note)], str(path))
 
 
+def missing_file(path: Path) -> str:
+    """``<path>: no such file``; for a relative path also the working directory it was
+    looked for in (in JupyterLab that is ``notebooks/``, not the project) and the fix."""
+    if path.is_absolute():
+        return f"{path}: no such file"
+    return (
+        f"{path}: no such file in {Path.cwd()} (the working directory); give an "
+        "absolute path or one relative to that folder"
+    )
+
+
 def _read_bytes(path: Path) -> bytes:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise DataFileError(f"{path}: no such file") from None
+        raise DataFileError(missing_file(path)) from None
     except IsADirectoryError:
         raise DataFileError(f"{path}: is a folder, not a file") from None
     except OSError as error:

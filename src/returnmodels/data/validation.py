@@ -61,6 +61,7 @@ from returnmodels.data.vocabulary import (
     OPTIONAL_COLUMNS,
     REQUIRED_COLUMNS,
 )
+from returnmodels.paths import bundled_cases
 
 __all__ = [
     "CASE_DTYPES",
@@ -171,24 +172,41 @@ def _validate_nationality_table(
 
 
 def load_cases(
-    path: str | Path, nationality_table: str | Path | pd.DataFrame | None = None
+    path: str | Path | None = None, nationality_table: str | Path | pd.DataFrame | None = None
 ) -> pd.DataFrame:
     """Read a case file (.csv, .csv.gz, .parquet, .pq) and validate it (:func:`validate_cases`).
 
+    ``path`` ``None`` (no argument) reads the bundled synthetic case file, found through
+    the package (:func:`returnmodels.paths.bundled_cases`) whatever the working directory;
+    a relative path is read from the working directory (``notebooks/`` in JupyterLab),
+    and a missing file is refused naming that folder and the fix.
     ``nationality_table`` may be a path or a DataFrame. Problems in a CSV file give the file
     line of each row as well as the row. A Parquet column stored with another type than the
     contract's is refused (its text is not parsed).
     """
+    path = bundled_cases() if path is None else path
     table = nationality_table
     if table is not None and not isinstance(table, pd.DataFrame):
         table = load_nationality_table(table)
     elif table is not None:
         table = validate_nationality_table(table)
-    file = read_file(path)
+    file = _read_case_file(path)
     try:
         return _validate_cases(file.frame, str(path), table, file.stored)
     except ContractError as error:
         raise error.with_lines(file.lines) from None
+
+
+def _read_case_file(path: str | Path):
+    """:func:`read_file`; a missing file's message adds the bundled file's way in."""
+    try:
+        return read_file(path)
+    except DataFileError as error:
+        if Path(path).exists():  # a folder or unreadable: nothing to add
+            raise
+        raise DataFileError(
+            f"{error}; rm.load_cases() with no argument reads the bundled synthetic case file"
+        ) from None
 
 
 def load_nationality_table(path: str | Path) -> pd.DataFrame:

@@ -9,14 +9,17 @@ that is not per cell:
 * E-BFMI >= 0.3 in every chain.
 
 A failing verdict is shown wherever the fit is: ``diagnostics.json``, the summary
-tables (:func:`verdict_line`), plots and notebooks. It is never dropped.
+tables (:func:`verdict_line`), plots and notebooks. It is never dropped. A
+:class:`Verdict` prints as one line with its figures (``str(verdict)``,
+``verdict.line``); ``verdict.label`` is ``PASS`` or ``FAIL`` alone, what tables and
+files compare against.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 import arviz as az
 import numpy as np
@@ -31,6 +34,7 @@ __all__ = [
     "check_convergence",
     "verdict_label",
     "verdict_advice",
+    "verdict_figures",
     "verdict_line",
     "verdict_of",
 ]
@@ -48,9 +52,13 @@ THRESHOLDS: dict[str, float] = {
 }
 
 
-@dataclass
+@dataclass(repr=False)
 class Verdict:
-    """``passed`` and the figures behind it; ``failures`` says what failed, in words."""
+    """``passed`` and the figures behind it; ``failures`` says what failed, in words.
+
+    It prints as one line (``str``, ``repr``, :attr:`line`): ``PASS`` or ``FAIL`` with
+    every figure, and for a failure what failed; :attr:`label` is ``PASS`` or ``FAIL``
+    alone."""
 
     passed: bool
     r_hat_max: float
@@ -67,9 +75,30 @@ class Verdict:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, verdict: Mapping) -> Verdict:
+        """The verdict a result stores (:func:`verdict_of`); fields an older result
+        lacks (``thresholds``, ``advice``) take their defaults."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in verdict.items() if k in known})
+
     @property
     def label(self) -> str:
+        """``PASS`` or ``FAIL``, without the figures (:attr:`line` has them)."""
         return "PASS" if self.passed else "FAIL"
+
+    @property
+    def line(self) -> str:
+        """``PASS: max R-hat 1.004, ...`` or ``FAIL: <the figures>; failed: <what>``."""
+        figures = verdict_figures(self)
+        if self.passed:
+            return f"PASS: {figures}"
+        return f"FAIL: {figures}; failed: {'; '.join(self.failures)}"
+
+    def __str__(self) -> str:
+        return f"convergence {self.line}"
+
+    __repr__ = __str__
 
 
 def _gated(posterior: xr.Dataset) -> xr.Dataset:
@@ -163,14 +192,20 @@ def _bfmi(stats: xr.Dataset) -> float:
     return float(np.min(np.asarray(per_chain)))
 
 
-def verdict_line(verdict: dict | Verdict) -> str:
-    """One line for tables, plots and notebooks: ``CONVERGENCE: PASS (...)``."""
+def verdict_figures(verdict: Mapping | Verdict) -> str:
+    """The gate's figures in words: ``max R-hat 1.004, min bulk ESS 812, ...``."""
     v = verdict.to_dict() if isinstance(verdict, Verdict) else verdict
-    figures = (
+    return (
         f"max R-hat {v['r_hat_max']:.3f}, min bulk ESS {v['ess_bulk_min']:.0f}, "
         f"min tail ESS {v['ess_tail_min']:.0f}, {v['divergences']} divergences, "
         f"min E-BFMI {v['bfmi_min']:.2f}"
     )
+
+
+def verdict_line(verdict: dict | Verdict) -> str:
+    """One line for tables, plots and notebooks: ``CONVERGENCE: PASS (...)``."""
+    v = verdict.to_dict() if isinstance(verdict, Verdict) else verdict
+    figures = verdict_figures(v)
     if v["passed"]:
         return f"CONVERGENCE: PASS ({figures})"
     return f"CONVERGENCE: FAIL - do not use these estimates ({'; '.join(v['failures'])})"

@@ -294,8 +294,10 @@ def fit(
     (uptake, then the other outcomes: :func:`returnmodels.models.formula.competing_stage`);
     ``reference`` sets categorical reference levels (``{"cooperation": "low"}``) and
     ``priors`` take the formula's classes (``intercept``, ``coefficients``, ``sigma``,
-    ``corr``) and parameter names.
+    ``corr``) and parameter names. A second positional argument holding ``~`` is a
+    formula: ``fit(cases, "assisted ~ n_procedures + (1 | nationality)")``.
     """
+    model, formula = _model_or_formula(model, formula)
     if formula is not None:
         return _fit_formula(
             data, formula, reference=reference, priors=priors, columns=columns, cores=cores,
@@ -368,6 +370,18 @@ def fit(
     result.attrs["returnmodels_sampler"] = json.dumps({"sampler": run["sampler"], **run["details"]})
     result.attrs["returnmodels_verdict"] = json.dumps(check_convergence(result).to_dict())
     return result
+
+
+def _model_or_formula(model: str, formula: str | None) -> tuple[str, str | None]:
+    """``(model, formula)`` with a formula given in ``model``'s place (it holds ``~``)
+    moved to ``formula``; both a formula there and ``formula=`` are refused."""
+    if not isinstance(model, str) or "~" not in model:
+        return model, formula
+    if formula is not None:
+        raise ConfigError(
+            f"two formulas given: {model!r} in the model's place and formula={formula!r}; give one"
+        )
+    return "formula", model
 
 
 def _fit_formula(

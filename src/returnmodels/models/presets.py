@@ -39,7 +39,7 @@ from returnmodels.models.formula import (
     prior_of,
 )
 
-__all__ = ["ENGINE_MODELS", "preset_design"]
+__all__ = ["ENGINE_MODELS", "preset_design", "preset_formula"]
 
 #: How each registered model uses the design: group-level terms as fixed effects, group
 #: effects, the varying slope, the competing stage.
@@ -79,6 +79,32 @@ def _engine_priors(name: str, design: Design, priors: Mapping, terms, slope) -> 
             by_name[f"{p}{g}_{slope.name}_sigma"] = priors[f"{p}slope_sigma"]
             by_name[f"{p}{g}_corr"] = priors[f"{p}slope_lkj"]
     return merge_formula_priors(dict(by_name), list(by_name))
+
+
+def preset_formula(design: Design, name: str) -> str:
+    """Registered model ``name`` on ``design`` written as a formula: its case-level terms
+    (``C(x)`` for a categorical term stored as numbers), its group-level terms where the
+    model uses them, and its group block. On case files with every predictor this is the
+    model's ``FORMULA``; with fewer predictors (the main job's), the formula it is."""
+    use = ENGINE_MODELS[name]
+    spec = design.spec
+    if design.outcomes:
+        response = "outcome"
+    elif spec.successes:
+        response = f"{spec.successes} | trials({spec.trials})"
+    else:
+        response = spec.response
+    terms = list(design.terms) + (list(design.group_terms) if use["group_terms"] else [])
+    written = [_written_term(term, design.cells[term.name]) for term in terms]
+    if use["effects"]:
+        slope = f" + {spec.slope}" if use["slope"] and spec.slope else ""
+        written.append(f"(1{slope} | {design.group})")
+    return f"{response} ~ {' + '.join(written) or '1'}"
+
+
+def _written_term(term: Term, values) -> str:
+    numbers = np.issubdtype(np.asarray(values).dtype, np.number)
+    return f"C({term.name})" if term.kind == "categorical" and numbers else term.name
 
 
 def preset_design(design: Design, name: str, priors: Mapping, formula: str = "") -> FormulaDesign:

@@ -59,7 +59,7 @@ from returnmodels.inference.diagnostics import verdict_label, verdict_line, verd
 from returnmodels.inference.results import load_result, result_config
 from returnmodels.models import column_spec
 from returnmodels.models.design import Design
-from returnmodels.paths import bundled_cases, results_root, run_output
+from returnmodels.paths import bundled_cases, formula_run_name, results_root, run_output
 from returnmodels.report import style
 from returnmodels.report.labels import label, text, value_label
 from returnmodels.report.model_figures import plot_margins
@@ -94,6 +94,7 @@ __all__ = [
     "controlled_summary",
     "fit_folder",
     "fit_manifest",
+    "fit_run",
     "load_fit",
     "missing_fit",
     "results_folder",
@@ -156,13 +157,42 @@ def results_folder(results: str | os.PathLike | None) -> Path:
     return results_root() if results is None else Path(results)
 
 
-def fit_folder(results: str | os.PathLike | None, model: str) -> Path:
-    """``<results>/fit-<model>``: where notebook 02 (run ``fit-<model>``) writes."""
-    return results_folder(results) / f"fit-{model}"
+def fit_run(
+    model: str, formula: str | None = None, reference: Mapping[str, str] | None = None
+) -> str:
+    """The run (results folder name) of notebook 02's fit: ``fit-<model>``, or for a
+    ``formula`` its own ``fit-formula-<slug>-<hash>``
+    (:func:`returnmodels.paths.formula_run_name`), so that every formula, and every
+    choice of ``reference`` levels, gets a folder of its own."""
+    return f"fit-{model}" if formula is None else formula_run_name(formula, reference)
+
+
+def _formula_in(model: str) -> str | None:
+    """``model`` when it is a formula (it holds ``~``), else None."""
+    return model if "~" in model else None
+
+
+def _stored_model(model: str) -> str:
+    """The ``returnmodels_model`` a fit of ``model`` (a name or a formula) records."""
+    return "formula" if _formula_in(model) else model
+
+
+def fit_folder(
+    results: str | os.PathLike | None, model: str, reference: Mapping[str, str] | None = None
+) -> Path:
+    """``<results>/fit-<model>``: where notebook 02 (run ``fit-<model>``) writes; for a
+    formula (``model`` holding ``~``, with its ``reference`` levels) the folder notebook
+    02 gives it by default (:func:`fit_run`)."""
+    return results_folder(results) / fit_run(model, _formula_in(model), reference)
 
 
 def missing_fit(results: str | os.PathLike | None, model: str) -> str:
     """The one line saying which run to do first when a fit is not there."""
+    if _formula_in(model):
+        return (
+            f"no fit of {model!r} in {fit_folder(results, model)}: fit it first "
+            f"(`papermill notebooks/02_fit_model.ipynb fit.ipynb -p formula '{model}'`)"
+        )
     return (
         f"no fit of {model} in {fit_folder(results, model)}: run fit-{model} first "
         f"(`papermill notebooks/02_fit_model.ipynb fit.ipynb -p model {model}`, "
@@ -171,12 +201,13 @@ def missing_fit(results: str | os.PathLike | None, model: str) -> str:
 
 
 def load_fit(results: str | os.PathLike | None, model: str) -> xr.DataTree:
-    """The saved fit of ``model``, or a :class:`~returnmodels.errors.ConfigError` saying
-    in one line which run to do first."""
+    """The saved fit of ``model`` (a registered model, or a formula fitted with its
+    default references), or a :class:`~returnmodels.errors.ConfigError` saying in one
+    line which run to do first."""
     path = fit_folder(results, model) / "posterior.nc"
     if not path.is_file():
         raise ConfigError(missing_fit(results, model))
-    return load_result(path, model=model)
+    return load_result(path, model=_stored_model(model))
 
 
 def case_columns(predictors: list[str] | None = None):
@@ -667,14 +698,15 @@ def controlled_ppc(
 def read_fits(
     results: str | os.PathLike | None, models: Iterable[str], *, at_least: int = 0
 ) -> tuple[dict, list[str]]:
-    """``({model: result}, notes)`` from ``<results>/fit-<model>/posterior.nc``; a
-    missing fit is left out with a note saying which run makes it. Fewer than
-    ``at_least`` fits found: a :class:`~returnmodels.errors.ConfigError` with those notes."""
+    """``({model: result}, notes)`` from ``<results>/fit-<model>/posterior.nc`` (a
+    formula's from its folder, :func:`fit_folder`); a missing fit is left out with a
+    note saying which run makes it. Fewer than ``at_least`` fits found: a
+    :class:`~returnmodels.errors.ConfigError` with those notes."""
     fits, notes = {}, []
     for model in models:
         path = fit_folder(results, model) / "posterior.nc"
         if path.is_file():
-            fits[model] = load_result(path, model=model)
+            fits[model] = load_result(path, model=_stored_model(model))
         else:
             notes.append(f"left out: {missing_fit(results, model)}")
     if len(fits) < at_least:

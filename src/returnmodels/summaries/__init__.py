@@ -1,6 +1,8 @@
 """Summaries of a fit, each one call on the result (the DataTree :func:`returnmodels.fit`
 returns or :func:`returnmodels.load_result` reads). Intervals are 94% HDIs throughout.
 
+* :func:`summary`: one fit at a glance (model, priors, sampler, verdict, coefficients
+  with odds ratios, group SDs, correlations), as brms and bambi print it;
 * :func:`parameter_summary`: ArviZ's summary, one row per parameter, with the verdict;
 * :func:`odds_ratios`, :func:`margins` (CALIBRATION.md's definition);
 * :func:`group_effects`, :func:`contrast`, :func:`predict_new_group` (unseen groups,
@@ -18,6 +20,7 @@ import xarray as xr
 from returnmodels.inference.diagnostics import verdict_label, verdict_of
 from returnmodels.summaries._draws import HDI_PROB
 from returnmodels.summaries.comparison import compare_models, loo_table
+from returnmodels.summaries.fit_summary import FitSummary, summary
 from returnmodels.summaries.margins import default_margin_values, margin_draws, margins
 from returnmodels.summaries.nationality import contrast, group_effects, predict_new_group
 from returnmodels.summaries.odds_ratios import odds_ratios
@@ -25,6 +28,7 @@ from returnmodels.summaries.ppc import ppc_shares
 
 __all__ = [
     "HDI_PROB",
+    "FitSummary",
     "compare_models",
     "contrast",
     "default_margin_values",
@@ -36,6 +40,7 @@ __all__ = [
     "parameter_summary",
     "ppc_shares",
     "predict_new_group",
+    "summary",
     "with_verdict",
 ]
 
