@@ -48,7 +48,7 @@ def test_index_leads_with_the_headline_against_the_study(tmp_path):
     out, progress = _results(tmp_path, report=True)
     page = write_index(out, progress, tmp_path / "main.yaml", smoke=False).read_text()
     assert page.index("Headline") < page.index("<h2>Runs</h2>")
-    assert "19.0%" in page and "20.1% (18.4–22.6%)" in page  # study's figure and the model's
+    assert "19.0%" in page and "20.1% (18.4% to 22.6%)" in page  # study's figure and the model's
     assert "11.0%" in page and "extensive" in page  # cooperation in words
     assert '<a href="report/report.html">the report</a>' in page
     assert "convergence PASS" in page

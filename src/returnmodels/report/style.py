@@ -6,6 +6,11 @@ draws on :func:`subplots`, which applies :func:`apply` first, and takes its colo
 :data:`COLOURS` by role (``model``, ``observed``, ``study``, ...), so a colour means the
 same thing in every figure. :func:`top_groups` keeps a per-group figure readable at any
 number of groups.
+
+Numbers are written the same way in figures and in the report's tables, in the
+reader's language (:func:`number_text`, :func:`count_label`, :func:`percent_text`,
+:func:`percent_axis`): ``1,234.5`` and ``19.0%`` in English, ``1.234,5`` and ``19,0%``
+in Dutch, a share under 0.05% as ``< 0.1%`` (never a ``0.0%`` that reads as none).
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 from matplotlib.ticker import PercentFormatter
+
+from returnmodels.report.labels import text
 
 __all__ = [
     "COLOURS",
@@ -24,7 +31,9 @@ __all__ = [
     "count_label",
     "fit_axis_labels",
     "lay_out_panels",
+    "number_text",
     "percent_axis",
+    "percent_text",
     "subplots",
     "top_groups",
 ]
@@ -75,16 +84,54 @@ def top_groups(
     return table.nlargest(top, by), f"largest {top} of {len(table)}"
 
 
-def count_label(value) -> str:
-    """A count as a whole number with thousands separators (``13,135``); ``<min`` for a
-    suppressed (missing) one."""
-    return "suppressed" if pd.isna(value) else f"{int(round(float(value))):,}"
+def number_text(value: float, digits: int = 1, language: str = "en") -> str:
+    """``-1234.5`` -> ``−1,234.5`` (``−1.234,5`` in Dutch): ``digits`` decimals,
+    thousands separated, a true minus sign."""
+    shown = f"{float(value):,.{digits}f}".replace("-", "\u2212")
+    if language == "nl":
+        shown = shown.translate(str.maketrans(",.", ".,"))
+    return shown
 
 
-def percent_axis(axis) -> None:
+def count_label(value, language: str = "en") -> str:
+    """A count as a whole number with thousands separators (``13,135``, Dutch
+    ``13.135``); ``withheld`` for a suppressed (missing) one."""
+    if pd.isna(value):
+        return text("withheld", language)
+    return number_text(round(float(value)), 0, language)
+
+
+def percent_text(share: float, language: str = "en") -> str:
+    """``0.1896`` -> ``19.0%`` (``19,0%`` in Dutch), one decimal; under 0.05% ``< 0.1%``
+    and over 99.95% ``> 99.9%``, so that a small share or probability never reads as
+    none (or all); missing -> an en dash."""
+    if pd.isna(share):
+        return "\u2013"
+    share = float(share)
+    if share < 0.0005:
+        return f"< {number_text(0.1, 1, language)}%"
+    if share > 0.9995:
+        return f"> {number_text(99.9, 1, language)}%"
+    return f"{number_text(100 * share, 1, language)}%"
+
+
+class _PercentTicks(PercentFormatter):
+    """matplotlib's percentages (as many decimals as the ticks need) in ``language``."""
+
+    def __init__(self, language: str) -> None:
+        super().__init__(1.0, decimals=None)
+        self.language = language
+
+    def __call__(self, x, pos=None) -> str:
+        shown = super().__call__(x, pos)
+        return shown.translate(str.maketrans(",.", ".,")) if self.language == "nl" else shown
+
+
+def percent_axis(axis, language: str = "en") -> None:
     """Show shares on ``axis`` (``ax.xaxis`` or ``ax.yaxis``) as percentages, with as
-    many decimals as the ticks need (``2.5%``, never a rounded ``2%``)."""
-    axis.set_major_formatter(PercentFormatter(1.0, decimals=None))
+    many decimals as the ticks need (``2.5%``, never a rounded ``2%``), with the decimal
+    comma in Dutch (``2,5%``)."""
+    axis.set_major_formatter(_PercentTicks(language))
 
 
 def fit_axis_labels(figure, fill: float = 0.95, smallest: float = 6.0) -> None:
