@@ -269,3 +269,14 @@ def test_text_tables_read_printed_frames():
     (frame,) = text_tables("some log line\n" + str(TABLE) + "\n\nthe end")
     assert list(frame.columns) == ["", "assisted", "forced", "legal"]
     assert frame.iloc[2].tolist() == ["SYR", "15", "12", "60"]
+
+
+@pytest.mark.parametrize(
+    ("values", "clean"),
+    [(["1.237", "35"], False), (["1.240", "35"], True), (["1.237", "0.125"], True)],
+)
+def test_dutch_thousands_points_are_read_as_counts(tmp_path, values, clean):
+    """A Dutch report writes 1.237 for 1,237 cases: read as a count (unrounded here);
+    a column of decimals (0.125) keeps its meaning."""
+    (tmp_path / "t.html").write_text(pd.DataFrame({"n": values}).to_html())
+    assert audit_results(tmp_path).clean == clean

@@ -104,3 +104,9 @@ def test_margins_are_population_level_and_marked(fit):
     assert (table["hdi_lower"] <= table["mean"]).all() and (
         table["mean"] <= table["hdi_upper"]
     ).all()
+
+
+def test_a_notebook_goes_on_without_a_contrast_it_may_not_publish(fit, capsys):
+    assert notebook.publishable_contrast(fit, "CCC", "NGA") is None
+    assert "not published" in capsys.readouterr().out
+    assert is_controlled(notebook.publishable_contrast(fit, AT, "NGA"))

@@ -267,4 +267,10 @@ def _numbers(series: pd.Series) -> np.ndarray:
     text = text.where(
         ~text.str.fullmatch(r"\d{1,3}(,\d{3})+").fillna(False), text.str.replace(",", "")
     )
+    # whole numbers with Dutch thousands points (1.235): only where every value of the
+    # column is a whole number written so, so that decimals (0.125) keep their meaning
+    present = text.dropna()
+    dutch = present.str.fullmatch(r"[1-9]\d{0,2}(\.\d{3})+")
+    if len(present) and dutch.any() and (dutch | present.str.fullmatch(r"\d+")).all():
+        text = text.str.replace(".", "", regex=False)
     return pd.to_numeric(text, errors="coerce").astype(float).to_numpy()

@@ -61,7 +61,7 @@ from returnmodels.models import column_spec
 from returnmodels.models.design import Design
 from returnmodels.paths import bundled_cases, formula_run_name, results_root, run_output
 from returnmodels.report import style
-from returnmodels.report.labels import label, text, value_label
+from returnmodels.report.labels import text
 from returnmodels.report.model_figures import plot_margins
 from returnmodels.report.run_folder import Figure, RunFolder, matplotlib_figure
 from returnmodels.simulate import simulate_cases
@@ -92,6 +92,7 @@ __all__ = [
     "controlled_margins",
     "controlled_ppc",
     "controlled_summary",
+    "publishable_contrast",
     "fit_folder",
     "fit_manifest",
     "fit_run",
@@ -104,7 +105,6 @@ __all__ = [
     "plot_loo_comparison",
     "ppc_columns",
     "plot_margins_with_targets",
-    "plot_outcome_margins",
     "read_fit_tables",
     "read_fits",
     "sampling_settings",
@@ -465,6 +465,18 @@ def controlled_contrast(
     return mark_controlled(contrast(result, a, b), rules)
 
 
+def publishable_contrast(
+    result: xr.DataTree, a: str, b: str, rules: DisclosureRules = DEFAULT_RULES
+) -> pd.DataFrame | None:
+    """:func:`controlled_contrast`, or None with the reason printed when the rules do
+    not allow it (a notebook then goes on without it)."""
+    try:
+        return controlled_contrast(result, a, b, rules)
+    except DisclosureError as refused:
+        print(f"not published: {refused}")
+        return None
+
+
 def plot_margins_with_targets(
     result: xr.DataTree, table: pd.DataFrame, predictor: str, ax=None, language: str = "en"
 ):
@@ -483,25 +495,6 @@ def plot_margins_with_targets(
             label=text("study_figure", language),
         )
     ax.legend(loc="best")
-    return ax
-
-
-def plot_outcome_margins(
-    table: pd.DataFrame, predictor: str, title: str = "", ax=None, language: str = "en"
-):
-    """Margins of every outcome (``competing_outcomes``) against ``predictor``'s values:
-    one line per outcome with its 94% HDI band."""
-    rows = table[table["predictor"] == predictor]
-    ax = ax or style.subplots("wide")[1]
-    for outcome, part in rows.groupby("outcome", sort=False):
-        x = np.arange(len(part))
-        ax.plot(x, part["mean"], marker="o", label=label(str(outcome), language))
-        ax.fill_between(x, part["hdi_lower"], part["hdi_upper"], alpha=0.2)
-        ax.set_xticks(x, [value_label(predictor, v, language) for v in part["value"].astype(str)])
-    ax.set(xlabel=label(predictor, language), ylabel=text("predicted_share", language), title=title)
-    ax.set_ylim(bottom=0)
-    style.percent_axis(ax.yaxis)
-    ax.legend(loc="center left", bbox_to_anchor=(1, 0.5))
     return ax
 
 
