@@ -15,6 +15,7 @@ import pandas as pd
 import xarray as xr
 
 from returnmodels.disclosure.posterior import SUPPORT_GROUP, support_dataset
+from returnmodels.inference.formula_fit import cells_dataset
 from returnmodels.inference.results import stamp
 from returnmodels.models import build_design, column_spec
 from returnmodels.models.presets import preset_design
@@ -66,6 +67,26 @@ def fake_formula_rows(rng: np.random.Generator, n: int = 500) -> pd.DataFrame:
             "coop": np.where(g < 4, "low", "high"),
         }
     )
+
+
+def fake_formula_fit(design, formula: str, posterior: xr.Dataset) -> xr.DataTree:
+    """A formula fit of ``design`` (:func:`build_formula_design` of ``formula``) with the
+    made-up ``posterior``: the groups and attributes summaries read."""
+    config = {"model": "formula", "formula": formula, "reference": design.references,
+              "priors": design.priors, "sampling": {}}  # fmt: skip
+    tree = xr.DataTree.from_dict(
+        {
+            "posterior": posterior,
+            "observed_data": xr.Dataset({design.response: ("cell", design.successes)}),
+            "constant_data": cells_dataset(design),
+        }
+    )
+    tree.attrs |= {
+        "returnmodels_model": "formula",
+        "returnmodels_config": json.dumps(config),
+        "returnmodels_design": json.dumps(design.describe()),
+    }
+    return tree
 
 
 def fake_fit(sizes: dict[str, int], *, random_seed: int = 0) -> xr.DataTree:

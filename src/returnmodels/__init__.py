@@ -65,6 +65,8 @@ _LAZY: dict[str, str] = {
     "parameter_summary": "returnmodels.summaries",
     "odds_ratios": "returnmodels.summaries",
     "margins": "returnmodels.summaries",
+    "comparisons": "returnmodels.summaries",
+    "plot_margins": "returnmodels.report.model_figures",
     "group_effects": "returnmodels.summaries",
     "contrast": "returnmodels.summaries",
     "predict_new_group": "returnmodels.summaries",

@@ -4,7 +4,6 @@ template of the same model on a real fit."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -14,10 +13,9 @@ import xarray as xr
 from scipy.special import expit
 
 import returnmodels.summaries as summaries
-from fakes import fake_formula_rows
+from fakes import fake_formula_fit, fake_formula_rows
 from returnmodels.errors import ConfigError
 from returnmodels.inference.fit import fit
-from returnmodels.inference.formula_fit import cells_dataset
 from returnmodels.models import column_spec
 from returnmodels.models.formula import build_formula_design
 
@@ -42,20 +40,7 @@ def fake():
         },
         coords={"coop_level": ["high"], "g": list(design.blocks[0].levels)},
     )
-    config = {"model": "formula", "formula": FORMULA, "reference": design.references,
-              "priors": design.priors, "sampling": {}}  # fmt: skip
-    tree = xr.DataTree.from_dict(
-        {
-            "posterior": posterior,
-            "observed_data": xr.Dataset({"y": ("cell", design.successes)}),
-            "constant_data": cells_dataset(design),
-        }
-    )
-    tree.attrs |= {
-        "returnmodels_model": "formula",
-        "returnmodels_config": json.dumps(config),
-        "returnmodels_design": json.dumps(design.describe()),
-    }
+    tree = fake_formula_fit(design, FORMULA, posterior)
     return tree, design, posterior
 
 

@@ -29,9 +29,14 @@ import xarray as xr
 from returnmodels.data.country_names import named_code
 from returnmodels.disclosure import DEFAULT_RULES, DisclosureRules
 from returnmodels.disclosure.marker import controlled_rules
+from returnmodels.errors import ConfigError
 from returnmodels.inference.diagnostics import verdict_of
+from returnmodels.models.formula import FormulaDesign
 from returnmodels.report import style
 from returnmodels.report.labels import label, model_label, text, value_label
+from returnmodels.summaries.formula import is_formula_fit
+from returnmodels.summaries.margins import margins
+from returnmodels.summaries.margins_grid import natural_values
 
 __all__ = [
     "fit_label",
@@ -258,9 +263,50 @@ def plot_caterpillar(
 
 
 def plot_margins(
-    result: xr.DataTree, table: pd.DataFrame, predictor: str, ax=None, language: str = "en"
+    result: xr.DataTree,
+    values: pd.DataFrame | Mapping[str, Sequence] | None = None,
+    predictor: str | None = None,
+    ax=None,
+    language: str = "en",
+    *,
+    by: str | None = None,
 ):
-    """One predictor's margins: mean (points) and 94% HDI (error bars) against its values."""
+    """One predictor's margins against its values, as bambi's ``plot_predictions``.
+
+    Given a margins table (``values`` a DataFrame, e.g. a controlled one, and
+    ``predictor``): mean (points) and 94% HDI (error bars). Given the fit alone
+    (``values`` a mapping of one predictor to its values, or None for its
+    :func:`~returnmodels.summaries.margins_grid.natural_values`; ``predictor`` naming
+    it), the margins are computed here (population-averaged, every case set to each
+    value), and with ``by`` drawn as one line per by-level, in its natural order
+    (cooperation low, medium, high), each with its 94% HDI band; a percent axis.
+    Computed margins are for interactive use: a published figure draws a controlled
+    table."""
+    if isinstance(values, pd.DataFrame):
+        if predictor is None:
+            raise ConfigError("plot_margins of a table needs predictor=")
+        return _plot_margin_table(result, values, predictor, ax, language)
+    if values is not None and len(values) != 1:
+        raise ConfigError(f"plot_margins draws one predictor; got {list(values)}")
+    if values is None and predictor is None:
+        raise ConfigError("plot_margins needs values={predictor: [values]} or predictor=")
+    predictor = next(iter(values)) if values else predictor
+    if values is None and is_formula_fit(result):
+        values = {predictor: natural_values(FormulaDesign.from_result(result), predictor)}
+    if by is None:  # a registered fit without values: its default margins
+        return _plot_margin_table(result, margins(result, values), predictor, ax, language)
+    table = margins(result, values, by=by)
+    return _plot_margin_lines(result, table, predictor, by, ax, language)
+
+
+def _margins_title(predictor: str, language: str) -> str:
+    key = f"title_margins_{predictor}"
+    title = text(key, language)
+    return label(predictor, language) if title == key else title
+
+
+def _plot_margin_table(result, table: pd.DataFrame, predictor: str, ax, language: str):
+    """Mean (points) and 94% HDI (error bars) against the predictor's values."""
     rows = table[table["predictor"] == predictor].reset_index(drop=True)
     ax = ax or style.subplots()[1]
     x = np.arange(len(rows))
@@ -281,7 +327,27 @@ def plot_margins(
     ax.set_ylabel(text("predicted_share", language))
     ax.set_ylim(bottom=0)
     style.percent_axis(ax.yaxis, language)
-    _finish(ax, result, text(f"title_margins_{predictor}", language), [], language)
+    _finish(ax, result, _margins_title(predictor, language), [], language)
+    return ax
+
+
+def _plot_margin_lines(result, table: pd.DataFrame, predictor: str, by: str, ax, language: str):
+    """A line per level of ``by`` (table order) with its 94% HDI band; the predictor's
+    values on a numeric axis where they are numbers, else in the table's order."""
+    ax = ax or style.subplots("wide")[1]
+    values = list(dict.fromkeys(table["value"]))
+    numeric = pd.to_numeric(pd.Series(values), errors="coerce")
+    x_of = dict(zip(values, numeric if numeric.notna().all() else range(len(values)), strict=True))
+    for level, part in table.groupby(by, sort=False):
+        x = [x_of[v] for v in part["value"]]
+        ax.plot(x, part["mean"], marker="o", label=value_label(by, level, language))
+        ax.fill_between(x, part["hdi_lower"], part["hdi_upper"], alpha=0.2)
+    ax.set_xticks(list(x_of.values()), [value_label(predictor, v, language) for v in values])
+    ax.set(xlabel=label(predictor, language), ylabel=text("predicted_share", language))
+    ax.set_ylim(bottom=0)
+    style.percent_axis(ax.yaxis, language)
+    ax.legend(title=label(by, language), loc="center left", bbox_to_anchor=(1, 0.5))
+    _finish(ax, result, _margins_title(predictor, language), [], language)
     return ax
 
 

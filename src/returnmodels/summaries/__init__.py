@@ -4,7 +4,8 @@ returns or :func:`returnmodels.load_result` reads). Intervals are 94% HDIs throu
 * :func:`summary`: one fit at a glance (model, priors, sampler, verdict, coefficients
   with odds ratios, group SDs, correlations), as brms and bambi print it;
 * :func:`parameter_summary`: ArviZ's summary, one row per parameter, with the verdict;
-* :func:`odds_ratios`, :func:`margins` (CALIBRATION.md's definition);
+* :func:`odds_ratios`, :func:`margins` (CALIBRATION.md's definition; ``by=`` and
+  ``grid=`` for formula fits), :func:`comparisons` (differences and ratios of margins);
 * :func:`group_effects`, :func:`contrast`, :func:`predict_new_group` (unseen groups,
   by explicit choice);
 * :func:`ppc_shares`; :func:`compare_models`, :func:`loo_table`;
@@ -21,7 +22,12 @@ from returnmodels.inference.diagnostics import verdict_label, verdict_of
 from returnmodels.summaries._draws import HDI_PROB
 from returnmodels.summaries.comparison import compare_models, loo_table
 from returnmodels.summaries.fit_summary import FitSummary, summary
-from returnmodels.summaries.margins import default_margin_values, margin_draws, margins
+from returnmodels.summaries.margins import (
+    comparisons,
+    default_margin_values,
+    margin_draws,
+    margins,
+)
 from returnmodels.summaries.nationality import contrast, group_effects, predict_new_group
 from returnmodels.summaries.odds_ratios import odds_ratios
 from returnmodels.summaries.ppc import ppc_shares
@@ -30,6 +36,7 @@ __all__ = [
     "HDI_PROB",
     "FitSummary",
     "compare_models",
+    "comparisons",
     "contrast",
     "default_margin_values",
     "group_effects",

@@ -30,8 +30,14 @@ from returnmodels.summaries._draws import (
     weighted_mean,
 )
 from returnmodels.summaries.formula import formula_margins, is_formula_fit
+from returnmodels.summaries.margins_grid import (
+    COMPARISON_COLUMNS,
+    comparison_rows,
+    formula_comparisons,
+    formula_grid_margins,
+)
 
-__all__ = ["MARGIN_COLUMNS", "default_margin_values", "margin_draws", "margins"]
+__all__ = ["MARGIN_COLUMNS", "comparisons", "default_margin_values", "margin_draws", "margins"]
 
 MARGIN_COLUMNS = ["predictor", "value", "mean", "hdi_lower", "hdi_upper"]
 #: n_procedures values reported by default (the study's figures are 1, 3 and 6).
@@ -91,6 +97,8 @@ def margins(
     result: xr.DataTree,
     values: Mapping[str, Sequence] | None = None,
     *,
+    by: str | None = None,
+    grid: bool | Sequence[str] = False,
     prob: float = HDI_PROB,
 ) -> pd.DataFrame:
     """Margins table: predictor, value, mean, hdi_lower, hdi_upper (0-1 scale); an
@@ -99,10 +107,21 @@ def margins(
     ``values`` maps predictors to the values to set (default
     :func:`default_margin_values`; for case files n_procedures 1-8, every cooperation
     level and closing year). A formula fit takes any of its variables
-    (:func:`returnmodels.summaries.formula.formula_margins`).
+    (:func:`returnmodels.summaries.formula.formula_margins`), and ``by`` (a column
+    for the by-variable's level) or ``grid`` (every combination, a column per
+    variable): :func:`~returnmodels.summaries.margins_grid.formula_grid_margins`. Such
+    tables are for interactive use; a published one must pass the disclosure control
+    (``report.notebook.controlled_margins``) first.
     """
     if is_formula_fit(result):
+        if by is not None or grid is not False:
+            return formula_grid_margins(result, values, by=by, grid=grid, prob=prob)
         return formula_margins(result, values, prob=prob)
+    if by is not None or grid is not False:
+        raise ConfigError(
+            f"margins by= or grid= need a formula fit; this fit is the registered model "
+            f"{result.attrs.get('returnmodels_model')!r} (fit its formula with rm.fit)"
+        )
     design = Design.from_result(result)
     posterior = posterior_of(result)
     if values is None:  # only predictors the model has: no flat margins by cooperation
@@ -121,4 +140,49 @@ def margins(
                 row = {"predictor": predictor, "value": str(value), "outcome": outcome}
                 rows.append(row | interval(draws[:, k], prob))
     table = pd.DataFrame(rows, columns=["outcome", *MARGIN_COLUMNS])
+    return table if design.outcomes else table.drop(columns="outcome")
+
+
+def comparisons(
+    result: xr.DataTree,
+    variable: str,
+    values: Sequence | None = None,
+    *,
+    by: str | None = None,
+    prob: float = HDI_PROB,
+) -> pd.DataFrame:
+    """Differences and ratios of ``variable``'s margins between its values, draw by
+    draw: each of ``values`` after the first against the first (default: a categorical
+    variable's levels against its reference, a number's default values against the
+    smallest), per level of ``by``; mean, 94% HDI and p_positive (P(difference > 0),
+    P(ratio > 1)). Formula fits:
+    :func:`~returnmodels.summaries.margins_grid.formula_comparisons`; a registered fit
+    takes no ``by`` and compares against the first of ``values`` (default
+    :func:`default_margin_values`)."""
+    if is_formula_fit(result):
+        return formula_comparisons(result, variable, values, by=by, prob=prob)
+    if by is not None:
+        raise ConfigError(
+            f"comparisons by= need a formula fit; this fit is the registered model "
+            f"{result.attrs.get('returnmodels_model')!r} (fit its formula with rm.fit)"
+        )
+    design = Design.from_result(result)
+    if values is None:
+        defaults = default_margin_values(design)
+        if variable not in defaults:
+            raise ConfigError(f"no comparisons of {variable!r}: predictors are {sorted(defaults)}")
+        values = defaults[variable]
+    values = list(values)
+    if len(values) < 2:
+        raise ConfigError(f"comparisons of {variable!r} need two values or more, got {values}")
+    names = outcome_names(design)
+    baseline = margin_draws(result, variable, values[0])
+    rows = []
+    for value in values[1:]:
+        draws = margin_draws(result, variable, value)
+        for k, outcome in enumerate(names):
+            keys = {"outcome": outcome, "variable": variable, "value": str(value),
+                    "baseline": str(values[0])}  # fmt: skip
+            rows += comparison_rows(keys, draws[:, k], baseline[:, k], prob)
+    table = pd.DataFrame(rows, columns=["outcome", *COMPARISON_COLUMNS])
     return table if design.outcomes else table.drop(columns="outcome")
