@@ -204,3 +204,31 @@ def test_plot_margins_draws_a_line_per_by_level_in_model_order(fake):
     single = rm.plot_margins(tree, {"x": [1, 4]})
     assert [t.get_text() for t in single.get_xticklabels()] == ["1", "4"]
     matplotlib.pyplot.close("all")
+
+
+@pytest.mark.sampling
+def test_competing_outcomes_by_cooperation_sum_to_one_and_compare_per_outcome():
+    """A tiny fit of the competing-outcomes family: each by-cell's six shares sum to one,
+    in cooperation's schema order, and each outcome's difference is that of its margins."""
+    cases = rm.simulate_cases(n_cases=3000, random_seed=7).cases
+    fit = rm.fit(
+        cases,
+        "outcome ~ n_procedures + cooperation + (1 | nationality)",
+        draws=100,
+        tune=100,
+        chains=2,
+        random_seed=3,
+    )
+    table = rm.margins(fit, {"n_procedures": [1, 6]}, by="cooperation")
+    assert list(dict.fromkeys(table["cooperation"])) == ["low", "medium", "high"]
+    sums = table.groupby(["value", "cooperation"])["mean"].sum()
+    assert np.allclose(sums, 1.0, atol=1e-9)
+    compared = rm.comparisons(fit, "n_procedures", [1, 6], by="cooperation")
+    difference = compared[compared.measure == "difference"]
+    assert np.allclose(difference.groupby("cooperation")["mean"].sum(), 0.0, atol=1e-9)
+    means = table.set_index(["outcome", "value", "cooperation"])["mean"]
+    for row in difference.itertuples():
+        expected = (
+            means[(row.outcome, "6", row.cooperation)] - means[(row.outcome, "1", row.cooperation)]
+        )
+        assert row.mean == pytest.approx(expected, abs=1e-9)
