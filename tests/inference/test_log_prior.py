@@ -4,9 +4,11 @@ power-scaling line of ``rm.summary``, and LOO without ArviZ's wall of Pareto k w
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 
 import arviz as az
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 from scipy import stats
@@ -178,6 +180,23 @@ def test_summary_flags_a_parameter_both_prior_and_likelihood_pull():
     text = str(rm.summary(fit))
     assert f"{len(table)} parameter(s) flagged by power-scaling" in text
     assert "n_procedures" in text.split("Prior sensitivity")[1]
+
+
+def test_summary_shows_ten_level_effects_and_counts_the_rest():
+    flagged = pd.DataFrame(
+        {
+            "parameter": ["g_sigma"] + [f"g_effect[L{i}]" for i in range(14)],
+            "prior": 0.1,
+            "likelihood": 0.2,
+            "diagnosis": "potential prior-data conflict",
+        }
+    )
+    shown = replace(rm.summary(fake_fit({"AAA": 400, "BBB": 300})), sensitivity=flagged)
+    title, table, note = shown.tables()[-1]
+    assert title.startswith("Prior sensitivity")
+    assert list(table["parameter"]) == ["g_sigma"] + [f"g_effect[L{i}]" for i in range(10)]
+    assert "4 more group levels' effects flagged" in note
+    assert "15 parameter(s) flagged" in str(shown)
 
 
 def test_summary_says_when_psense_cannot_run():

@@ -49,6 +49,8 @@ _ODDS = ["odds_ratio", "or_hdi_lower", "or_hdi_upper"]
 #: above it flags a parameter (Kallioinen et al. 2024; priorsense's default).
 PSENSE_THRESHOLD = 0.05
 _SENSITIVITY = ["parameter", "prior", "likelihood", "diagnosis"]
+#: Group levels' effects shown in the summary's sensitivity table; the rest are counted.
+SHOWN_LEVEL_EFFECTS = 10
 
 
 @dataclass(frozen=True)
@@ -361,9 +363,7 @@ class FitSummary:
             (
                 "Prior sensitivity (power-scaling: how much each posterior moves when the "
                 "prior or the likelihood is scaled)",
-                self.sensitivity if self.sensitivity is not None else pd.DataFrame(),
-                "prior-data conflict: both sensitive; strong prior / weak likelihood: the "
-                "prior decides more than the data.",
+                *_shown_sensitivity(self.sensitivity),
             ),
         ]
         return [(title, table, note) for title, table, note in named if len(table)]
@@ -423,6 +423,29 @@ def sensitivity(result: xr.DataTree, threshold: float = PSENSE_THRESHOLD) -> pd.
         logger.setLevel(level)
     flagged = table[table["diagnosis"].str.startswith("potential")]
     return flagged.rename_axis("parameter").reset_index()[_SENSITIVITY]
+
+
+def _is_level_effect(parameter: str) -> bool:
+    """A group level's effect (``nationality_effect[NGA]``), not a parameter with a prior."""
+    return parameter.split("[", 1)[0].endswith("_effect")
+
+
+def _shown_sensitivity(table: pd.DataFrame | None) -> tuple[pd.DataFrame, str]:
+    """The flagged rows as displayed, and the note below them: every parameter with a
+    prior, and at most :data:`SHOWN_LEVEL_EFFECTS` group levels' effects (a fit with
+    many levels may flag dozens; ``FitSummary.sensitivity`` holds them all)."""
+    note = (
+        "prior-data conflict: both sensitive; strong prior / weak likelihood: the prior "
+        "decides more than the data."
+    )
+    if table is None:
+        return pd.DataFrame(), note
+    levels = table["parameter"].map(_is_level_effect).astype(bool)
+    hidden = int(levels.sum()) - SHOWN_LEVEL_EFFECTS
+    if hidden <= 0:
+        return table, note
+    shown = pd.concat([table[~levels], table[levels].head(SHOWN_LEVEL_EFFECTS)])
+    return shown, f"{note} {hidden} more group levels' effects flagged (FitSummary.sensitivity)."
 
 
 def _sensitivity_line(table: pd.DataFrame | None) -> str:
