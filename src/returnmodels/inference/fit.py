@@ -44,6 +44,7 @@ from returnmodels.inference.formula_fit import (
     compile_formula_model,
     complete_formula_result,
 )
+from returnmodels.inference.log_prior import formula_log_prior
 from returnmodels.inference.presets import engine_stages, registered_posterior
 from returnmodels.inference.results import config_hash, stamp
 from returnmodels.models._common import log_binomial_coefficient
@@ -282,10 +283,11 @@ def fit(
 
     ``columns`` names the columns (:func:`returnmodels.models.column_spec`; default: case
     files); ``priors`` override the model's defaults by name. Unset sampler settings come
-    from :data:`DEFAULT_SAMPLING`. The result holds posterior, sample_stats,
-    log_likelihood, observed_data and constant_data groups; its attributes hold the
-    model name, merged configuration and its hash, the data checksum, the package
-    version, timings and the convergence verdict (``returnmodels_verdict``).
+    from :data:`DEFAULT_SAMPLING`. The result holds posterior, sample_stats, log_prior
+    (engine fits: what ``az.psense_summary`` reads), log_likelihood, observed_data and
+    constant_data groups; its attributes hold the model name, merged configuration and
+    its hash, the data checksum, the package version, timings and the convergence verdict
+    (``returnmodels_verdict``).
 
     ``formula`` (lme4/brms syntax, :mod:`returnmodels.models.formula`) fits that model
     instead of a registered one, on the precompiled formula engine
@@ -459,15 +461,18 @@ def _sample_on_engine(stages, run: dict) -> list[xr.DataTree]:
 
 def _sample_registered_on_engine(engine_design, design, model: str, run: dict) -> xr.DataTree:
     """A registered model on the formula engine, with its registered outputs
-    (:func:`returnmodels.inference.presets.registered_posterior`)."""
-    trees = _sample_on_engine(engine_stages(engine_design), run)
+    (:func:`returnmodels.inference.presets.registered_posterior`) and the engine
+    parameters' ``log_prior`` (:func:`returnmodels.inference.log_prior.formula_log_prior`)."""
+    stages = engine_stages(engine_design)
+    trees = _sample_on_engine(stages, run)
     posterior = xr.merge([tree["posterior"].to_dataset() for tree in trees])
+    log_prior = formula_log_prior(posterior, stages)
     groups = {
         "sample_stats" if i == 0 else f"sample_stats_stage{i}": tree["sample_stats"].to_dataset()
         for i, tree in enumerate(trees)
     }
     posterior = registered_posterior(posterior, design, model)
-    return xr.DataTree.from_dict({"posterior": posterior, **groups})
+    return xr.DataTree.from_dict({"posterior": posterior, **groups, "log_prior": log_prior})
 
 
 def _engine_design(design, model: str, priors: dict, formula: str):
@@ -505,8 +510,10 @@ def _sample_in_stages(stages: tuple[pm.Model, ...], run: dict, key: str) -> xr.D
 
 
 def _complete(result: xr.DataTree, model: pm.Model, design) -> xr.DataTree:
-    """Keep posterior and sample_stats; add log-likelihood, observed and constant data."""
+    """Keep posterior, sample_stats and log_prior (the engine's); add log-likelihood,
+    observed and constant data."""
     names = ["posterior", *sorted(n for n in result.children if n.startswith("sample_stats"))]
+    names += ["log_prior"] if "log_prior" in result.children else []
     groups = {name: result[name].to_dataset() for name in names}
     for name in names[1:]:
         stats = groups[name]

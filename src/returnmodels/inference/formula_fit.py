@@ -58,6 +58,7 @@ from scipy.special import gammaln
 
 from returnmodels.data.vocabulary import COMPETING_OUTCOMES, OUTCOMES
 from returnmodels.inference.compiled import _array_expression, _versions, compile_callbacks
+from returnmodels.inference.log_prior import formula_log_prior
 from returnmodels.models.formula import (
     FormulaDesign,
     centred,
@@ -756,7 +757,9 @@ def cells_dataset(design: FormulaDesign) -> xr.Dataset:
 def complete_formula_result(
     results: xr.DataTree | list[xr.DataTree], designs: FormulaDesign | tuple[FormulaDesign, ...]
 ) -> xr.DataTree:
-    """posterior and sample_stats, with log_likelihood, observed_data and constant_data.
+    """posterior and sample_stats, with log_prior, log_likelihood, observed_data and
+    constant_data (``log_prior``: :func:`returnmodels.inference.log_prior.formula_log_prior`,
+    what ``az.psense_summary`` reads).
 
     Several stages (the competing-outcomes family) are joined draw by draw: one
     posterior, ``sample_stats`` of the first stage and ``sample_stats_stage<i>`` of the
@@ -784,6 +787,7 @@ def complete_formula_result(
         {
             "posterior": posterior,
             **groups,
+            "log_prior": formula_log_prior(posterior, designs),
             "log_likelihood": xr.merge([formula_log_likelihood(posterior, d) for d in designs]),
             "observed_data": observed,
             "constant_data": cells_dataset(design),

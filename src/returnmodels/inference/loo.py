@@ -5,9 +5,17 @@ A fresh fit holds the pointwise log-likelihood (draws x cells). Saved results ke
 ``pareto_k`` per cell, the totals as attributes), and the log-likelihood itself when it
 is small (:data:`returnmodels.inference.results.LOG_LIKELIHOOD_MAX_BYTES`);
 :func:`pointwise_loo` reads either.
+
+LOO here is leave-one-*cell*-out: a fit's observations are its aggregated cells (the
+cases that share every predictor's value), so each PSIS weight leaves out a whole cell
+of cases at once, and a few large cells get Pareto k above
+:data:`PARETO_K_GOOD`. ArviZ warns about that once per ``az.loo``; here the warning is
+caught and the bad cells are counted instead (:func:`pareto_note`: one line).
 """
 
 from __future__ import annotations
+
+import warnings
 
 import arviz as az
 import numpy as np
@@ -16,7 +24,12 @@ from arviz_stats.utils import ELPDData
 
 from returnmodels.errors import ConfigError
 
-__all__ = ["loo_group", "pointwise_loo", "response_of"]
+__all__ = ["PARETO_K_GOOD", "loo_group", "pareto_note", "pointwise_loo", "response_of"]
+
+#: Pareto k above this makes the PSIS estimate of a cell's contribution unreliable.
+PARETO_K_GOOD = 0.7
+#: The start of ArviZ's warning about Pareto k (arviz_stats.loo.loo_helper._warn_pareto_k).
+_PARETO_WARNING = "Estimated shape parameter of Pareto distribution"
 
 _LOO_ATTRS = ("elpd", "se", "p", "n_samples", "n_data_points", "scale", "warning", "good_k")
 
@@ -37,7 +50,9 @@ def response_of(result: xr.DataTree) -> str:
 def pointwise_loo(result: xr.DataTree) -> ELPDData:
     """PSIS-LOO of one fit, pointwise: from its log-likelihood, or its saved ``loo`` group."""
     if "log_likelihood" in result.children:
-        return az.loo(result, var_name=response_of(result), pointwise=True)
+        with warnings.catch_warnings():  # counted instead: pareto_note
+            warnings.filterwarnings("ignore", message=_PARETO_WARNING, category=UserWarning)
+            return az.loo(result, var_name=response_of(result), pointwise=True)
     if "loo" not in result.children:
         raise ConfigError(
             f"model {result.attrs.get('returnmodels_model')!r} has neither a log_likelihood "
@@ -60,4 +75,15 @@ def loo_group(result: xr.DataTree) -> xr.Dataset:
     return xr.Dataset(
         {"elpd_i": loo.elpd_i.astype("float64"), "pareto_k": loo.pareto_k.astype("float64")},
         attrs=attrs | {"observed": response_of(result)},
+    )
+
+
+def pareto_note(loo: ELPDData) -> str:
+    """One line for ArviZ's wall of Pareto k warnings: how many cells have k above
+    :data:`PARETO_K_GOOD`, and what LOO leaves out here (a cell, not a case)."""
+    k = np.asarray(loo.pareto_k)
+    bad = int(np.sum(k > PARETO_K_GOOD))
+    return (
+        f"{bad:,} of {k.size:,} cells with Pareto k > {PARETO_K_GOOD}; LOO here leaves out "
+        "a cell of cases with the same predictors"
     )

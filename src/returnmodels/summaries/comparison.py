@@ -13,6 +13,7 @@ attributes), which is all a comparison needs; :func:`pointwise_loo` reads either
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 
 import arviz as az
@@ -22,17 +23,28 @@ import xarray as xr
 from arviz_stats.utils import ELPDData
 
 from returnmodels.errors import ConfigError
-from returnmodels.inference.loo import loo_group, pointwise_loo, response_of
+from returnmodels.inference.loo import (
+    PARETO_K_GOOD,
+    loo_group,
+    pareto_note,
+    pointwise_loo,
+    response_of,
+)
 
 __all__ = ["PARETO_K_GOOD", "compare_models", "loo_group", "loo_table", "pointwise_loo"]
-
-#: Pareto k above this makes the PSIS estimate of a cell's contribution unreliable.
-PARETO_K_GOOD = 0.7
 
 
 def compare_models(results: Mapping[str, xr.DataTree]) -> pd.DataFrame:
     """ArviZ's LOO comparison of fits of the same data, one row per model (best first):
-    elpd, p, elpd_diff and its SE (``dse``), weight, plus Pareto k diagnostics."""
+    elpd, p, elpd_diff and its SE (``dse``), weight, plus Pareto k diagnostics.
+
+    What is left out is a *cell*, not a case: the fits' observations are aggregated
+    cells (the cases sharing every predictor's value), so the ELPD is that of predicting
+    a whole cell of cases without it, and large cells can get Pareto k above
+    :data:`PARETO_K_GOOD`. ArviZ's warnings (one per model about Pareto k, and its
+    comparison's own) are not printed: the table's ``attrs["note"]`` says in one line per
+    model how many cells have Pareto k above the threshold (``n_pareto_k_bad`` counts
+    them too), and ``attrs["arviz_warnings"]`` keeps the comparison's other warnings."""
     if len(results) < 2:
         raise ConfigError("compare at least two fits")
     loos = {name: pointwise_loo(r) for name, r in results.items()}
@@ -42,9 +54,16 @@ def compare_models(results: Mapping[str, xr.DataTree]) -> pd.DataFrame:
     for label, found in (("data", checksums), ("observed variable", responses), ("cells", cells)):
         if len(set(found.values())) > 1:
             raise ConfigError(f"fits differ in their {label}: {found}; LOO needs the same data")
-    table = az.compare(loos, round_to="none")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        table = az.compare(loos, round_to="none")
     diagnostics = pd.DataFrame({name: _diagnostics(loo) for name, loo in loos.items()}).T
-    return table.join(diagnostics[["pareto_k_max", "n_pareto_k_bad"]])
+    table = table.join(
+        diagnostics[["pareto_k_max", "n_pareto_k_bad"]].astype({"n_pareto_k_bad": int})
+    )
+    table.attrs["note"] = "\n".join(f"{name}: {pareto_note(loo)}" for name, loo in loos.items())
+    table.attrs["arviz_warnings"] = sorted({str(w.message) for w in caught})
+    return table
 
 
 def loo_table(result: xr.DataTree) -> dict:

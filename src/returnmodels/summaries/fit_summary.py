@@ -4,10 +4,13 @@ What model (the formula, or a registered model's name and the formula it is), it
 reference levels, priors (merged, as the result records them), the sampler and its
 settings, the convergence verdict with its figures, and three tables: the common
 coefficients (posterior mean, sd, 94% HDI, odds ratios, R-hat and ESS), the group SDs and
-the correlations. It reads the result alone: the posterior and the attributes every fit
-carries (``returnmodels_config``, ``returnmodels_design`` of a formula fit or the
-``Design`` in ``constant_data`` of a registered one, ``returnmodels_sampler``,
-``returnmodels_verdict``), so a saved result is summarised without PyMC.
+the correlations; and the power-scaling sensitivity check (:func:`sensitivity`, ArviZ's
+``psense_summary``): the parameters whose posterior moves when the prior or the
+likelihood is power-scaled, a line and a table of the flagged ones. It reads the result
+alone: the posterior and the attributes every fit carries (``returnmodels_config``,
+``returnmodels_design`` of a formula fit or the ``Design`` in ``constant_data`` of a
+registered one, ``returnmodels_sampler``, ``returnmodels_verdict``) and, for the check,
+the ``log_prior`` and ``log_likelihood`` groups, so a saved result is summarised without PyMC.
 
 It is the analyst's view, not a controlled output: the tables hold every parameter
 whatever the cases behind it. What leaves the secure environment goes through the run
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import html
 import json
+import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
@@ -33,7 +37,7 @@ from returnmodels.models.design import Design
 from returnmodels.models.presets import ENGINE_MODELS, preset_formula
 from returnmodels.summaries._draws import HDI_PROB
 
-__all__ = ["FitSummary", "coefficient_draws", "summary"]
+__all__ = ["FitSummary", "coefficient_draws", "sensitivity", "summary"]
 
 _SAMPLE = ("chain", "draw")
 _LEAD = "nonreference_outcome"
@@ -41,6 +45,12 @@ _LEAD = "nonreference_outcome"
 _STATS = ["mean", "sd", "hdi_lower", "hdi_upper"]
 _DIAGNOSTICS = ["r_hat", "ess_bulk", "ess_tail"]
 _ODDS = ["odds_ratio", "or_hdi_lower", "or_hdi_upper"]
+#: psense's threshold: a change of the posterior (CJS distance per unit of log alpha)
+#: above it flags a parameter (Kallioinen et al. 2024; priorsense's default).
+PSENSE_THRESHOLD = 0.05
+_SENSITIVITY = ["parameter", "prior", "likelihood", "diagnosis"]
+#: Group levels' effects shown in the summary's sensitivity table; the rest are counted.
+SHOWN_LEVEL_EFFECTS = 10
 
 
 @dataclass(frozen=True)
@@ -282,7 +292,8 @@ class FitSummary:
     ``sds``: each group term's SD (``group``, its number of ``levels``, ``term``);
     ``correlations``: each correlated block's correlations (``terms``). A
     competing-outcomes fit has an ``outcome`` column first (``assisted_return``, then
-    each outcome against ``unsupervised_departure``).
+    each outcome against ``unsupervised_departure``). ``sensitivity``: the parameters
+    the power-scaling check flags (:func:`sensitivity`; None when not computed).
     """
 
     model: str
@@ -298,6 +309,8 @@ class FitSummary:
     intercept: str
     prob: float = HDI_PROB
     digits: int = 2
+    #: :func:`sensitivity`'s flagged parameters; None: not computed
+    sensitivity: pd.DataFrame | None = None
 
     @property
     def title(self) -> str:
@@ -316,6 +329,7 @@ class FitSummary:
             ("priors", priors or "(not recorded)"),
             ("sampler", self.sampler_text()),
             ("convergence", self.verdict.line),
+            ("sensitivity", _sensitivity_line(self.sensitivity)),
         ]
         if not self.verdict.passed and self.verdict.advice:
             rows.append(("what to try", " | ".join(self.verdict.advice)))
@@ -346,6 +360,11 @@ class FitSummary:
             ),
             (f"Group SDs ({percent} HDI)", self.sds, ""),
             (f"Correlations ({percent} HDI)", self.correlations, ""),
+            (
+                "Prior sensitivity (power-scaling: how much each posterior moves when the "
+                "prior or the likelihood is scaled)",
+                *_shown_sensitivity(self.sensitivity),
+            ),
         ]
         return [(title, table, note) for title, table, note in named if len(table)]
 
@@ -358,7 +377,7 @@ class FitSummary:
                 shown[column] = shown[column].map(lambda v: _fixed(v, 3))
             elif column in ("ess_bulk", "ess_tail"):
                 shown[column] = shown[column].map(lambda v: _fixed(v, 0))
-            elif column in (*_STATS, *_ODDS):
+            elif column in (*_STATS, *_ODDS, "prior", "likelihood"):
                 shown[column] = shown[column].map(lambda v: _fixed(v, self.digits))
         return shown
 
@@ -387,6 +406,59 @@ class FitSummary:
         return "\n".join(parts)
 
 
+def sensitivity(result: xr.DataTree, threshold: float = PSENSE_THRESHOLD) -> pd.DataFrame | None:
+    """The parameters ArviZ's power-scaling check flags (``psense_summary``: potential
+    prior-data conflict, or a strong prior and a weak likelihood), one row each with the
+    prior's and the likelihood's sensitivity; None when the fit has no ``log_prior`` or
+    no ``log_likelihood`` group to power-scale (a PyMC-sampled or saved-without fit).
+    ArviZ's log message pointing to its guide is not printed: the summary says it."""
+    if not {"log_prior", "log_likelihood"} <= set(result.children):
+        return None
+    logger = logging.getLogger("arviz_stats.psense")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        table = az.psense_summary(result, threshold=threshold)
+    finally:
+        logger.setLevel(level)
+    flagged = table[table["diagnosis"].str.startswith("potential")]
+    return flagged.rename_axis("parameter").reset_index()[_SENSITIVITY]
+
+
+def _is_level_effect(parameter: str) -> bool:
+    """A group level's effect (``nationality_effect[NGA]``), not a parameter with a prior."""
+    return parameter.split("[", 1)[0].endswith("_effect")
+
+
+def _shown_sensitivity(table: pd.DataFrame | None) -> tuple[pd.DataFrame, str]:
+    """The flagged rows as displayed, and the note below them: every parameter with a
+    prior, and at most :data:`SHOWN_LEVEL_EFFECTS` group levels' effects (a fit with
+    many levels may flag dozens; ``FitSummary.sensitivity`` holds them all)."""
+    note = (
+        "prior-data conflict: both sensitive; strong prior / weak likelihood: the prior "
+        "decides more than the data."
+    )
+    if table is None:
+        return pd.DataFrame(), note
+    levels = table["parameter"].map(_is_level_effect).astype(bool)
+    hidden = int(levels.sum()) - SHOWN_LEVEL_EFFECTS
+    if hidden <= 0:
+        return table, note
+    shown = pd.concat([table[~levels], table[levels].head(SHOWN_LEVEL_EFFECTS)])
+    return shown, f"{note} {hidden} more group levels' effects flagged (FitSummary.sensitivity)."
+
+
+def _sensitivity_line(table: pd.DataFrame | None) -> str:
+    if table is None:
+        return "not computed (the fit has no log_prior or no log_likelihood group)"
+    if not len(table):
+        return f"no parameter flagged by power-scaling (threshold {PSENSE_THRESHOLD})"
+    return (
+        f"{len(table)} parameter(s) flagged by power-scaling (threshold {PSENSE_THRESHOLD}): "
+        "see the table; Kallioinen et al. 2024, doi:10.1007/s11222-023-10366-5"
+    )
+
+
 def _fixed(value, decimals: int) -> str:
     return "" if value is None or not np.isfinite(value) else f"{value:.{decimals}f}"
 
@@ -413,4 +485,5 @@ def summary(result: xr.DataTree, *, prob: float = HDI_PROB, digits: int = 2) -> 
         intercept=layout.intercept,
         prob=prob,
         digits=digits,
+        sensitivity=sensitivity(result),
     )
