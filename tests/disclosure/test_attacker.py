@@ -366,3 +366,40 @@ def test_a_release_table_may_hold_only_what_its_released_posterior_holds(cases, 
     (release / "release_manifest.json").unlink()  # only the table check is under test
     findings = {(f.source, f.rule) for f in audit_results(release).findings}
     assert ("fit/summary.csv", "small-support") in findings
+
+
+def _solved_means(posterior: xr.Dataset, numeric: list[str]) -> list[np.ndarray]:
+    """What an attacker solves from the draws: for every pair of scalar variables
+    (u, v), the c in u - v = sum_k beta_k c_k, when it holds exactly at every draw."""
+    scalars = [n for n, v in posterior.data_vars.items() if set(v.dims) <= {"chain", "draw"}]
+    X = np.column_stack([posterior[k].values.ravel() for k in numeric])
+    solved = []
+    for u in scalars:
+        for v in scalars:
+            if u == v:
+                continue
+            d = (posterior[u] - posterior[v]).values.ravel()
+            c, *_ = np.linalg.lstsq(X, d, rcond=None)
+            if np.allclose(X @ c, d, atol=1e-9):
+                solved.append(c)
+    return solved
+
+
+def test_a_registered_release_does_not_give_the_predictors_means_back(tmp_path):
+    """A registered model's Intercept (at x = 0) beside Intercept_centred gives the
+    predictors' exact means back, draw by draw: differencing two releases would then
+    give one person's values. The internal posterior gives them; the release must not.
+    (4,000 cases: enough for the intercepts themselves to be publishable.)"""
+    cases = rm.simulate_cases(n_cases=4000, random_seed=11).cases
+    result = rm.fit(cases, "group_predictors", **SAMPLING)
+    numeric = ["n_procedures", "family"]
+    means = np.array([cases["n_procedures"].mean(), cases["family"].astype(float).mean()])
+    internal = _solved_means(result["posterior"].to_dataset(), numeric)
+    assert any(np.allclose(np.abs(c), means, atol=1e-6) for c in internal)  # not blind
+    analysis = tmp_path / "analysis"
+    write_fit_folder(result, analysis / "fit")
+    release = tmp_path / "release"
+    release_results(analysis, release)
+    with xr.open_datatree(release / "fit" / "posterior.nc", engine="h5netcdf") as tree:
+        released = _solved_means(tree["posterior"].to_dataset(), numeric)
+    assert not any(np.allclose(np.abs(c), means, atol=1e-6) for c in released)

@@ -61,7 +61,12 @@ from returnmodels.models.prediction import encode_rows, predict_eta
 from returnmodels.models.presets import preset_design
 from returnmodels.models.priors import merge_priors
 from returnmodels.models.registry import get_model
-from returnmodels.models.support import registered_aliases, stage_prefixes, support_table
+from returnmodels.models.support import (
+    registered_aliases,
+    registered_never,
+    stage_prefixes,
+    support_table,
+)
 
 __all__ = [
     "ADAPTATIONS",
@@ -359,6 +364,7 @@ def fit(
             support_design,
             prefixes=prefixes,
             aliases=registered_aliases(design.group, prefixes, design.spec.slope),
+            never=registered_never(prefixes),
         )
     )
     stamp(result, model, config, checksum)
