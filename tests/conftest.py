@@ -61,3 +61,13 @@ def cbpp_spec():
     from returnmodels.models import column_spec
 
     return column_spec(successes="incidence", trials="size", group="herd", predictors=["period"])
+
+
+@pytest.fixture(scope="session")
+def report_inputs(tmp_path_factory):
+    """A fit folder and a report folder as notebooks 02 and 04 write them (the page
+    tests share it; see ``tests/report_pages.py``). Here, not in ``tests/report/``: a
+    second ``conftest`` module would shadow this one for ``from conftest import ...``."""
+    from report_pages import build_report_inputs
+
+    return build_report_inputs(tmp_path_factory.mktemp("page"))
