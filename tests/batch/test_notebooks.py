@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -192,6 +193,27 @@ def test_every_saved_figure_is_shown_in_its_notebook(smoke_results):
         )
         saved = len(list(folder.glob("*.png")))
         assert shown >= saved > 0 or saved == shown == 0, (name, shown, saved)
+
+
+@pytest.mark.sampling
+def test_no_executed_notebook_shows_a_warning_wall(smoke_results):
+    """No executed notebook of the smoke batch prints a Python warning (ArviZ's Pareto-k
+    walls among them): what matters is said in one line by returnmodels instead."""
+    _, out, _ = smoke_results
+    shown = {}
+    for name in EXPECTED_RUNS:
+        executed = _read(next((out / name).glob("*.ipynb")))
+        texts = [
+            output.get("text", "")
+            for cell in executed.cells
+            if cell.cell_type == "code"
+            for output in cell.outputs
+            if output.get("output_type") == "stream"
+        ]
+        warnings = [m.group(0) for t in texts for m in re.finditer(r"\w+Warning: .*", t)]
+        if warnings:
+            shown[name] = warnings[:3]
+    assert not shown, shown
 
 
 def test_defaults_find_the_data_and_write_into_results_from_any_directory(tmp_path):
