@@ -147,9 +147,9 @@ class _Cells:
     reference level of a variable is where its main effect's dummies are all zero.
     """
 
-    def __init__(self, design: FormulaDesign):
+    def __init__(self, design: FormulaDesign, count: _Counter):
         self.design = design
-        self.count = _Counter(design)
+        self.count = count
         self.categorical = set(_categorical_columns(design)) - set(design.factors)
         self.text = {c: design.cells[c].astype(str).to_numpy() for c in self.categorical}
         self.reference = self._references()
@@ -253,7 +253,7 @@ def support_table(
     rows = [("whole", "", "", *whole)]
     weights = design.trials.astype(float)
 
-    cells = _Cells(design)
+    cells = _Cells(design, count)
     references = []
     start = 0
     for term in design.common:
