@@ -56,7 +56,12 @@ from returnmodels.models.design import (
     check_data,
     read_data,
 )
-from returnmodels.models.formula import build_formula_design, nesting_parent, split_response
+from returnmodels.models.formula import (
+    FormulaDesign,
+    build_formula_design,
+    nesting_parent,
+    split_response,
+)
 from returnmodels.models.prediction import encode_rows, predict_eta
 from returnmodels.models.presets import preset_design
 from returnmodels.models.priors import merge_priors
@@ -76,7 +81,9 @@ __all__ = [
     "SAMPLERS",
     "build_model",
     "check_sampling",
+    "engine_design",
     "fit",
+    "sample_compiled",
 ]
 
 #: Sampler settings used when the caller gives none.
@@ -143,6 +150,27 @@ def _run_nutpie(compiled, settings: dict, cache: str) -> xr.DataTree:
         save_warmup=False,
         progress_bar=settings["progressbar"],
     )
+
+
+def sample_compiled(
+    compiled,
+    *,
+    draws: int,
+    tune: int,
+    chains: int,
+    random_seed: int,
+    target_accept: float = DEFAULT_SAMPLING["target_accept"],
+    progressbar: bool = False,
+) -> xr.DataTree:
+    """nutpie on a compiled engine model with :func:`fit`'s rules (the adaptation chosen
+    by dimension, one core per chain): for checks that sample many small models (the
+    prior predictive, simulation-based calibration)."""
+    settings = DEFAULT_SAMPLING | {
+        "draws": draws, "tune": tune, "chains": chains, "random_seed": random_seed,
+        "target_accept": target_accept, "cores": min(chains, os.cpu_count() or 1),
+        "progressbar": progressbar, "details": {},
+    }  # fmt: skip
+    return _run_nutpie(compiled, settings, compiled.cache_status)
 
 
 def _sample_pm(nuts_sampler: str) -> Callable:
@@ -378,6 +406,43 @@ def fit(
     result.attrs["returnmodels_sampler"] = json.dumps({"sampler": run["sampler"], **run["details"]})
     result.attrs["returnmodels_verdict"] = json.dumps(check_convergence(result).to_dict())
     return result
+
+
+def engine_design(
+    data: pd.DataFrame | str | os.PathLike,
+    model: str = "group_predictors",
+    *,
+    formula: str | None = None,
+    reference: Mapping[str, str] | None = None,
+    priors: Mapping | None = None,
+    columns: ColumnSpec | None = None,
+) -> tuple[FormulaDesign, ...]:
+    """The term tables the engine samples for ``model`` or ``formula`` on ``data`` (one,
+    or both stages of the competing-outcomes family), every check of :func:`fit` made,
+    nothing sampled: what the prior predictive check and simulation-based calibration
+    run the engine on. A registered model whose priors the engine lacks is refused."""
+    model, formula = _model_or_formula(model, formula)
+    if formula is not None:
+        if columns is None:
+            response = split_response(formula)[0]
+            case_file = response in ("assisted", "outcome")
+            columns = CASE_FILE_SPEC if case_file else ColumnSpec(outcome=response)
+        frame, _ = _load(data, columns)
+        design = build_formula_design(frame, formula, reference=reference, priors=priors)
+        return engine_stages(design)
+    if reference is not None:
+        raise ConfigError("reference levels are set with a formula; give formula=...")
+    spec = columns or CASE_FILE_SPEC
+    entry = get_model(model)
+    merged = merge_priors(entry.default_priors, priors)
+    frame, _ = _load(data, spec)
+    design = build_design(frame, spec, outcomes=entry.outcomes)
+    try:
+        return engine_stages(preset_design(design, model, merged, entry.formula))
+    except ConfigError as error:
+        raise ConfigError(
+            f"{model!r} cannot run on the formula engine with these priors: {error}"
+        ) from None
 
 
 def _model_or_formula(model: str, formula: str | None) -> tuple[str, str | None]:

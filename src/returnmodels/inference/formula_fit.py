@@ -57,6 +57,7 @@ from nutpie import compile_pymc as nutpie_pymc
 from scipy.special import gammaln
 
 from returnmodels.data.vocabulary import COMPETING_OUTCOMES, OUTCOMES
+from returnmodels.errors import ConfigError
 from returnmodels.inference.compiled import _array_expression, _versions, compile_callbacks
 from returnmodels.inference.log_prior import formula_log_prior
 from returnmodels.models.formula import (
@@ -76,6 +77,8 @@ __all__ = [
     "formula_log_likelihood",
     "log_density",
     "needs_general",
+    "stage_linear_predictor",
+    "stage_parameters",
 ]
 
 #: Bump when the graph or the callback template changes.
@@ -389,8 +392,19 @@ def _sd_row(spec: dict) -> tuple[float, float, float]:
     return (float(kind), float(scale), float(spec.get("nu", 1.0)))
 
 
-def engine_inputs(design: FormulaDesign) -> tuple[dict[str, np.ndarray], Layout]:
-    """The engine's data arrays for ``design``, and the layout of its draws."""
+def engine_inputs(
+    design: FormulaDesign, likelihood_weight: int = 1
+) -> tuple[dict[str, np.ndarray], Layout]:
+    """The engine's data arrays for ``design``, and the layout of its draws.
+
+    ``likelihood_weight`` (0 or 1) multiplies the log-likelihood, as rstanarm's
+    ``prior_PD``: the likelihood is linear in the counts and the trials (its binomial
+    or multinomial coefficient left out), so the weight multiplies both arrays, and 0
+    leaves the prior alone (the prior predictive check, :mod:`.prior_predictive`) on
+    the same compiled graph. Without a likelihood no level is identified by its data,
+    so every level is sampled non-centred then."""
+    if likelihood_weight not in (0, 1) or isinstance(likelihood_weight, bool):
+        raise ConfigError(f"likelihood_weight must be 0 or 1, got {likelihood_weight!r}")
     C, P = design.X.shape
     blocks = design.blocks
     sd_rows, sd_of = [], {}
@@ -449,8 +463,13 @@ def engine_inputs(design: FormulaDesign) -> tuple[dict[str, np.ndarray], Layout]
     for b, block in enumerate(blocks):
         for r in range(block.width):
             level_sd[q_of[(b, r)] : q_of[(b, r)] + len(block.levels)] = sd_of[(b, r)]
-    pooled = pooled_probabilities(design) if blocks else None
-    masks = [centred(design, block, pooled) for block in blocks]  # (M, J) each
+    pooled = pooled_probabilities(design) if blocks and likelihood_weight else None
+    masks = [  # (M, J) each
+        centred(design, block, pooled)
+        if likelihood_weight
+        else np.zeros((M, len(block.levels)), dtype=bool)
+        for block in blocks
+    ]
     # the intercept and group-level predictors are the mean of one block's centred levels:
     # the block whose factor has group-level predictors, else the outermost (a nested
     # factor g:h is a deviation within g), else the one with most levels; other blocks'
@@ -522,8 +541,8 @@ def engine_inputs(design: FormulaDesign) -> tuple[dict[str, np.ndarray], Layout]
         "Xt": design.X.T,
         "coef_prior": design.coefficient_priors,
         "sd_prior": np.array(sd_rows, dtype=float).reshape(S, 3),
-        "counts": design.linear_counts(),
-        "trials": design.trials.astype(float),
+        "counts": likelihood_weight * design.linear_counts(),
+        "trials": likelihood_weight * design.trials.astype(float),
         "Zidx": Zidx,
         "Zval": Zval,
         "w_weight": w_weight,
@@ -654,10 +673,11 @@ def _initial_point(design: FormulaDesign, layout_n_dim: int, S: int):
     return initial
 
 
-def compile_formula_model(design: FormulaDesign) -> FormulaModel:
-    """The nutpie model of ``design``: the shared engine with this design's data table."""
+def compile_formula_model(design: FormulaDesign, likelihood_weight: int = 1) -> FormulaModel:
+    """The nutpie model of ``design``: the shared engine with this design's data table
+    (``likelihood_weight=0``: its prior alone, :func:`engine_inputs`)."""
     family = family_of(design)
-    arrays, layout = engine_inputs(design)
+    arrays, layout = engine_inputs(design, likelihood_weight)
     general = needs_general(arrays)
     fresh = (family, general) not in _ENGINES
     engine = _engine(family, general)
@@ -690,21 +710,20 @@ def compile_formula_model(design: FormulaDesign) -> FormulaModel:
     )
 
 
-def log_density(design: FormulaDesign, theta: np.ndarray) -> tuple[float, np.ndarray]:
+def log_density(
+    design: FormulaDesign, theta: np.ndarray, likelihood_weight: int = 1
+) -> tuple[float, np.ndarray]:
     """The engine's log density and gradient at ``theta`` (for tests and checks)."""
-    arrays, _ = engine_inputs(design)
+    arrays, _ = engine_inputs(design, likelihood_weight)
     value, grad = _engine(family_of(design), needs_general(arrays)).logp_fn(
         np.asarray(theta, float), *(arrays[n] for n, _, _ in INPUTS)
     )
     return float(value), np.asarray(grad)
 
 
-def formula_log_likelihood(
-    posterior: xr.Dataset, design: FormulaDesign, chunk: int = 100
-) -> xr.Dataset:
-    """Pointwise log-likelihood per cell and draw (float32), in NumPy, a chunk of draws
-    at a time (memory: chunk x chains x cells x M doubles): binomial, or for a
-    multinomial stage the multinomial of the cell's cases over its categories."""
+def stage_parameters(posterior: xr.Dataset, design: FormulaDesign):
+    """A stage's draws as arrays: beta (chains, draws, M, P) and, per block, per column,
+    the effects (chains, draws, M, J)."""
     chains, draws = posterior.sizes["chain"], posterior.sizes["draw"]
     M, lead = design.n_linear, (design.lead,) if design.lead else ()
 
@@ -717,17 +736,35 @@ def formula_log_likelihood(
     effects = [
         [values(f"{b.column_name(r)}_effect") for r in range(b.width)] for b in design.blocks
     ]
+    return beta, effects
+
+
+def stage_linear_predictor(design: FormulaDesign, beta, effects, part: slice) -> np.ndarray:
+    r"""Every cell's linear predictors at the draws ``part`` of :func:`stage_parameters`,
+    :math:`\eta_{c} = x_c^\top\beta + \sum_b z_{cb}^\top u_{b,j_b(c)}`: (chains, d, C, M)."""
+    eta = np.einsum("cdmp,np->cdnm", beta[:, part], design.X)
+    for block, block_effects in zip(design.blocks, effects, strict=True):
+        for r, effect in enumerate(block_effects):
+            at_cell = effect[:, part][..., block.index]  # (chains, d, M, C)
+            eta += np.swapaxes(at_cell, -1, -2) * block.values[:, r][:, None]
+    return eta
+
+
+def formula_log_likelihood(
+    posterior: xr.Dataset, design: FormulaDesign, chunk: int = 100
+) -> xr.Dataset:
+    """Pointwise log-likelihood per cell and draw (float32), in NumPy, a chunk of draws
+    at a time (memory: chunk x chains x cells x M doubles): binomial, or for a
+    multinomial stage the multinomial of the cell's cases over its categories."""
+    chains, draws = posterior.sizes["chain"], posterior.sizes["draw"]
+    beta, effects = stage_parameters(posterior, design)
     n, Y = design.trials.astype(float), design.linear_counts()
     reference = n - Y.sum(axis=1)
     constant = gammaln(n + 1.0) - gammaln(Y + 1.0).sum(axis=1) - gammaln(reference + 1.0)
     logp = np.empty((chains, draws, len(n)), dtype=np.float32)
     for start in range(0, draws, chunk):
         part = slice(start, min(draws, start + chunk))
-        eta = np.einsum("cdmp,np->cdnm", beta[:, part], design.X)
-        for block, block_effects in zip(design.blocks, effects, strict=True):
-            for r, effect in enumerate(block_effects):
-                at_cell = effect[:, part][..., block.index]  # (chains, d, M, C)
-                eta += np.swapaxes(at_cell, -1, -2) * block.values[:, r][:, None]
+        eta = stage_linear_predictor(design, beta, effects, part)
         top = np.maximum(eta.max(axis=-1), 0.0)
         lse = top + np.log(np.exp(-top) + np.exp(eta - top[..., None]).sum(axis=-1))
         logp[:, part] = (Y * eta).sum(axis=-1) - n * lse + constant

@@ -1,37 +1,48 @@
-"""Model checks beyond convergence: prior predictive checks and simulation-based calibration.
+r"""Model checks beyond convergence: prior predictive checks and simulation-based calibration.
+
+Both run on the sampler that fits every model, the formula engine
+(:mod:`returnmodels.inference.formula_fit`), for any formula and every registered model:
 
 * :func:`prior_predictive_shares`: the overall assisted-return share each prior draw
-  implies for the observed cells (``pm.sample_prior_predictive`` on a registered model):
-  do the priors put their mass on plausible shares, or pile it up near 0% and 100%?
-* Simulation-based calibration (Talts et al. 2018): draw parameters from the prior,
-  simulate data, fit, and record the rank of each true value among (thinned) posterior
-  draws. If the sampler and model are right, each parameter's ranks are uniform on
-  ``0..L``. :func:`run_sbc` does this for a small varying-intercepts model,
-  :math:`s_c \\sim \\operatorname{Binomial}(n, \\operatorname{logit}^{-1}(\\beta_0 +
-  \\beta x_c + \\sigma \\epsilon_{j[c]}))`, compiled once by nutpie and re-used with new
-  data in every replication; :func:`rank_statistic` and :func:`uniformity_test`
+  implies for the observed cells (:func:`~returnmodels.inference.prior_predictive.prior_predictive`:
+  the engine with its likelihood weight at 0, as rstanarm's ``prior_PD``): do the priors
+  put their mass on plausible shares, or pile it up near 0% and 100%?
+* Simulation-based calibration (Talts et al. 2018): draw parameters from the prior
+  (independently of the engine, :func:`~returnmodels.inference.prior_predictive.draw_prior`),
+  simulate the cells' responses, fit them with the engine as :func:`returnmodels.fit`
+  does (same adaptation and target acceptance rules), and record the rank of each true
+  value among (thinned) posterior draws. If the engine's density, gradient, Cholesky
+  layout and centring are right, each parameter's ranks are uniform on ``0..L``.
+  :func:`run_sbc` does this for any binary formula (and stage 1 of the competing-outcomes
+  family) on the cells of a data set; :func:`rank_statistic` and :func:`uniformity_test`
   (chi-square on binned ranks and Kolmogorov-Smirnov on fractional ranks) are generic.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import matplotlib.pyplot as plt
 import numpy as np
-import nutpie
 import pandas as pd
-import pymc as pm
 import seaborn as sns
+import xarray as xr
 from scipy import stats
 from scipy.special import expit
 
 from returnmodels.data.case_summary import assisted
 from returnmodels.disclosure import DEFAULT_RULES, control_shares, mark_controlled
-from returnmodels.inference.fit import build_model
+from returnmodels.errors import ConfigError
+from returnmodels.inference.fit import CORRELATED_TARGET_ACCEPT, engine_design, sample_compiled
+from returnmodels.inference.formula_fit import (
+    compile_formula_model,
+    stage_linear_predictor,
+    stage_parameters,
+)
+from returnmodels.inference.prior_predictive import draw_prior, prior_predictive
+from returnmodels.models.formula import FormulaDesign
 
 __all__ = [
-    "SBC_PRIORS",
     "SBCResult",
     "observed_share",
     "plot_prior_shares",
@@ -40,6 +51,7 @@ __all__ = [
     "prior_predictive_shares",
     "rank_statistic",
     "run_sbc",
+    "scalar_parameters",
     "uniformity_test",
 ]
 
@@ -51,20 +63,28 @@ def prior_predictive_shares(
     data: pd.DataFrame,
     model: str = "group_predictors",
     *,
+    formula: str | None = None,
+    reference: dict | None = None,
     columns=None,
     priors: dict | None = None,
     draws: int = 500,
     random_seed: int = 0,
 ) -> pd.Series:
-    """Per prior draw, the overall share of cases ending in assisted return that the
-    model implies for the cells of ``data`` (case files; ``columns`` as for
-    :func:`returnmodels.fit`); a Series indexed by draw."""
-
-    pm_model, design, _ = build_model(data, model, columns=columns, priors=priors)
-    with pm_model:
-        prior = pm.sample_prior_predictive(draws=draws, random_seed=random_seed)
-    simulated = prior["prior_predictive"][design.spec.response].to_numpy().reshape(draws, -1)
-    shares = simulated.sum(axis=1) / design.trials.sum()
+    """Per prior draw, the overall share of cases ending in assisted return that
+    registered ``model`` or ``formula`` implies for the cells of ``data`` (arguments as
+    :func:`returnmodels.fit`); ``draws`` draws of the engine's prior (two chains); a
+    Series indexed by draw."""
+    if isinstance(draws, bool) or not isinstance(draws, int | np.integer) or draws < 1:
+        raise ConfigError(f"draws must be a whole number >= 1, got {draws!r}")
+    per_chain = -(-int(draws) // 2)
+    tree = prior_predictive(
+        data, model, formula=formula, reference=reference, priors=priors, columns=columns,
+        draws=per_chain, tune=max(per_chain, 300), chains=2, random_seed=random_seed,
+    )  # fmt: skip
+    response = next(iter(tree["observed_data"].data_vars))
+    simulated = tree["prior_predictive"][response].to_numpy()
+    simulated = simulated.reshape(-1, simulated.shape[-1])[:draws]
+    shares = simulated.sum(axis=1) / tree["constant_data"]["trials"].to_numpy().sum()
     return pd.Series(shares, index=pd.RangeIndex(draws, name="draw"), name="share")
 
 
@@ -110,14 +130,6 @@ def uniformity_test(ranks: np.ndarray, n_draws: int, bins: int | None = None) ->
     }
 
 
-#: The SBC model's priors; parameters are drawn from exactly these.
-SBC_PRIORS: dict[str, dict] = {
-    "Intercept": {"dist": "Normal", "mu": -1.5, "sigma": 1.0},
-    "x": {"dist": "Normal", "mu": 0.0, "sigma": 1.0},
-    "group_sigma": {"dist": "HalfNormal", "sigma": 1.0},
-}
-
-
 @dataclass
 class SBCResult:
     """Ranks (one row per replication, one column per parameter), with ``n_draws`` the
@@ -133,74 +145,86 @@ class SBCResult:
         rows = {name: uniformity_test(self.ranks[name], self.n_draws) for name in self.ranks}
         return pd.DataFrame(rows).T.rename_axis("parameter")
 
-
-def _sbc_model(n_groups: int, cells_per_group: int, trials: int):
-
-    group = np.repeat(np.arange(n_groups), cells_per_group)
-    x = np.tile(np.linspace(-1, 1, cells_per_group), n_groups)
-    p = {k: {a: b for a, b in v.items() if a != "dist"} for k, v in SBC_PRIORS.items()}
-    with pm.Model(coords={"group": range(n_groups), "cell": range(len(group))}) as model:
-        observed = pm.Data("observed", np.zeros(len(group), dtype="int64"), dims="cell")
-        intercept = pm.Normal("Intercept", **p["Intercept"])
-        slope = pm.Normal("x", **p["x"])
-        sigma = pm.HalfNormal("group_sigma", **p["group_sigma"])
-        offset = pm.Normal("group_offset", 0, 1, dims="group")
-        eta = intercept + slope * x + sigma * offset[group]
-        pm.Binomial("y", n=trials, logit_p=eta, observed=observed, dims="cell")
-    return model, group, x
+    def long_ranks(self) -> pd.DataFrame:
+        """The ranks one row per replication and parameter (columns replication,
+        parameter, rank): parameters as values, not as column names, so that a name
+        such as ``n_procedures`` is not read as a count column."""
+        ranks = self.ranks.rename_axis(columns="parameter").stack().rename("rank")
+        return ranks.reset_index()[["replication", "parameter", "rank"]]
 
 
-def _simulate(rng, group, x, n_groups, trials) -> tuple[dict, np.ndarray]:
-    p = SBC_PRIORS
-    truth = {
-        "Intercept": rng.normal(p["Intercept"]["mu"], p["Intercept"]["sigma"]),
-        "x": rng.normal(p["x"]["mu"], p["x"]["sigma"]),
-        "group_sigma": abs(rng.normal(0, p["group_sigma"]["sigma"])),
-    }
-    offsets = rng.normal(size=n_groups)
-    eta = truth["Intercept"] + truth["x"] * x + truth["group_sigma"] * offsets[group]
-    return truth, rng.binomial(trials, expit(eta))
+def scalar_parameters(draws: xr.Dataset, include_effects: bool = False) -> dict[str, np.ndarray]:
+    """Every scalar of a binary design's draws, flattened over (chain, draw): each
+    coefficient (``cooperation[high]``), SD and correlation, and with
+    ``include_effects`` every group effect (``nationality_effect[SYR]``)."""
+    out = {}
+    for name, var in draws.data_vars.items():
+        if name.endswith("_effect") and not include_effects:
+            continue
+        values = var.stack(sample=("chain", "draw")).transpose("sample", ...)
+        other = [d for d in values.dims if d != "sample"]
+        if not other:
+            out[name] = values.to_numpy()
+            continue
+        (dim,) = other
+        for label in values[dim].to_numpy():
+            out[f"{name}[{label}]"] = values.sel({dim: label}).to_numpy()
+    return out
+
+
+def _simulated(design: FormulaDesign, truth: xr.Dataset, rng) -> FormulaDesign:
+    """``design`` with its responses drawn from the model at ``truth`` (one draw)."""
+    beta, effects = stage_parameters(truth, design)
+    eta = stage_linear_predictor(design, beta, effects, slice(0, 1))[0, 0, :, 0]
+    return replace(design, successes=rng.binomial(design.trials.astype(np.int64), expit(eta)))
 
 
 def run_sbc(
+    data: pd.DataFrame,
+    model: str = "group_predictors",
     n_replications: int = 30,
     *,
-    n_groups: int = 8,
-    cells_per_group: int = 4,
-    trials: int = 30,
+    formula: str | None = None,
+    reference: dict | None = None,
+    priors: dict | None = None,
+    columns=None,
     draws: int = 300,
     tune: int = 300,
     chains: int = 2,
     n_rank_draws: int = 99,
+    parameters: list[str] | None = None,
     random_seed: int = 0,
 ) -> SBCResult:
-    """SBC of the small varying-intercepts model (module docstring): ``n_replications``
-    data sets drawn from :data:`SBC_PRIORS`, each fitted with nutpie (compiled once),
-    ranks taken among ``n_rank_draws`` evenly thinned posterior draws."""
-
-    model, group, x = _sbc_model(n_groups, cells_per_group, trials)
-    compiled = nutpie.compile_pymc_model(model, backend="numba")
+    """SBC of registered ``model`` or ``formula`` on the engine (module docstring), on
+    the cells of ``data`` (their predictors and numbers of cases; the responses are
+    simulated): ``n_replications`` true values drawn from the priors, each data set
+    fitted with ``chains`` x ``draws`` after ``tune``, ranks among ``n_rank_draws``
+    evenly thinned draws. ``parameters`` (default: every coefficient, SD and
+    correlation, :func:`scalar_parameters`) names what is ranked. The competing-outcomes
+    family is calibrated on its stage 1 (uptake): the stages share no parameter."""
+    design = engine_design(
+        data, model, formula=formula, reference=reference, priors=priors, columns=columns
+    )[0]
+    if n_rank_draws >= chains * draws:
+        raise ConfigError(f"n_rank_draws ({n_rank_draws}) must be below chains x draws")
     rng = np.random.default_rng(random_seed)
+    curved = any(block.correlated for block in design.blocks)
     rows, divergences = [], []
     for _ in range(n_replications):
-        truth, y = _simulate(rng, group, x, n_groups, trials)
-        fitted = nutpie.sample(
-            compiled.with_data(observed=y),
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            cores=1,
-            seed=int(rng.integers(2**31)),
-            progress_bar=False,
-        )
-        posterior = fitted["posterior"]
+        truth = draw_prior(design, 1, rng)
+        compiled = compile_formula_model(_simulated(design, truth, rng))
+        fitted = sample_compiled(
+            compiled, draws=draws, tune=tune, chains=chains, random_seed=int(rng.integers(2**31)),
+            target_accept=CORRELATED_TARGET_ACCEPT if curved else 0.8,
+        )  # fmt: skip
+        true_values = {k: float(v[0]) for k, v in scalar_parameters(truth, True).items()}
+        posterior = scalar_parameters(fitted["posterior"].to_dataset(), True)
+        names = parameters or list(scalar_parameters(truth))
+        unknown = sorted(set(names) - set(true_values))
+        if unknown:
+            raise ConfigError(f"unknown SBC parameter(s) {unknown}; known: {sorted(true_values)}")
         keep = np.linspace(0, chains * draws - 1, n_rank_draws).round().astype(int)
-        rows.append(
-            {
-                name: rank_statistic(posterior[name].to_numpy().reshape(-1)[keep], value)
-                for name, value in truth.items()
-            }
-        )
+        rows.append({n: rank_statistic(posterior[n][keep], true_values[n]) for n in names})
         divergences.append(int(fitted["sample_stats"]["diverging"].sum()))
     return SBCResult(pd.DataFrame(rows).rename_axis("replication"), n_rank_draws, divergences)
 
@@ -211,8 +235,15 @@ def plot_rank_histograms(result: SBCResult, tests: pd.DataFrame | None = None):
 
     tests = result.tests() if tests is None else tests
     names = list(result.ranks.columns)
-    figure, axes = plt.subplots(1, len(names), figsize=(3.6 * len(names), 3), squeeze=False)
-    for ax, name in zip(axes[0], names, strict=True):
+    columns = min(len(names), 4)
+    rows = -(-len(names) // columns)
+    _, grid = plt.subplots(
+        rows, columns, figsize=(3.6 * columns, 3 * rows), squeeze=False, layout="constrained"
+    )
+    axes = grid.ravel()
+    for ax in axes[len(names) :]:
+        ax.set_visible(False)
+    for ax, name in zip(axes, names, strict=False):
         bins = int(tests.loc[name, "bins"])
         n = len(result.ranks)
         low, high = stats.binom.ppf([0.005, 0.995], n, 1 / bins)
@@ -230,9 +261,10 @@ def plot_rank_histograms(result: SBCResult, tests: pd.DataFrame | None = None):
             xlabel=f"rank (0..{result.n_draws})",
         )
         ax.title.set_fontsize(9)
-    axes[0][0].set_ylabel("replications")
-    axes[0][0].legend(fontsize="x-small")
-    return axes[0][0]
+    for row in grid:
+        row[0].set_ylabel("replications")
+    axes[0].legend(fontsize="x-small")
+    return axes[0]
 
 
 def observed_share(cases: pd.DataFrame, rules=None) -> float:
