@@ -16,7 +16,8 @@ import returnmodels as rm
 from fakes import fake_fit, fake_formula_fit, fake_formula_rows
 from returnmodels.errors import ConfigError
 from returnmodels.models.formula import build_formula_design
-from returnmodels.summaries._draws import interval
+from returnmodels.models.design import Design
+from returnmodels.summaries._draws import interval, posterior_of, weighted_mean
 from returnmodels.summaries.margins import margin_draws
 from returnmodels.summaries.margins_grid import natural_values
 
@@ -159,7 +160,7 @@ def test_grid_and_comparison_mistakes_are_named(fake):
         rm.comparisons(tree, "x", [2])
 
 
-def test_registered_fits_compare_without_by_and_refuse_by():
+def test_registered_fits_compare_and_plot_as_before():
     result = fake_fit({"AAA": 40, "BBB": 60})
     table = rm.comparisons(result, "n_procedures", [1, 3])
     draws = (
@@ -168,15 +169,39 @@ def test_registered_fits_compare_without_by_and_refuse_by():
     )
     difference = table.set_index("measure").loc["difference"]
     assert difference["mean"] == pytest.approx(draws.mean(), abs=1e-12)
-    with pytest.raises(ConfigError, match="need a formula fit"):
+    with pytest.raises(ConfigError, match=r"no margins of 'cooperation'.*\['n_procedures'\]"):
         rm.margins(result, {"n_procedures": [1]}, by="cooperation")
-    with pytest.raises(ConfigError, match="need a formula fit"):
-        rm.comparisons(result, "n_procedures", by="cooperation")
     # the report's call, a (controlled) table and its predictor, draws as before
     margins = rm.margins(result, {"n_procedures": [1, 3]})
     ax = rm.plot_margins(result, margins, "n_procedures")
     assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "3"]
     assert np.allclose(ax.get_lines()[0].get_ydata(), margins["mean"])
+    matplotlib.pyplot.close("all")
+
+
+@pytest.mark.sampling
+def test_a_registered_fit_takes_by_and_grid_as_a_formula_fit_does(smoke_fits):
+    """By cooperation on the registered study model: each row is every cell set to both
+    values, the registered prediction averaged with the cells' cases (by hand here,
+    without merging cells); comparisons and the plot take by= too."""
+    result = smoke_fits("group_predictors")
+    design = Design.from_result(result)
+    posterior = posterior_of(result)
+    table = rm.margins(result, {"n_procedures": [1, 3]}, by="cooperation")
+    assert list(table["cooperation"].unique()) == ["low", "medium", "high"]  # natural order
+    for row in table.itertuples():
+        frame = design.cells.copy()
+        frame["n_procedures"], frame["cooperation"] = int(row.value), row.cooperation
+        by_hand = weighted_mean(posterior, design, frame, design.trials)[:, 0]
+        assert row.mean == pytest.approx(by_hand.mean(), rel=1e-9)
+    grid = rm.margins(result, {"n_procedures": [1, 3], "cooperation": ["low", "high"]}, grid=True)
+    assert len(grid) == 4 and list(grid.columns[:2]) == ["n_procedures", "cooperation"]
+    compared = rm.comparisons(result, "cooperation", by="n_procedures")
+    assert set(compared["baseline"]) == {"low"}  # the registered reference
+    assert set(compared["value"]) == {"medium", "high"}
+    ax = rm.plot_margins(result, {"n_procedures": [1, 3, 6]}, by="cooperation")
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend[-3:] == ["little", "medium", "extensive"]  # readers' labels, in order
     matplotlib.pyplot.close("all")
 
 
@@ -232,3 +257,34 @@ def test_competing_outcomes_by_cooperation_sum_to_one_and_compare_per_outcome():
             means[(row.outcome, "6", row.cooperation)] - means[(row.outcome, "1", row.cooperation)]
         )
         assert row.mean == pytest.approx(expected, abs=1e-9)
+
+
+def test_group_effects_of_a_formula_fit_are_each_levels_own_cells(fake):
+    """rm.group_effects on a formula fit (a KeyError before): per level, its cases, raw
+    share, the model's share of its own cells (by hand) and its effect's draws."""
+    tree, design, posterior = fake
+    table = rm.group_effects(tree).set_index("g")
+    cells = design.cells
+    stacked = posterior.stack(sample=("chain", "draw"))
+    high = cells["coop"].to_numpy() == "high"
+    centred = cells["x"].to_numpy(float) - design.centres["x"]
+    effects = stacked["g_effect"].transpose("sample", "g")
+    u = effects.sel(g=xr.DataArray(cells["g"].to_numpy(), dims="cell")).values
+    eta = (
+        stacked["Intercept"].values[:, None]
+        + stacked["x"].values[:, None] * centred
+        + stacked["coop"].values[0][:, None] * high
+        + stacked["x:coop"].values[0][:, None] * centred * high
+        + u
+    )
+    for level in design.blocks[0].levels:
+        mask = (cells["g"] == level).to_numpy()
+        weights = design.trials[mask] / design.trials[mask].sum()
+        share = expit(eta[:, mask]) @ weights
+        row = table.loc[level]
+        assert row["n"] == design.trials[mask].sum()
+        assert row["raw_share"] == pytest.approx(design.successes[mask].sum() / row["n"])
+        assert row["share_mean"] == pytest.approx(share.mean(), rel=1e-9)
+        assert row["effect_mean"] == pytest.approx(effects.sel(g=level).values.mean())
+    with pytest.raises(ConfigError, match="unknown group 'h'"):
+        rm.group_effects(tree, group="h")

@@ -27,16 +27,17 @@ import pandas as pd
 import xarray as xr
 
 from returnmodels.data.country_names import named_code
+from returnmodels.data.vocabulary import CATEGORY_VALUES
 from returnmodels.disclosure import DEFAULT_RULES, DisclosureRules
 from returnmodels.disclosure.marker import controlled_rules
 from returnmodels.errors import ConfigError
 from returnmodels.inference.diagnostics import verdict_of
-from returnmodels.models.formula import FormulaDesign
 from returnmodels.report import style
 from returnmodels.report.labels import label, model_label, text, value_label
-from returnmodels.summaries.formula import is_formula_fit
 from returnmodels.summaries.margins import margins
-from returnmodels.summaries.margins_grid import natural_values
+from returnmodels.summaries.margins_grid import counterfactuals_of
+from returnmodels.summaries.nationality import group_effects
+from returnmodels.summaries.ppc import ppc_shares
 
 __all__ = [
     "fit_label",
@@ -233,15 +234,22 @@ def _row_names(table: pd.DataFrame, by: str, withheld: pd.Series, language: str)
 
 def plot_caterpillar(
     result: xr.DataTree,
-    effects: pd.DataFrame,
+    effects: pd.DataFrame | None = None,
     ax=None,
     top: int | None = style.MAX_GROUPS,
     language: str = "en",
+    *,
+    group: str | None = None,
 ):
     """Partially pooled shares (points, 94% HDI) beside raw shares (crosses), by group,
     largest groups first (``top`` of them; ``None``: all). ``effects`` from
-    ``controlled_group_effects``; case counts printed as whole numbers, a withheld raw
-    share marked ``*``, the groups left out counted in the footnote."""
+    ``controlled_group_effects`` (a published figure); without it they are computed
+    here from the fit (:func:`~returnmodels.summaries.group_effects`, of ``group``: any
+    group factor of a formula fit) for interactive use. Case counts printed as whole
+    numbers, a withheld raw share marked ``*``, the groups left out counted in the
+    footnote."""
+    if effects is None:
+        effects = group_effects(result, group=group)
     group = effects.columns[0]
     table, note = _shown_groups(effects, top, language)
     table = table.sort_values("n", ascending=True)
@@ -291,12 +299,24 @@ def plot_margins(
     if values is None and predictor is None:
         raise ConfigError("plot_margins needs values={predictor: [values]} or predictor=")
     predictor = next(iter(values)) if values else predictor
-    if values is None and is_formula_fit(result):
-        values = {predictor: natural_values(FormulaDesign.from_result(result), predictor)}
-    if by is None:  # a registered fit without values: its default margins
+    if values is None:
+        values = {predictor: counterfactuals_of(result).natural_values(predictor)}
+    if by is None:
         return _plot_margin_table(result, margins(result, values), predictor, ax, language)
     table = margins(result, values, by=by)
     return _plot_margin_lines(result, table, predictor, by, ax, language)
+
+
+def _natural_order(result: xr.DataTree, table: pd.DataFrame) -> pd.DataFrame:
+    """``table``'s rows (its first column a variable's values) in the variable's
+    natural order where it has one (a case-file category; numbers ascending)."""
+    by = table.columns[0]
+    schema = CATEGORY_VALUES.get(by)
+    if schema is not None:
+        rank = {level: i for i, level in enumerate(schema)}
+        order = table[by].astype(str).map(rank).fillna(len(rank))
+        return table.iloc[np.argsort(order.to_numpy(), kind="stable")].reset_index(drop=True)
+    return table
 
 
 def _margins_title(predictor: str, language: str) -> str:
@@ -381,14 +401,22 @@ def plot_outcome_margins(
 
 def plot_ppc(
     result: xr.DataTree,
-    table: pd.DataFrame,
+    table: pd.DataFrame | str | None = None,
     ax=None,
     top: int | None = style.MAX_GROUPS,
     language: str = "en",
+    *,
+    random_seed: int = 0,
 ):
-    """Observed shares against replicated 94% intervals (from ``controlled_ppc``); for
-    many groups the ``top`` largest, as rows with readable labels. A withheld observed
-    share is marked ``*`` and the values left out are counted in the footnote."""
+    """Observed shares against replicated 94% intervals; for many groups the ``top``
+    largest, as rows with readable labels. ``table`` from ``controlled_ppc`` (a
+    published figure), or the variable to check by (``"cooperation"``; None: the
+    fit's first group), computed here from the fit
+    (:func:`~returnmodels.summaries.ppc_shares`) for interactive use. Values in their
+    natural order (cooperation low, medium, high). A withheld observed share is marked
+    ``*`` and the values left out are counted in the footnote."""
+    if table is None or isinstance(table, str):
+        table = _natural_order(result, ppc_shares(result, table, random_seed=random_seed))
     by = table.columns[0]
     shown, note = _shown_groups(table, top, language) if by == "nationality" else (table, "")
     if by == "nationality":

@@ -38,6 +38,7 @@ from returnmodels.summaries._draws import HDI_PROB, interval, posterior_of, ppc_
 
 __all__ = [
     "formula_contrast",
+    "formula_group_effects",
     "formula_margins",
     "formula_new_group",
     "formula_ppc",
@@ -236,6 +237,39 @@ def formula_contrast(
              **interval(ratio, prob), "p_positive": float(np.mean(ratio > 1))},
         ]
     )  # fmt: skip
+
+
+def formula_group_effects(
+    result: xr.DataTree, *, group: str | None = None, prob: float = HDI_PROB
+) -> pd.DataFrame:
+    r"""Per level of ``group`` (default: the formula's first group factor): its cases
+    ``n``, the raw share, the partially pooled share (the level's own cells predicted
+    with its effects, case-weighted: :math:`\sum_{c \in j} n_c \operatorname{logit}^{-1}
+    \eta_c / \sum_{c \in j} n_c`) and its intercept effect :math:`u_{j}` on the logit
+    scale (the block holding ``(1 | group)``; the first block of the factor when it has
+    no intercept), each with mean and HDI. Stage 1 (uptake) of the competing family."""
+    design = FormulaDesign.from_result(result)
+    factor = _factor(design, group)
+    b = next(
+        (i for i, k in enumerate(design.blocks) if k.factor == factor and "Intercept" in k.columns),
+        next(i for i, k in enumerate(design.blocks) if k.factor == factor),
+    )
+    block = design.blocks[b]
+    column = block.columns.index("Intercept") if "Intercept" in block.columns else 0
+    draws = _Draws(result, design)
+    X, encoded = design.encode(_cells(design))
+    successes, trials = design.successes, design.trials
+    rows = []
+    for j, level in enumerate(block.levels):
+        mask = block.index == j
+        part = [(index[mask], values[mask]) for index, values in encoded]
+        share = _average_share(draws, X[mask], part, trials[mask])
+        row = {factor: level, "n": int(trials[mask].sum())}
+        row["raw_share"] = successes[mask].sum() / trials[mask].sum()
+        row |= {f"share_{k}": v for k, v in interval(share, prob).items()}
+        effect = draws.effects[b][:, j, column]
+        rows.append(row | {f"effect_{k}": v for k, v in interval(effect, prob).items()})
+    return pd.DataFrame(rows)
 
 
 def _covariance_draws(draws: _Draws, block, rng) -> np.ndarray:

@@ -31,8 +31,7 @@ from returnmodels.summaries._draws import (
 )
 from returnmodels.summaries.formula import formula_margins, is_formula_fit
 from returnmodels.summaries.margins_grid import (
-    COMPARISON_COLUMNS,
-    comparison_rows,
+    default_margin_values,
     formula_comparisons,
     formula_grid_margins,
 )
@@ -40,27 +39,6 @@ from returnmodels.summaries.margins_grid import (
 __all__ = ["MARGIN_COLUMNS", "comparisons", "default_margin_values", "margin_draws", "margins"]
 
 MARGIN_COLUMNS = ["predictor", "value", "mean", "hdi_lower", "hdi_upper"]
-#: n_procedures values reported by default (the study's figures are 1, 3 and 6).
-MAX_COUNT_VALUES = 8
-
-
-def default_margin_values(design: Design) -> dict[str, list]:
-    """Every predictor: categorical ones at each level, integer counts at their smallest
-    :data:`MAX_COUNT_VALUES` values, other numeric ones at five quantiles."""
-    values: dict[str, list] = {}
-    for term in design.terms + design.group_terms:
-        if term.kind == "categorical":
-            values[term.name] = list(term.levels)
-            continue
-        column = design.cells[term.name]
-        if pd.api.types.is_bool_dtype(column):
-            values[term.name] = [False, True]
-        elif pd.api.types.is_integer_dtype(column):
-            observed = np.unique(column)
-            values[term.name] = [int(v) for v in observed[:MAX_COUNT_VALUES]]
-        else:
-            values[term.name] = [float(v) for v in np.quantile(column, [0.1, 0.3, 0.5, 0.7, 0.9])]
-    return values
 
 
 def _counterfactual(design: Design, predictor: str, value) -> tuple[pd.DataFrame, np.ndarray]:
@@ -107,21 +85,16 @@ def margins(
     ``values`` maps predictors to the values to set (default
     :func:`default_margin_values`; for case files n_procedures 1-8, every cooperation
     level and closing year). A formula fit takes any of its variables
-    (:func:`returnmodels.summaries.formula.formula_margins`), and ``by`` (a column
-    for the by-variable's level) or ``grid`` (every combination, a column per
-    variable): :func:`~returnmodels.summaries.margins_grid.formula_grid_margins`. Such
+    (:func:`returnmodels.summaries.formula.formula_margins`). Every fit takes ``by``
+    (a column for the by-variable's level) or ``grid`` (every combination, a column
+    per variable): :func:`~returnmodels.summaries.margins_grid.formula_grid_margins`. Such
     tables are for interactive use; a published one must pass the disclosure control
     (``report.notebook.controlled_margins``) first.
     """
-    if is_formula_fit(result):
-        if by is not None or grid is not False:
-            return formula_grid_margins(result, values, by=by, grid=grid, prob=prob)
-        return formula_margins(result, values, prob=prob)
     if by is not None or grid is not False:
-        raise ConfigError(
-            f"margins by= or grid= need a formula fit; this fit is the registered model "
-            f"{result.attrs.get('returnmodels_model')!r} (fit its formula with rm.fit)"
-        )
+        return formula_grid_margins(result, values, by=by, grid=grid, prob=prob)
+    if is_formula_fit(result):
+        return formula_margins(result, values, prob=prob)
     design = Design.from_result(result)
     posterior = posterior_of(result)
     if values is None:  # only predictors the model has: no flat margins by cooperation
@@ -155,34 +128,6 @@ def comparisons(
     draw: each of ``values`` after the first against the first (default: a categorical
     variable's levels against its reference, a number's default values against the
     smallest), per level of ``by``; mean, 94% HDI and p_positive (P(difference > 0),
-    P(ratio > 1)). Formula fits:
-    :func:`~returnmodels.summaries.margins_grid.formula_comparisons`; a registered fit
-    takes no ``by`` and compares against the first of ``values`` (default
-    :func:`default_margin_values`)."""
-    if is_formula_fit(result):
-        return formula_comparisons(result, variable, values, by=by, prob=prob)
-    if by is not None:
-        raise ConfigError(
-            f"comparisons by= need a formula fit; this fit is the registered model "
-            f"{result.attrs.get('returnmodels_model')!r} (fit its formula with rm.fit)"
-        )
-    design = Design.from_result(result)
-    if values is None:
-        defaults = default_margin_values(design)
-        if variable not in defaults:
-            raise ConfigError(f"no comparisons of {variable!r}: predictors are {sorted(defaults)}")
-        values = defaults[variable]
-    values = list(values)
-    if len(values) < 2:
-        raise ConfigError(f"comparisons of {variable!r} need two values or more, got {values}")
-    names = outcome_names(design)
-    baseline = margin_draws(result, variable, values[0])
-    rows = []
-    for value in values[1:]:
-        draws = margin_draws(result, variable, value)
-        for k, outcome in enumerate(names):
-            keys = {"outcome": outcome, "variable": variable, "value": str(value),
-                    "baseline": str(values[0])}  # fmt: skip
-            rows += comparison_rows(keys, draws[:, k], baseline[:, k], prob)
-    table = pd.DataFrame(rows, columns=["outcome", *COMPARISON_COLUMNS])
-    return table if design.outcomes else table.drop(columns="outcome")
+    P(ratio > 1)). Any fit, formula or registered:
+    :func:`~returnmodels.summaries.margins_grid.formula_comparisons`."""
+    return formula_comparisons(result, variable, values, by=by, prob=prob)

@@ -1,4 +1,4 @@
-r"""Margins of a formula fit on a grid, by a variable, and comparisons between values.
+r"""Margins of any fit on a grid, by a variable, and comparisons between values.
 
 A *cell* of the grid is a setting of one or more variables: every case is set to it,
 the rest stays as observed, and the predicted probability is averaged over the cases
@@ -12,6 +12,11 @@ for one variable (CALIBRATION.md's definition):
   or per combination of several variables (``grid``);
 * :func:`formula_comparisons`: differences :math:`m_s(b) - m_s(a)` and ratios
   :math:`m_s(b) / m_s(a)` of two such averages, draw by draw, per level of ``by``.
+
+Both take a formula fit or a registered one: :func:`counterfactuals_of` reads either into
+the same interface (:class:`Counterfactuals` from the formula's design,
+:class:`RegisteredCounterfactuals` from the registered model's), so a setting of
+several variables is one call whatever the fit.
 
 Population-averaged, unlike brms's ``conditional_effects`` (which predicts one typical
 case). Tables here are for interactive use: a published table must first pass the
@@ -30,19 +35,30 @@ import xarray as xr
 
 from returnmodels.data.vocabulary import CATEGORY_VALUES, NONREFERENCE_OUTCOMES, OUTCOMES
 from returnmodels.errors import ConfigError
+from returnmodels.models.design import TRIALS, Design
 from returnmodels.models.formula import FormulaDesign
-from returnmodels.summaries._draws import HDI_PROB, interval
+from returnmodels.summaries._draws import (
+    HDI_PROB,
+    interval,
+    outcome_names,
+    posterior_of,
+    weighted_mean,
+)
 from returnmodels.summaries.formula import (
     _average_outcome_shares,
     _average_share,
     _cells,
     _Draws,
     default_values,
+    is_formula_fit,
 )
 
 __all__ = [
     "COMPARISON_COLUMNS",
     "Counterfactuals",
+    "RegisteredCounterfactuals",
+    "counterfactuals_of",
+    "default_margin_values",
     "comparison_pairs",
     "comparison_rows",
     "formula_comparisons",
@@ -51,6 +67,8 @@ __all__ = [
 ]
 
 SHARE_COLUMNS = ["mean", "hdi_lower", "hdi_upper"]
+#: n_procedures values reported by default (the study's figures are 1, 3 and 6).
+MAX_COUNT_VALUES = 8
 COMPARISON_COLUMNS = [
     "variable", "value", "baseline", "measure", "mean", "hdi_lower", "hdi_upper", "p_positive",
 ]  # fmt: skip
@@ -84,6 +102,18 @@ class Counterfactuals:
                 f"{sorted(set(design.cells.columns) - design.factors)}"
             )
 
+    def natural_values(self, variable: str) -> list:
+        """:func:`natural_values` of ``variable``."""
+        return natural_values(self.design, variable)
+
+    def reference_of(self, variable: str) -> str | None:
+        """The reference level of a categorical variable; None for others."""
+        return self.design.references.get(variable)
+
+    def default_values(self) -> dict[str, list]:
+        """Every variable's default values (:func:`default_values`)."""
+        return default_values(self.design)
+
     def shares(self, setting: Mapping[str, object]) -> np.ndarray:
         """(draws, outcomes): the case-weighted average predicted share with every cell
         set to ``setting`` (variable -> value), per draw."""
@@ -98,6 +128,83 @@ class Counterfactuals:
         return _average_outcome_shares(self.stages, X, encoded, weights)
 
 
+def default_margin_values(design: Design) -> dict[str, list]:
+    """Every predictor of a registered model: categorical ones at each level, integer
+    counts at their smallest :data:`MAX_COUNT_VALUES` values, other numeric ones at five
+    quantiles."""
+    values: dict[str, list] = {}
+    for term in design.terms + design.group_terms:
+        if term.kind == "categorical":
+            values[term.name] = list(term.levels)
+            continue
+        column = design.cells[term.name]
+        if pd.api.types.is_bool_dtype(column):
+            values[term.name] = [False, True]
+        elif pd.api.types.is_integer_dtype(column):
+            observed = np.unique(column)
+            values[term.name] = [int(v) for v in observed[:MAX_COUNT_VALUES]]
+        else:
+            values[term.name] = [float(v) for v in np.quantile(column, [0.1, 0.3, 0.5, 0.7, 0.9])]
+    return values
+
+
+class RegisteredCounterfactuals:
+    """:class:`Counterfactuals` of a registered model: its cells set to a setting of
+    its predictors (case-level or group-level), merged where they became identical
+    (their cases summed), and the registered prediction averaged over them."""
+
+    def __init__(self, result: xr.DataTree):
+        self.design = Design.from_result(result)
+        self.posterior = posterior_of(result)
+        self.competing = bool(self.design.outcomes)
+
+    @property
+    def outcomes(self) -> tuple[str, ...]:
+        return tuple(outcome_names(self.design)) if self.competing else ("",)
+
+    def check(self, variable: str) -> None:
+        """Refuse what is not one of the model's predictors."""
+        names = [t.name for t in self.design.terms + self.design.group_terms]
+        if variable not in names:
+            raise ConfigError(f"no margins of {variable!r}: the model's predictors are {names}")
+
+    def natural_values(self, variable: str) -> list:
+        """The predictor's default values; a case-file category in the schema's order."""
+        values = self.default_values()[variable]
+        schema = CATEGORY_VALUES.get(variable)
+        if schema is not None:
+            return [level for level in schema if level in values]
+        return values
+
+    def reference_of(self, variable: str) -> str | None:
+        term = self.design.term(variable)
+        return term.reference if term.kind == "categorical" else None
+
+    def default_values(self) -> dict[str, list]:
+        return default_margin_values(self.design)
+
+    def shares(self, setting: Mapping[str, object]) -> np.ndarray:
+        """(draws, outcomes) as :meth:`Counterfactuals.shares`."""
+        design = self.design
+        frame = design.cells.copy()
+        for variable, value in setting.items():
+            self.check(variable)
+            term = design.term(variable)
+            if term.kind == "categorical" and str(value) not in term.levels:
+                raise ConfigError(f"{variable} has no level {value!r}; levels are {term.levels}")
+            frame[variable] = str(value) if term.kind == "categorical" else value
+        columns = list(
+            dict.fromkeys([design.group, *(t.name for t in design.terms + design.group_terms)])
+        )
+        merged = frame.groupby(columns, sort=False, observed=True)[TRIALS].sum().reset_index()
+        return weighted_mean(self.posterior, design, merged, merged[TRIALS].to_numpy(float))
+
+
+def counterfactuals_of(result: xr.DataTree) -> Counterfactuals | RegisteredCounterfactuals:
+    """The counterfactual shares of a formula fit or of a registered one."""
+    return Counterfactuals(result) if is_formula_fit(result) else RegisteredCounterfactuals(result)
+
+
 def natural_values(design: FormulaDesign, variable: str) -> list:
     """The default values of ``variable`` (:func:`default_values`) in their natural
     order: a case-file category in the schema's order (cooperation low, medium, high),
@@ -109,9 +216,7 @@ def natural_values(design: FormulaDesign, variable: str) -> list:
     return values
 
 
-def _rows(
-    counterfactuals: Counterfactuals, keys: dict, shares: np.ndarray, prob: float
-) -> list[dict]:
+def _rows(counterfactuals, keys: dict, shares: np.ndarray, prob: float) -> list[dict]:
     """One row per outcome (none for a binary response) of ``keys`` and its interval."""
     if not counterfactuals.competing:
         return [keys | interval(shares[:, 0], prob)]
@@ -121,16 +226,16 @@ def _rows(
     ]
 
 
-def _frame(counterfactuals: Counterfactuals, rows: list[dict], columns: list[str]) -> pd.DataFrame:
+def _frame(counterfactuals, rows: list[dict], columns: list[str]) -> pd.DataFrame:
     columns = ["outcome", *columns] if counterfactuals.competing else columns
     return pd.DataFrame(rows, columns=columns)
 
 
-def _by_levels(counterfactuals: Counterfactuals, by: str | None) -> list:
+def _by_levels(counterfactuals, by: str | None) -> list:
     if by is None:
         return [None]
     counterfactuals.check(by)
-    return natural_values(counterfactuals.design, by)
+    return counterfactuals.natural_values(by)
 
 
 def _grid_variables(values: Mapping, grid: bool | Sequence[str], by: str | None) -> list[str]:
@@ -150,8 +255,8 @@ def formula_grid_margins(
     grid: bool | Sequence[str] = False,
     prob: float = HDI_PROB,
 ) -> pd.DataFrame:
-    """Margins of a formula fit by ``by`` or on a ``grid``; each cell sets every case to
-    its values together.
+    """Margins of a fit (formula or registered) by ``by`` or on a ``grid``; each cell
+    sets every case to its values together.
 
     * ``by="cooperation"``: each value of each variable in ``values`` at each level of
       ``by`` (in :func:`natural_values` order): columns predictor, value, ``<by>``, mean,
@@ -163,15 +268,14 @@ def formula_grid_margins(
     The competing-outcomes family has an ``outcome`` column first. Values are shown as
     given (``3``, ``"high"``). Published grid tables must pass the disclosure control
     first (module docstring)."""
-    counterfactuals = Counterfactuals(result)
-    design = counterfactuals.design
-    values = default_values(design) if values is None else dict(values)
+    counterfactuals = counterfactuals_of(result)
+    values = counterfactuals.default_values() if values is None else dict(values)
     if grid is not False:
         variables = _grid_variables(values, grid, by)
         axes = []
         for variable in variables:
             counterfactuals.check(variable)
-            axes.append(values.get(variable) or natural_values(design, variable))
+            axes.append(values.get(variable) or counterfactuals.natural_values(variable))
         rows = []
         for combination in itertools.product(*axes):
             setting = dict(zip(variables, combination, strict=True))
@@ -193,16 +297,16 @@ def formula_grid_margins(
     return _frame(counterfactuals, rows, ["predictor", "value", by, *SHARE_COLUMNS])
 
 
-def comparison_pairs(design: FormulaDesign, variable: str, values: Sequence | None) -> list:
+def comparison_pairs(counterfactuals, variable: str, values: Sequence | None) -> list:
     """``(value, baseline)`` pairs: each of ``values`` after the first against the
     first; by default a categorical variable's levels against its reference, other
-    variables' :func:`natural_values` against the smallest."""
+    variables' natural values against the smallest."""
     if values is None:
-        if variable in design.references:
-            reference = design.references[variable]
-            levels = natural_values(design, variable)
+        reference = counterfactuals.reference_of(variable)
+        levels = counterfactuals.natural_values(variable)
+        if reference is not None:
             return [(level, reference) for level in levels if level != reference]
-        values = natural_values(design, variable)
+        values = levels
     values = list(values)
     if len(values) < 2:
         raise ConfigError(f"comparisons of {variable!r} need two values or more, got {values}")
@@ -238,11 +342,11 @@ def formula_comparisons(
     baseline, (``<by>``), measure (``difference``: value minus baseline; ``ratio``:
     value over baseline), mean, hdi_lower, hdi_upper, p_positive (P(difference > 0),
     P(ratio > 1)); an ``outcome`` column first for the competing-outcomes family."""
-    counterfactuals = Counterfactuals(result)
+    counterfactuals = counterfactuals_of(result)
     counterfactuals.check(variable)
     if by == variable:
         raise ConfigError(f"comparisons of {variable!r} cannot also be by {by!r}")
-    pairs = comparison_pairs(counterfactuals.design, variable, values)
+    pairs = comparison_pairs(counterfactuals, variable, values)
     rows = []
     for level in _by_levels(counterfactuals, by):
         fixed = {} if by is None else {by: level}

@@ -21,14 +21,27 @@ from returnmodels.errors import ConfigError
 from returnmodels.models.design import Design
 from returnmodels.models.prediction import predict_eta, stacked
 from returnmodels.summaries._draws import HDI_PROB, interval, posterior_of, weighted_mean
-from returnmodels.summaries.formula import formula_contrast, formula_new_group, is_formula_fit
+from returnmodels.summaries.formula import (
+    formula_contrast,
+    formula_group_effects,
+    formula_new_group,
+    is_formula_fit,
+)
 
 __all__ = ["contrast", "group_effects", "predict_new_group"]
 
 
-def group_effects(result: xr.DataTree, *, prob: float = HDI_PROB) -> pd.DataFrame:
-    """One row per group: group, n, raw_share, share (mean, hdi), effect (mean, hdi)."""
+def group_effects(
+    result: xr.DataTree, *, group: str | None = None, prob: float = HDI_PROB
+) -> pd.DataFrame:
+    """One row per group: group, n, raw_share, share (mean, hdi), effect (mean, hdi).
+    A formula fit takes any of its group factors as ``group`` (default: its first;
+    :func:`~returnmodels.summaries.formula.formula_group_effects`)."""
+    if is_formula_fit(result):
+        return formula_group_effects(result, group=group, prob=prob)
     design = Design.from_result(result)
+    if group not in (None, design.group):
+        raise ConfigError(f"unknown group {group!r}; this model's group is {design.group!r}")
     posterior = posterior_of(result)
     g = design.group
     effect_name = f"{g}_effect"
