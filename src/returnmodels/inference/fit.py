@@ -77,6 +77,8 @@ __all__ = [
     "build_model",
     "check_sampling",
     "fit",
+    "formula_columns",
+    "load_data",
 ]
 
 #: Sampler settings used when the caller gives none.
@@ -224,6 +226,21 @@ def _load(data: pd.DataFrame | str | os.PathLike, spec: ColumnSpec) -> tuple[pd.
     counted from 1); a path is read by :func:`returnmodels.models.design.read_data`."""
     frame = check_data(data, spec) if isinstance(data, pd.DataFrame) else read_data(data, spec)
     return frame, _data_checksum(frame)
+
+
+def formula_columns(formula: str) -> ColumnSpec:
+    """The columns a formula's data are checked as: a case file for its responses
+    (``assisted``, ``outcome``), any other table else."""
+    response = split_response(formula)[0]
+    return CASE_FILE_SPEC if response in ("assisted", "outcome") else ColumnSpec(outcome=response)
+
+
+def load_data(
+    data: pd.DataFrame | str | os.PathLike, columns: ColumnSpec
+) -> tuple[pd.DataFrame, str]:
+    """``data`` checked as :func:`fit` checks them for ``columns``, and the checksum it
+    stamps (``returnmodels_data_sha256``): to tell whether they are a fit's data."""
+    return _load(data, columns)
 
 
 def _stage_seed(seed: int, stage: int) -> int:
@@ -404,10 +421,7 @@ def _fit_formula(
             f"{settings['sampler']!r}"
         )
     started = time.perf_counter()
-    if columns is None:  # a case file for its responses (assisted, outcome), any table else
-        response = split_response(formula)[0]
-        case_file = response in ("assisted", "outcome")
-        columns = CASE_FILE_SPEC if case_file else ColumnSpec(outcome=response)
+    columns = columns or formula_columns(formula)
     frame, checksum = _load(data, columns)
     design = build_formula_design(frame, formula, reference=reference, priors=priors)
     curved = any(block.correlated for block in design.blocks) or any(
