@@ -210,10 +210,10 @@ def test_kfold_leaves_out_whole_nationalities_and_compares(small_cases, tiny_fit
         assert list(result.elpd_i["nationality"].values) == nationalities
         assert result.elpd == pytest.approx(float(result.elpd_i.sum()))
         assert np.isfinite(result.elpd_i).all() and (result.elpd_i < 0).all()
-        assert result.left_out.startswith("whole nationality levels: 3 folds of about")
+        assert result.left_out.startswith("whole levels of nationality (all their cases): 3 folds")
     table = rm.compare_models(kfold=results)
     assert set(table.index) == set(tiny_fits)
-    assert table["left_out"].str.startswith("whole nationality levels").all()
+    assert table["left_out"].str.startswith("whole levels of nationality").all()
     other = kfold(tiny_fits["interaction"], small_cases, 4, group_draws=5, draws=50, tune=50)
     with pytest.raises(ConfigError, match="differ in their folds"):
         rm.compare_models(kfold={"a": results["group_predictors"], "b": other})

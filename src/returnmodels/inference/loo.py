@@ -159,8 +159,8 @@ class GroupedKFold(ELPDDataLOOKFold):
         """What one fold leaves out, in words."""
         per_fold = len(self.folds) / self.n_folds
         return (
-            f"whole {self.group} levels: {self.n_folds} folds of about {per_fold:.0f} "
-            f"{self.group} levels each"
+            f"whole levels of {self.group} (all their cases): {self.n_folds} folds of about "
+            f"{per_fold:.0f} levels each"
         )
 
     def note(self) -> str:

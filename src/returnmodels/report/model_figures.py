@@ -464,13 +464,13 @@ def off_scale(table: pd.DataFrame, factor: float = OFF_SCALE_FACTOR) -> list[str
 def plot_elpd_differences(table: pd.DataFrame, *, title: str | None = None, ax=None):
     """The comparison ``table`` (:func:`returnmodels.summaries.compare_models`) as each
     model's ELPD difference to the best with one and two SEs of the difference, best at
-    the top. Models far behind (:func:`off_scale`) are drawn at the left edge as an arrow
-    with their difference written beside it, so the others stay readable; the footnote
-    says so and what one observation is (``left_out``)."""
+    the top. Models far behind (:func:`off_scale`) get an arrow at the left edge and
+    their difference in their label, so the others stay readable; the footnote says so
+    and what one observation is (``left_out``). Long names (formulas) are wrapped."""
     far = off_scale(table)
     shown = table.drop(index=far).sort_values("elpd_diff")
     if ax is None:
-        _, ax = style.subplots(height=1.8 + 0.45 * len(table))
+        _, ax = style.subplots("wide", height=1.8 + 0.55 * len(table))
     rows = list(shown.index) + far[::-1]
     y = {name: i for i, name in enumerate(reversed(rows))}
     diff, dse = shown["elpd_diff"].to_numpy(float), shown["dse"].fillna(0.0).to_numpy(float)
@@ -478,21 +478,17 @@ def plot_elpd_differences(table: pd.DataFrame, *, title: str | None = None, ax=N
     ax.errorbar(diff, at, xerr=2 * dse, fmt="none", ecolor="0.7", elinewidth=1.5, capsize=0)
     ax.errorbar(diff, at, xerr=dse, fmt="o", color="C0", elinewidth=3, capsize=0)
     ax.axvline(0.0, color="0.4", lw=0.8, ls="--")
-    low = float(np.min(diff - 2 * dse)) if len(diff) else -1.0
-    left = min(low * 1.15, -1.0)
-    ax.set_xlim(left, max(-0.08 * left, 0.5))
+    left = min(float(np.min(diff - 2 * dse)) * 1.15, -1.0)
+    right = max(float(np.max(diff + 2 * dse)) * 1.15, -0.08 * left, 0.5)
+    ax.set_xlim(left, right)
+    labels = {name: textwrap.fill(str(name), 32) for name in y}
     for name in far:
         row = table.loc[name]
-        ax.annotate(
-            f"{name}: {row['elpd_diff']:,.0f} \u00b1 {row['dse']:,.0f} (off scale)",
-            xy=(left, y[name]),
-            xytext=(8, 0),
-            textcoords="offset points",
-            va="center",
-            color="C3",
-        )
-        ax.plot([left], [y[name]], marker="<", color="C3", clip_on=False, markersize=9)
-    ax.set_yticks(list(y.values()), list(y.keys()))
+        labels[name] += f"\n{row['elpd_diff']:,.0f} \u00b1 {row['dse']:,.0f}, off scale"
+        ax.plot([left], [y[name]], marker="<", color="C3", clip_on=False, markersize=10)
+    ax.set_yticks(list(y.values()), [labels[name] for name in y])
+    for name in far:
+        ax.get_yticklabels()[y[name]].set_color("C3")
     ax.set_xlabel("ELPD difference to the best model (log score; 0 = best, higher is better)")
     ax.set_title(title or "Model comparison: ELPD difference to the best model")
     notes = ["Points: difference; thick bar: \u00b11 SE of the difference; thin: \u00b12 SE."]

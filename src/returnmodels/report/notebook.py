@@ -742,4 +742,7 @@ def loo_comparison(
     table.index.name = "model"
     verdicts = {m: verdict_label(verdict_of(r)) for m, r in fits.items()}
     table.insert(0, "convergence", [verdicts[m] for m in table.index])
-    return mark_controlled(pd.DataFrame(table), rules)
+    note = table.attrs["note"]
+    table = mark_controlled(pd.DataFrame(table), rules)
+    table.attrs["note"] = note
+    return table

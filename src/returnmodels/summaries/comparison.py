@@ -80,12 +80,13 @@ def compare_models(
     unknown = sorted(set(loo or {}) - set(results))
     if unknown:
         raise ConfigError(f"loo= given for {unknown}, which are not among the fits {list(results)}")
-    _check_same_data(results)
-    order = _aligned_cells(results)
-    loos = {
-        name: _reordered((loo or {}).get(name) or pointwise_loo(r), order[name])
+    given = {
+        name: (loo or {}).get(name) if name in (loo or {}) else pointwise_loo(r)
         for name, r in results.items()
     }
+    _check_same_data(results)
+    order = _aligned_cells(results)
+    loos = {name: _reordered(given[name], order[name]) for name in results}
     table, caught = _az_compare(loos)
     diagnostics = pd.DataFrame({name: _diagnostics(loo) for name, loo in loos.items()}).T
     table = table.join(
