@@ -80,7 +80,15 @@ __all__ = [
 GROUP_DRAWS = 100
 #: At most this many exact refits by :func:`reloo` unless ``max_refits`` says more.
 MAX_REFITS = 20
-_SAMPLING_KEYS = ("sampler", "draws", "tune", "chains", "random_seed", "target_accept", "adaptation")
+_SAMPLING_KEYS = (
+    "sampler",
+    "draws",
+    "tune",
+    "chains",
+    "random_seed",
+    "target_accept",
+    "adaptation",
+)
 
 
 # -- folds ------------------------------------------------------------------------------
