@@ -83,6 +83,8 @@ __all__ = [
     "check_sampling",
     "engine_design",
     "fit",
+    "formula_columns",
+    "load_data",
     "sample_compiled",
 ]
 
@@ -254,6 +256,21 @@ def _load(data: pd.DataFrame | str | os.PathLike, spec: ColumnSpec) -> tuple[pd.
     return frame, _data_checksum(frame)
 
 
+def formula_columns(formula: str) -> ColumnSpec:
+    """The columns a formula's data are checked as: a case file for its responses
+    (``assisted``, ``outcome``), any other table else."""
+    response = split_response(formula)[0]
+    return CASE_FILE_SPEC if response in ("assisted", "outcome") else ColumnSpec(outcome=response)
+
+
+def load_data(
+    data: pd.DataFrame | str | os.PathLike, columns: ColumnSpec
+) -> tuple[pd.DataFrame, str]:
+    """``data`` checked as :func:`fit` checks them for ``columns``, and the checksum it
+    stamps (``returnmodels_data_sha256``): to tell whether they are a fit's data."""
+    return _load(data, columns)
+
+
 def _stage_seed(seed: int, stage: int) -> int:
     """The seed of stage ``stage`` of a model sampled in stages (within 0..MAX_SEED)."""
     return (seed + stage) % (MAX_SEED + 1)
@@ -423,11 +440,7 @@ def engine_design(
     run the engine on. A registered model whose priors the engine lacks is refused."""
     model, formula = _model_or_formula(model, formula)
     if formula is not None:
-        if columns is None:
-            response = split_response(formula)[0]
-            case_file = response in ("assisted", "outcome")
-            columns = CASE_FILE_SPEC if case_file else ColumnSpec(outcome=response)
-        frame, _ = _load(data, columns)
+        frame, _ = _load(data, columns or formula_columns(formula))
         design = build_formula_design(frame, formula, reference=reference, priors=priors)
         return engine_stages(design)
     if reference is not None:
@@ -469,10 +482,7 @@ def _fit_formula(
             f"{settings['sampler']!r}"
         )
     started = time.perf_counter()
-    if columns is None:  # a case file for its responses (assisted, outcome), any table else
-        response = split_response(formula)[0]
-        case_file = response in ("assisted", "outcome")
-        columns = CASE_FILE_SPEC if case_file else ColumnSpec(outcome=response)
+    columns = columns or formula_columns(formula)
     frame, checksum = _load(data, columns)
     design = build_formula_design(frame, formula, reference=reference, priors=priors)
     curved = any(block.correlated for block in design.blocks) or any(

@@ -15,21 +15,39 @@ caught and the bad cells are counted instead (:func:`pareto_note`: one line).
 
 from __future__ import annotations
 
+import json
 import warnings
+from dataclasses import dataclass
+from typing import ClassVar
 
 import arviz as az
 import numpy as np
+import pandas as pd
 import xarray as xr
-from arviz_stats.utils import ELPDData
+from arviz_stats.utils import ELPDData, ELPDDataLOOKFold
 
 from returnmodels.errors import ConfigError
+from returnmodels.models.design import Design
 
-__all__ = ["PARETO_K_GOOD", "loo_group", "pareto_note", "pointwise_loo", "response_of"]
+__all__ = [
+    "LOO_LEFT_OUT",
+    "PARETO_K_GOOD",
+    "GroupedKFold",
+    "cell_table",
+    "loo_group",
+    "pareto_note",
+    "pointwise_loo",
+    "refit_cells",
+    "response_of",
+]
 
 #: Pareto k above this makes the PSIS estimate of a cell's contribution unreliable.
 PARETO_K_GOOD = 0.7
 #: The start of ArviZ's warning about Pareto k (arviz_stats.loo.loo_helper._warn_pareto_k).
 _PARETO_WARNING = "Estimated shape parameter of Pareto distribution"
+
+#: What one PSIS-LOO observation of a fit is (the tables and notebook 03 say it).
+LOO_LEFT_OUT = "one cell of cases with the same predictors"
 
 _LOO_ATTRS = ("elpd", "se", "p", "n_samples", "n_data_points", "scale", "warning", "good_k")
 
@@ -78,12 +96,78 @@ def loo_group(result: xr.DataTree) -> xr.Dataset:
     )
 
 
+def cell_table(result: xr.DataTree) -> tuple[pd.DataFrame, list[str]]:
+    """``(cells, key)``: a fit's cells in the order of its log-likelihood, with their
+    variables' raw values, ``trials`` and ``successes``, and ``key`` the variables that
+    make a cell (a case is in the cell whose key values it has). Read from the stored
+    groups alone (``constant_data``, ``observed_data``)."""
+    if result.attrs.get("returnmodels_model") == "formula":
+        cells = result["constant_data"].to_dataset().to_dataframe().reset_index(drop=True)
+        key = [c for c in cells.columns if c != "trials"]
+        observed = result["observed_data"].to_dataset()
+        response = json.loads(result.attrs["returnmodels_design"])["response"]
+        return cells.assign(successes=observed[response].to_numpy()), key
+    design = Design.from_result(result)
+    spec = design.spec
+    key = list(dict.fromkeys([spec.group, *spec.predictors, *spec.group_predictors]))
+    return design.cells.assign(trials=design.trials, successes=design.successes), key
+
+
+def refit_cells(loo: ELPDData) -> list[int]:
+    """The cells whose PSIS estimate an exact refit replaced
+    (:func:`returnmodels.inference.kfold.reloo`); none for plain PSIS-LOO."""
+    return list(loo.elpd_i.attrs.get("refit_cells", [])) if loo.elpd_i is not None else []
+
+
 def pareto_note(loo: ELPDData) -> str:
     """One line for ArviZ's wall of Pareto k warnings: how many cells have k above
-    :data:`PARETO_K_GOOD`, and what LOO leaves out here (a cell, not a case)."""
+    :data:`PARETO_K_GOOD`, and what LOO leaves out here (a cell, not a case); after
+    exact refits (``reloo``) how many cells were refit instead."""
     k = np.asarray(loo.pareto_k)
     bad = int(np.sum(k > PARETO_K_GOOD))
-    return (
-        f"{bad:,} of {k.size:,} cells with Pareto k > {PARETO_K_GOOD}; LOO here leaves out "
-        "a cell of cases with the same predictors"
-    )
+    refit = refit_cells(loo)
+    note = f"{bad:,} of {k.size:,} cells with Pareto k > {PARETO_K_GOOD}"
+    if refit:
+        note = f"{len(refit):,} of {k.size:,} cells refit exactly (Pareto k was > {PARETO_K_GOOD})"
+        note += f", {bad:,} left with k > {PARETO_K_GOOD}" if bad else ""
+    return f"{note}; LOO here leaves out {LOO_LEFT_OUT.replace('one', 'a', 1)}"
+
+
+@dataclass(kw_only=True, repr=False)
+class GroupedKFold(ELPDDataLOOKFold):
+    r"""K-fold cross-validation that leaves out whole levels of a group (nationalities).
+
+    ``elpd_i`` has one value per level :math:`j` of ``group`` (dim ``group``): the log
+    predictive density of all its cells when it was held out,
+    :math:`\log p(y_j \mid y_{-k(j)})`, and ``elpd`` their sum
+    (:func:`returnmodels.inference.kfold.kfold` gives the estimator). ``folds`` maps each
+    level to its fold; ``ess_i`` is each level's effective number of joint draws
+    :math:`(\theta_s, u_{sm})` behind its Monte Carlo estimate; ``fold_passed`` says which
+    folds' refits passed the convergence gate."""
+
+    _display_kind: ClassVar[str] = "kfold"
+
+    group: str = "nationality"
+    folds: pd.Series = None
+    group_draws: int = 1
+    ess_i: xr.DataArray = None
+    fold_passed: tuple[bool, ...] = ()
+    timings: dict = None
+
+    @property
+    def left_out(self) -> str:
+        """What one fold leaves out, in words."""
+        per_fold = len(self.folds) / self.n_folds
+        return (
+            f"whole levels of {self.group} (all their cases): {self.n_folds} folds of about "
+            f"{per_fold:.0f} levels each"
+        )
+
+    def note(self) -> str:
+        """One line: what was left out, the folds' gate, the weakest Monte Carlo estimate."""
+        failed = sum(not ok for ok in self.fold_passed)
+        gate = "all folds passed the gate" if not failed else f"{failed} fold(s) failed the gate"
+        return (
+            f"K-fold leaves out {self.left_out}; {gate}; smallest effective number of "
+            f"draws behind a level's estimate {float(np.min(self.ess_i)):,.0f}"
+        )

@@ -40,6 +40,9 @@ from returnmodels.summaries.nationality import group_effects
 from returnmodels.summaries.ppc import ppc_shares
 
 __all__ = [
+    "OFF_SCALE_FACTOR",
+    "off_scale",
+    "plot_elpd_differences",
     "fit_label",
     "fit_levels",
     "group_name",
@@ -463,4 +466,67 @@ def plot_ppc(
         ax.legend(loc="best")
     notes = _notes(result, table, by, note, hidden.any(), "observed_share", language)
     _finish(ax, result, text("title_ppc", language, by=label(by, language)), notes, language)
+    return ax
+
+
+#: A model whose ELPD difference to the best is more than this many times the widest
+#: span (difference plus two SE) of the better models is drawn off scale.
+OFF_SCALE_FACTOR = 5.0
+
+
+def off_scale(table: pd.DataFrame, factor: float = OFF_SCALE_FACTOR) -> list[str]:
+    """The models of a comparison table (``elpd_diff``, ``dse``) so far behind the others
+    that they would flatten the plot: each, worst first, is more than ``factor`` times
+    the widest span (``-elpd_diff + 2 dse``, at least 1) of the models better than it."""
+    gaps = (-table["elpd_diff"]).sort_values()
+    spans = gaps + 2 * table["dse"].reindex(gaps.index).fillna(0.0)
+    out = []
+    for i in range(len(gaps) - 1, 0, -1):
+        if gaps.iloc[i] > factor * max(float(spans.iloc[:i].max()), 1.0):
+            out.append(str(gaps.index[i]))
+        else:
+            break
+    return out
+
+
+def plot_elpd_differences(table: pd.DataFrame, *, title: str | None = None, ax=None):
+    """The comparison ``table`` (:func:`returnmodels.summaries.compare_models`) as each
+    model's ELPD difference to the best with one and two SEs of the difference, best at
+    the top. Models far behind (:func:`off_scale`) get an arrow at the left edge and
+    their difference in their label, so the others stay readable; the footnote says so
+    and what one observation is (``left_out``). Long names (formulas) are wrapped."""
+    far = off_scale(table)
+    shown = table.drop(index=far).sort_values("elpd_diff")
+    if ax is None:
+        _, ax = style.subplots("wide", height=1.8 + 0.55 * len(table))
+    rows = list(shown.index) + far[::-1]
+    y = {name: i for i, name in enumerate(reversed(rows))}
+    diff, dse = shown["elpd_diff"].to_numpy(float), shown["dse"].fillna(0.0).to_numpy(float)
+    at = [y[name] for name in shown.index]
+    ax.errorbar(diff, at, xerr=2 * dse, fmt="none", ecolor="0.7", elinewidth=1.5, capsize=0)
+    ax.errorbar(diff, at, xerr=dse, fmt="o", color="C0", elinewidth=3, capsize=0)
+    ax.axvline(0.0, color="0.4", lw=0.8, ls="--")
+    left = min(float(np.min(diff - 2 * dse)) * 1.15, -1.0)
+    right = max(float(np.max(diff + 2 * dse)) * 1.15, -0.08 * left, 0.5)
+    ax.set_xlim(left, right)
+    labels = {name: textwrap.fill(str(name), 32) for name in y}
+    for name in far:
+        row = table.loc[name]
+        labels[name] += f"\n{row['elpd_diff']:,.0f} \u00b1 {row['dse']:,.0f}, off scale"
+        ax.plot([left], [y[name]], marker="<", color="C3", clip_on=False, markersize=10)
+    ax.set_yticks(list(y.values()), [labels[name] for name in y])
+    for name in far:
+        ax.get_yticklabels()[y[name]].set_color("C3")
+    ax.set_xlabel("ELPD difference to the best model (log score; 0 = best, higher is better)")
+    ax.set_title(title or "Model comparison: ELPD difference to the best model")
+    notes = ["Points: difference; thick bar: \u00b11 SE of the difference; thin: \u00b12 SE."]
+    if "left_out" in table:
+        notes.append(f"One observation left out: {table['left_out'].iloc[0]}.")
+    if far:
+        notes.append(
+            f"Off scale (more than {OFF_SCALE_FACTOR:g} times the others' spread behind): "
+            + ", ".join(far)
+            + "."
+        )
+    _footnote(ax, notes, failed=False)
     return ax

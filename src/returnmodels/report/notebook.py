@@ -62,7 +62,7 @@ from returnmodels.models.design import Design
 from returnmodels.paths import bundled_cases, formula_run_name, results_root, run_output
 from returnmodels.report import style
 from returnmodels.report.labels import text
-from returnmodels.report.model_figures import plot_margins
+from returnmodels.report.model_figures import plot_elpd_differences, plot_margins
 from returnmodels.report.run_folder import Figure, RunFolder, matplotlib_figure
 from returnmodels.simulate import simulate_cases
 from returnmodels.simulate.targets import COOPERATION_MARGINS, PROCEDURE_MARGINS
@@ -713,14 +713,13 @@ def plot_loo_comparison(
     name: str = "loo_comparison.png",
     *,
     source: str = "loo_comparison.csv",
+    title: str | None = None,
 ) -> Figure:
-    """ArviZ's comparison plot (ELPD with SE, differences to the best model) of the
-    comparison ``table``, saved into ``folder`` as drawn from the controlled ``source``."""
-    columns = [
-        c for c in table.columns if c not in ("convergence", "pareto_k_max", "pareto_k_bad_cells")
-    ]
-    collection = azp.plot_compare(pd.DataFrame(table[columns]), backend="matplotlib")
-    return folder.figure(collection, name, sources=[source])
+    """Each model's ELPD difference to the best with its SE
+    (:func:`returnmodels.report.model_figures.plot_elpd_differences`: a model far behind,
+    such as ``pooled``, drawn off scale so the others stay readable), saved into
+    ``folder`` as drawn from the controlled ``source``."""
+    return folder.figure(plot_elpd_differences(table, title=title), name, sources=[source])
 
 
 def read_fit_tables(folder: str | os.PathLike) -> tuple[pd.DataFrame, dict] | None:
@@ -743,4 +742,7 @@ def loo_comparison(
     table.index.name = "model"
     verdicts = {m: verdict_label(verdict_of(r)) for m, r in fits.items()}
     table.insert(0, "convergence", [verdicts[m] for m in table.index])
-    return mark_controlled(pd.DataFrame(table), rules)
+    note = table.attrs["note"]
+    table = mark_controlled(pd.DataFrame(table), rules)
+    table.attrs["note"] = note
+    return table
