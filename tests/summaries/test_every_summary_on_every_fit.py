@@ -3,11 +3,13 @@ correlated slope, as on a registered fit (no KeyError for a kind of fit)."""
 
 from __future__ import annotations
 
+import arviz as az
 import matplotlib
 import numpy as np
 import pytest
 
 import returnmodels as rm
+from returnmodels.report import notebook
 
 matplotlib.use("Agg")
 
@@ -59,3 +61,15 @@ def test_figures_take_a_fit_and_show_values_in_their_natural_order(kind, formula
     ax = rm.plot_caterpillar(fit)
     assert len(ax.get_yticklabels()) > 0
     matplotlib.pyplot.close("all")
+
+
+@pytest.mark.sampling
+def test_prior_sensitivity_is_psense_of_the_published_population_parameters(formula_fit):
+    table = notebook.prior_sensitivity(formula_fit)
+    assert {"Intercept", "n_procedures", "nationality_sigma", "closing_year_sigma"} <= set(
+        table.index
+    )
+    assert not any("_effect" in name for name in table.index)  # no group level
+    full = az.psense_summary(formula_fit)
+    assert table.loc["nationality_sigma", "prior"] == full.loc["nationality_sigma", "prior"]
+    assert (table[["prior", "likelihood"]].to_numpy(float) >= 0).all()

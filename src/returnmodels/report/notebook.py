@@ -75,6 +75,7 @@ from returnmodels.summaries import (
     ppc_shares,
     with_verdict,
 )
+from returnmodels.summaries.fit_summary import power_scaling
 from returnmodels.summaries.formula import is_formula_fit
 from returnmodels.versions import package_versions
 
@@ -416,6 +417,21 @@ def controlled_summary(
     controlled: a row is kept only when its label is one the controlled posterior has."""
     keep = published_summary_labels(result, rules)
     return mark_controlled(summary[[str(label) in keep for label in summary.index]], rules)
+
+
+def prior_sensitivity(result: xr.DataTree, rules: DisclosureRules = DEFAULT_RULES) -> pd.DataFrame:
+    """Power-scaling prior sensitivity (Kallioinen et al. 2024; ArviZ's
+    ``psense_summary`` on the fit's ``log_prior`` and ``log_likelihood``) of its
+    population-level parameters, the rows that may be published (as
+    :func:`controlled_summary` keeps them), marked controlled: per parameter the prior's
+    and the likelihood's sensitivity and the diagnosis (``potential prior-data
+    conflict``, ``potential strong prior / weak likelihood``, or ``-``). Empty for a
+    fit without those groups."""
+    table = power_scaling(result, population_parameters(result))
+    if table is None:
+        table = pd.DataFrame(columns=["prior", "likelihood", "diagnosis"])
+    keep = published_summary_labels(result, rules)
+    return mark_controlled(table[[str(label) in keep for label in table.index]], rules)
 
 
 def controlled_margins(

@@ -37,7 +37,7 @@ from returnmodels.models.design import Design
 from returnmodels.models.presets import ENGINE_MODELS, preset_formula
 from returnmodels.summaries._draws import HDI_PROB
 
-__all__ = ["FitSummary", "coefficient_draws", "sensitivity", "summary"]
+__all__ = ["FitSummary", "coefficient_draws", "power_scaling", "sensitivity", "summary"]
 
 _SAMPLE = ("chain", "draw")
 _LEAD = "nonreference_outcome"
@@ -406,21 +406,34 @@ class FitSummary:
         return "\n".join(parts)
 
 
-def sensitivity(result: xr.DataTree, threshold: float = PSENSE_THRESHOLD) -> pd.DataFrame | None:
-    """The parameters ArviZ's power-scaling check flags (``psense_summary``: potential
-    prior-data conflict, or a strong prior and a weak likelihood), one row each with the
-    prior's and the likelihood's sensitivity; None when the fit has no ``log_prior`` or
-    no ``log_likelihood`` group to power-scale (a PyMC-sampled or saved-without fit).
-    ArviZ's log message pointing to its guide is not printed: the summary says it."""
+def power_scaling(
+    result: xr.DataTree, var_names: list[str] | None = None, threshold: float = PSENSE_THRESHOLD
+) -> pd.DataFrame | None:
+    """ArviZ's power-scaling sensitivity of ``var_names`` (default: every variable):
+    per parameter, the prior's and the likelihood's sensitivity (the CJS distance of
+    the posterior per unit of log alpha, alpha in 0.99-1.01) and the diagnosis; None
+    when the fit has no ``log_prior`` or no ``log_likelihood`` group. ArviZ's log
+    message pointing to its guide is not printed."""
     if not {"log_prior", "log_likelihood"} <= set(result.children):
         return None
     logger = logging.getLogger("arviz_stats.psense")
     level = logger.level
     logger.setLevel(logging.ERROR)
     try:
-        table = az.psense_summary(result, threshold=threshold)
+        return az.psense_summary(result, var_names=var_names, threshold=threshold)
     finally:
         logger.setLevel(level)
+
+
+def sensitivity(result: xr.DataTree, threshold: float = PSENSE_THRESHOLD) -> pd.DataFrame | None:
+    """The parameters ArviZ's power-scaling check flags (``psense_summary``: potential
+    prior-data conflict, or a strong prior and a weak likelihood), one row each with the
+    prior's and the likelihood's sensitivity; None when the fit has no ``log_prior`` or
+    no ``log_likelihood`` group to power-scale (a PyMC-sampled or saved-without fit).
+    ArviZ's log message pointing to its guide is not printed: the summary says it."""
+    table = power_scaling(result, threshold=threshold)
+    if table is None:
+        return None
     flagged = table[table["diagnosis"].str.startswith("potential")]
     return flagged.rename_axis("parameter").reset_index()[_SENSITIVITY]
 
