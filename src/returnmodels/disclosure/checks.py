@@ -41,6 +41,7 @@ __all__ = [
     "case_level_findings",
     "check_table",
     "count_findings",
+    "findings_listing",
     "looks_like_count",
 ]
 
@@ -241,10 +242,11 @@ def assert_not_case_level(frame: pd.DataFrame, *, id_pattern: str = CASE_ID_PATT
     """Raise :class:`DisclosureError` if ``frame`` holds case rows or identifiers."""
     findings = case_level_findings(frame, source="frame", id_pattern=id_pattern)
     if findings:
-        raise DisclosureError(_listing("frame looks like case-level data", findings))
+        raise DisclosureError(findings_listing("frame looks like case-level data", findings))
 
 
-def _listing(headline: str, findings: Iterable[Finding]) -> str:
+def findings_listing(headline: str, findings: Iterable[Finding]) -> str:
+    """``headline:`` and one indented line per finding: the text of a refusal."""
     return headline + ":\n" + "\n".join(f"  {f}" for f in findings)
 
 

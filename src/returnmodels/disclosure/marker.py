@@ -21,8 +21,8 @@ import pandas as pd
 from returnmodels.disclosure.checks import (
     CASE_ID_PATTERN,
     DisclosureError,
-    _listing,
     check_table,
+    findings_listing,
 )
 from returnmodels.disclosure.rules import DisclosureRules
 from returnmodels.errors import ConfigError
@@ -111,7 +111,7 @@ def write_controlled_csv(
         table, rules, source=str(path), count_columns=counts, id_pattern=id_pattern
     )
     if findings:
-        raise DisclosureError(_listing(f"refusing to write {str(path)!r}", findings))
+        raise DisclosureError(findings_listing(f"refusing to write {str(path)!r}", findings))
     write_table(_whole_counts(table, counts), path)
     marker = {
         "rules": rules.to_dict(),

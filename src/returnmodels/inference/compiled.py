@@ -49,9 +49,11 @@ from pytensor.link.numba.cache import CACHED_SRC_FUNCTIONS
 __all__ = [
     "CACHE_LAYOUT_VERSION",
     "CachedCallbacksModel",
+    "array_expression",
     "callback_cache_dir",
     "compile_callbacks",
     "compile_for_nutpie",
+    "library_versions",
 ]
 
 #: Bump when the generated module changes, so old cache entries are not reused.
@@ -117,7 +119,7 @@ def _graph_key(function) -> str | None:
     return CACHED_SRC_FUNCTIONS.get(getattr(jit_fn, "py_func", None))
 
 
-def _array_expression(offset: int, value: np.ndarray) -> str:
+def array_expression(offset: int, value: np.ndarray) -> str:
     """Numba source reading one data array from the table at ``offset``."""
     shape = ", ".join(f"int(table[{offset + 1 + i}])" for i in range(value.ndim))
     shape = f"({shape},)" if value.ndim == 1 else f"({shape})"
@@ -158,7 +160,8 @@ def _load_module(path: Path, name: str, register: bool = True):
     return module
 
 
-def _versions() -> str:
+def library_versions() -> str:
+    """The versions of the libraries compiled code depends on, for cache keys."""
     return f"numba {numba.__version__} nutpie {nutpie.__version__} pytensor {pytensor.__version__}"
 
 
@@ -237,7 +240,7 @@ def compile_for_nutpie(model):
 
     def arguments(function) -> str:
         return "".join(
-            f", {_array_expression(offsets[var], values[var])}" for var in function.get_shared()
+            f", {array_expression(offsets[var], values[var])}" for var in function.get_shared()
         )
 
     source = _TEMPLATE.format(
@@ -251,7 +254,7 @@ def compile_for_nutpie(model):
     cacheable = bool(pytensor.config.numba__cache) and None not in graph_keys
     digest = hashlib.sha256(
         "\n".join(
-            [f"layout {CACHE_LAYOUT_VERSION}", _versions(), *map(str, graph_keys), source]
+            [f"layout {CACHE_LAYOUT_VERSION}", library_versions(), *map(str, graph_keys), source]
         ).encode()
     ).hexdigest()[:40]
     logp_callback, expand_callback, cacheable = compile_callbacks(

@@ -58,7 +58,7 @@ from scipy.special import gammaln
 
 from returnmodels.data.vocabulary import COMPETING_OUTCOMES, OUTCOMES
 from returnmodels.errors import ConfigError
-from returnmodels.inference.compiled import _array_expression, _versions, compile_callbacks
+from returnmodels.inference.compiled import array_expression, compile_callbacks, library_versions
 from returnmodels.inference.log_prior import formula_log_prior
 from returnmodels.models.formula import (
     FormulaDesign,
@@ -331,7 +331,7 @@ def _engine(family: str = "binomial", general: bool = True) -> _Engine:
     offsets = _offsets()
     table_size = sum(1 + ndim for _, _, ndim in INPUTS)
     args = "".join(
-        ", " + _array_expression(offsets[name], np.empty((0,) * ndim, dtype=dtype))
+        ", " + array_expression(offsets[name], np.empty((0,) * ndim, dtype=dtype))
         for name, dtype, ndim in INPUTS
     )
     source = _TEMPLATE.format(table_size=table_size, args=args)
@@ -341,7 +341,8 @@ def _engine(family: str = "binomial", general: bool = True) -> _Engine:
     graph = pytensor.printing.debugprint([lp, grad, expanded], file="str", print_type=True)
     digest = hashlib.sha256(
         (
-            f"formula engine {ENGINE_VERSION} {family} {general}\n{_versions()}\n{source}\n{graph}"
+            f"formula engine {ENGINE_VERSION} {family} {general}\n"
+            f"{library_versions()}\n{source}\n{graph}"
         ).encode()
     ).hexdigest()[:32]
     logp_callback, expand_callback, cacheable = compile_callbacks(

@@ -46,7 +46,7 @@ from returnmodels.disclosure import (
     write_controlled_csv,
 )
 from returnmodels.disclosure.audit import AuditReport, audit_results, html_findings
-from returnmodels.disclosure.checks import _listing
+from returnmodels.disclosure.checks import findings_listing
 from returnmodels.disclosure.documents import content_findings, document_findings
 from returnmodels.disclosure.figure import PNG_KEY, figure_marker
 from returnmodels.errors import ConfigError
@@ -156,7 +156,7 @@ class RunFolder:
 
     def _write_text(self, text: str, name: str, findings) -> Path:
         if findings:
-            raise DisclosureError(_listing(f"refusing to write {name!r}", findings))
+            raise DisclosureError(findings_listing(f"refusing to write {name!r}", findings))
         path = self.path / name
         with atomic_write(path) as temporary:
             temporary.write_text(text, encoding="utf-8")
