@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,13 +31,13 @@ def _conda_dependencies() -> dict[str, str]:
     for entry in environment["dependencies"]:
         if isinstance(entry, str) and entry != "pip":
             name, spec = re.match(r"^([A-Za-z0-9_.-]+)\s*(.*)$", entry).groups()
-            conda[name.lower()] = spec.replace(" ", "")
+            conda[name.lower()] = str(SpecifierSet(spec.replace(" ", "")))
     return conda
 
 
 def test_environment_yml_mirrors_pyproject():
     conda = _conda_dependencies()
-    expected = {"python": PYPROJECT["project"]["requires-python"]}
+    expected = {"python": str(SpecifierSet(PYPROJECT["project"]["requires-python"]))}
     for line in PYPROJECT["project"]["dependencies"]:
         requirement = Requirement(line)
         expected[requirement.name.lower()] = str(requirement.specifier)
