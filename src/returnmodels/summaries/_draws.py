@@ -28,6 +28,7 @@ from returnmodels.models.prediction import encode_rows, predict_eta, stack_draws
 
 __all__ = [
     "HDI_PROB",
+    "draw_chunks",
     "interval",
     "outcome_probabilities",
     "posterior_of",
@@ -64,7 +65,8 @@ def ppc_table(by, levels, n, observed, replicated, prob: float = HDI_PROB) -> pd
     return pd.DataFrame(rows)
 
 
-def _chunks(posterior: xr.Dataset):
+def draw_chunks(posterior: xr.Dataset):
+    """Slices of the stacked draws, a few hundred at a time (memory: draws x cells)."""
     n = posterior.sizes["sample"]
     for start in range(0, n, _CHUNK):
         yield slice(start, min(n, start + _CHUNK))
@@ -118,7 +120,7 @@ def weighted_mean(
     if isinstance(frame, pd.DataFrame):
         frame = encode_rows(design, frame)
     out = []
-    for draws in _chunks(posterior):
+    for draws in draw_chunks(posterior):
         p = outcome_probabilities(posterior, design, frame, draws, **kwargs)
         out.append(np.einsum("sro,r->so", p, w))
     return np.concatenate(out, axis=0)  # samples ordered by draw chunk; fine for summaries

@@ -17,7 +17,7 @@ from returnmodels.models.design import Design
 from returnmodels.models.prediction import encode_rows
 from returnmodels.summaries._draws import (
     HDI_PROB,
-    _chunks,
+    draw_chunks,
     outcome_probabilities,
     posterior_of,
     ppc_table,
@@ -47,7 +47,7 @@ def ppc_shares(
     rng = np.random.default_rng(random_seed)
     rows = encode_rows(design, design.cells)
     replicated = []
-    for draws in _chunks(posterior):
+    for draws in draw_chunks(posterior):
         p = outcome_probabilities(posterior, design, rows, draws)[:, :, 0]
         replicated.append(rng.binomial(trials, p) @ indicator / n)
     replicated = np.concatenate(replicated, axis=0)
