@@ -56,6 +56,7 @@ def compiled_small(small_cases):
     return model, compile_for_nutpie(model)
 
 
+@pytest.mark.sampling
 def test_callbacks_give_pymcs_log_density_and_gradient(compiled_small):
     model, compiled = compiled_small
     rng = np.random.default_rng(1)
@@ -83,6 +84,7 @@ def test_draws_are_nutpies_own(compiled_small):
         np.testing.assert_array_equal(ours[name].values, theirs[name].values, err_msg=name)
 
 
+@pytest.mark.sampling
 def test_other_data_of_the_same_shape_reuse_the_callbacks(small_cases, compiled_small):
     """The cached callbacks read the new data: a stale copy of the old data would give
     the first model's log density."""
@@ -99,6 +101,7 @@ def test_other_data_of_the_same_shape_reuse_the_callbacks(small_cases, compiled_
     assert abs(logp - _pymc_logp_and_gradient(first_model, first, x)[0]) > 1.0
 
 
+@pytest.mark.sampling
 def test_a_new_process_loads_the_callbacks_from_disk(small_cases, compiled_small, tmp_path):
     path = tmp_path / "cases.parquet"
     small_cases.to_parquet(path)

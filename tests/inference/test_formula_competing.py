@@ -111,6 +111,7 @@ def _reference_log_density(stage: FormulaDesign, theta: np.ndarray) -> float:
     return float(lp + np.sum(counts * log_p))
 
 
+@pytest.mark.sampling
 def test_multinomial_log_density_is_the_model_written_out(small_cases):
     stage = competing_stage(build_formula_design(small_cases, SMALL, reference=REFERENCE))
     arrays, layout = engine_inputs(stage)
@@ -152,6 +153,7 @@ def test_a_variance_near_zero_is_sampled_non_centred(small_cases):
     assert np.array_equal(centred(shuffled, block), centred(original, original.blocks[0]))
 
 
+@pytest.mark.sampling
 def test_a_competing_fit_holds_both_stages(small_cases, tmp_path):
     result = fit(
         small_cases, formula=SMALL, reference=REFERENCE, draws=200, tune=200, chains=2,

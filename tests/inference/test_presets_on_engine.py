@@ -51,6 +51,7 @@ def test_registered_priors_reach_the_engine(small_cases):
     assert "nationality_corr" in layout.names
 
 
+@pytest.mark.sampling
 def test_a_prior_the_engine_lacks_samples_the_pymc_model(small_cases):
     result = fit(
         small_cases, "varying_intercepts", draws=100, tune=100, chains=1, progressbar=False,
