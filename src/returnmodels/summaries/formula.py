@@ -98,11 +98,19 @@ def _average_outcome_shares(stages, X, encoded, weights) -> np.ndarray:
 
 
 def _eta(draws: _Draws, X, encoded, part: slice, skip: frozenset[int] = frozenset()):
+    """(draws in ``part``, rows): the linear predictor of the rows ``X`` / ``encoded``.
+    Each block's effects are gathered one column at a time at the rows' levels (no
+    draws x rows x width temporary), and an intercept column (all ones) is added as
+    gathered, without multiplying by one."""
     eta = draws.beta[part] @ X.T
     for b, (index, values) in enumerate(encoded):
         if b in skip:
             continue
-        eta += np.einsum("sjm,jm->sj", draws.effects[b][part][:, index, :], values)
+        effects = draws.effects[b][part]
+        for r in range(values.shape[1]):
+            gathered = np.take(effects[:, :, r], index, axis=1)
+            column = values[:, r]
+            eta += gathered if np.all(column == 1.0) else gathered * column
     return eta
 
 
@@ -117,6 +125,53 @@ def _average_share(draws, X, encoded, weights, skip=frozenset(), extra=None) -> 
             eta = eta + extra(part)
         out[part] = expit(eta) @ w
     return out
+
+
+def _average_shares(draws, X, encoded, setting, weights) -> np.ndarray:
+    """Per draw and setting (S, K): the ``weights``-average of inverse-logit eta over
+    the rows of each setting (``setting[r]``: the setting row ``r`` belongs to, 0..K-1),
+    all settings in one pass over the draws (one matrix product per chunk)."""
+    weights = np.asarray(weights, float)
+    K = int(setting.max()) + 1 if len(setting) else 0
+    W = np.zeros((len(setting), K))
+    W[np.arange(len(setting)), setting] = weights / np.bincount(setting, weights, K)[setting]
+    out = np.empty((draws.n, K))
+    for start in range(0, draws.n, _CHUNK):
+        part = slice(start, min(draws.n, start + _CHUNK))
+        out[part] = expit(_eta(draws, X, encoded, part)) @ W
+    return out
+
+
+def _collapsed(frame: pd.DataFrame, weights: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+    """The distinct rows of ``frame`` and the summed ``weights`` of each. Rows alike in
+    every column have the same linear predictor, so an average over the distinct rows
+    with their summed weights is the average over all rows: a margin that sets a
+    variable to one value averages over far fewer rows (setting ``n_procedures`` merges
+    the cells that differed only in it)."""
+    codes = (
+        frame.groupby(list(frame.columns), sort=False, observed=True, dropna=False)
+        .ngroup()
+        .to_numpy()
+    )
+    first = np.unique(codes, return_index=True)[1]
+    summed = np.bincount(codes, weights=np.asarray(weights, float), minlength=len(first))
+    return frame.iloc[first].reset_index(drop=True), summed
+
+
+def _settings(design: FormulaDesign, predictor: str, levels: Sequence):
+    """Every cell set to each of ``levels`` of ``predictor`` in turn, collapsed
+    (:func:`_collapsed`) and encoded at once: ``(X, encoded, setting, weights)`` with
+    ``setting`` the index into ``levels`` of each row."""
+    frames, weights = [], []
+    for value in levels:
+        frame = _cells(design)
+        frame[predictor] = value
+        frame, summed = _collapsed(frame, design.trials)
+        frames.append(frame)
+        weights.append(summed)
+    X, encoded = design.encode(pd.concat(frames, ignore_index=True))
+    setting = np.repeat(np.arange(len(frames)), [len(f) for f in frames])
+    return X, encoded, setting, np.concatenate(weights)
 
 
 def _cells(design: FormulaDesign) -> pd.DataFrame:
@@ -164,18 +219,22 @@ def formula_margins(
                 f"no margins of {predictor!r}: the formula's variables are "
                 f"{sorted(set(design.cells.columns) - design.factors)}"
             )
-        for value in levels:
-            frame = _cells(design)
-            frame[predictor] = value
-            X, encoded = design.encode(frame)
+        levels = list(levels)
+        if not levels:
+            continue
+        X, encoded, setting, weights = _settings(design, predictor, levels)
+        if not competing:
+            shares = _average_shares(draws, X, encoded, setting, weights)
+        for k, value in enumerate(levels):
             row = {"predictor": predictor, "value": str(value)}
             if not competing:
-                share = _average_share(draws, X, encoded, design.trials)
-                rows.append(row | interval(share, prob))
+                rows.append(row | interval(shares[:, k], prob))
                 continue
-            shares = _average_outcome_shares(stages, X, encoded, design.trials)
-            for k, outcome in enumerate(OUTCOMES):
-                rows.append({"outcome": outcome} | row | interval(shares[:, k], prob))
+            at = setting == k
+            part = [(index[at], values[at]) for index, values in encoded]
+            outcome_shares = _average_outcome_shares(stages, X[at], part, weights[at])
+            for j, outcome in enumerate(OUTCOMES):
+                rows.append({"outcome": outcome} | row | interval(outcome_shares[:, j], prob))
     columns = ["predictor", "value", "mean", "hdi_lower", "hdi_upper"]
     return pd.DataFrame(rows, columns=["outcome", *columns] if competing else columns)
 
