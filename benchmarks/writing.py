@@ -8,7 +8,7 @@ For the study model, the README's interaction and its crossed-interaction formul
 (:data:`FORMULAS`), fitted on the bundled 118,000 cases with the default settings (4
 chains x 1000 + 1000 tune): the sampling time (``compile_and_sample_s - compile_s`` of
 the fit's ``returnmodels_timings``); then, in the same process, the writer that
-``returnmodels fit`` and notebook 02 share (:func:`~returnmodels.report.notebook.write_fit_outputs`),
+``returnmodels fit`` and notebook 02 share (``write_fit_outputs``),
 whole, into a fresh folder: the total reported against sampling, measured first as
 after a fit (it pays the first-use costs: imports, font caches); then each part of it
 again, timed separately in the writer's order. Notebook 02 also shows the
