@@ -45,6 +45,9 @@ __all__ = [
 ]
 
 _CHUNK = 250  # draws at a time: rows x draws stays small
+#: At most this many draws x rows at a time where all settings of a variable are
+#: stacked (tens of thousands of rows): the temporaries stay in cache.
+_CHUNK_ELEMENTS = 2**20
 
 
 def is_formula_fit(result: xr.DataTree) -> bool:
@@ -136,8 +139,9 @@ def _average_shares(draws, X, encoded, setting, weights) -> np.ndarray:
     W = np.zeros((len(setting), K))
     W[np.arange(len(setting)), setting] = weights / np.bincount(setting, weights, K)[setting]
     out = np.empty((draws.n, K))
-    for start in range(0, draws.n, _CHUNK):
-        part = slice(start, min(draws.n, start + _CHUNK))
+    chunk = max(1, min(_CHUNK, _CHUNK_ELEMENTS // max(1, len(setting))))
+    for start in range(0, draws.n, chunk):
+        part = slice(start, min(draws.n, start + chunk))
         out[part] = expit(_eta(draws, X, encoded, part)) @ W
     return out
 
