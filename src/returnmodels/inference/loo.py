@@ -4,7 +4,9 @@ A fresh fit holds the pointwise log-likelihood (draws x cells). Saved results ke
 ``loo`` group with the pointwise PSIS-LOO results (:func:`loo_group`: ``elpd_i`` and
 ``pareto_k`` per cell, the totals as attributes), and the log-likelihood itself when it
 is small (:data:`returnmodels.inference.results.LOG_LIKELIHOOD_MAX_BYTES`);
-:func:`pointwise_loo` reads either.
+:func:`pointwise_loo` reads either. The ``loo`` group is computed for every cell at once
+(:func:`fast_loo`, :mod:`returnmodels.inference.psis`): ArviZ's numbers, to the rounding
+of the float32 log-likelihood, where ``az.loo`` smooths one cell at a time in Python.
 
 LOO here is leave-one-*cell*-out: a fit's observations are its aggregated cells (the
 cases that share every predictor's value), so each PSIS weight leaves out a whole cell
@@ -27,6 +29,7 @@ import xarray as xr
 from arviz_stats.utils import ELPDData, ELPDDataLOOKFold
 
 from returnmodels.errors import ConfigError
+from returnmodels.inference.psis import good_k, psis_loo, relative_efficiency
 from returnmodels.models.design import Design
 
 __all__ = [
@@ -34,6 +37,7 @@ __all__ = [
     "PARETO_K_GOOD",
     "GroupedKFold",
     "cell_table",
+    "fast_loo",
     "loo_group",
     "pareto_note",
     "pointwise_loo",
@@ -86,8 +90,10 @@ def pointwise_loo(result: xr.DataTree) -> ELPDData:
 
 
 def loo_group(result: xr.DataTree) -> xr.Dataset:
-    """The pointwise PSIS-LOO results of ``result`` as a small dataset (see the module)."""
-    loo = pointwise_loo(result)
+    """The pointwise PSIS-LOO results of ``result`` as a small dataset (see the module):
+    from its log-likelihood, every cell at once (:func:`fast_loo`), else as
+    :func:`pointwise_loo` reads them."""
+    loo = fast_loo(result) if "log_likelihood" in result.children else pointwise_loo(result)
     attrs = {key: getattr(loo, key) for key in _LOO_ATTRS}
     attrs = {k: (int(v) if isinstance(v, bool | np.bool_) else v) for k, v in attrs.items()}
     return xr.Dataset(
@@ -117,6 +123,41 @@ def refit_cells(loo: ELPDData) -> list[int]:
     """The cells whose PSIS estimate an exact refit replaced
     (:func:`returnmodels.inference.kfold.reloo`); none for plain PSIS-LOO."""
     return list(loo.elpd_i.attrs.get("refit_cells", [])) if loo.elpd_i is not None else []
+
+
+def fast_loo(result: xr.DataTree) -> ELPDData:
+    """What :func:`pointwise_loo` gives from a log-likelihood (the same numbers, to the
+    rounding of the stored float32 log-likelihood), with the Pareto smoothing and the
+    pointwise sums done for every cell at once (:func:`~returnmodels.inference.psis.psis_loo`)
+    instead of ArviZ's one cell at a time, which took seconds on the bundled data."""
+    name = response_of(result)
+    log_likelihood = result["log_likelihood"][name]
+    cells = [d for d in log_likelihood.dims if d not in ("chain", "draw")]
+    ordered = log_likelihood.transpose(*cells, "chain", "draw")
+    n_samples = ordered.sizes["chain"] * ordered.sizes["draw"]
+    values = np.ascontiguousarray(ordered.values).reshape(-1, n_samples)
+    r_eff = relative_efficiency(result["posterior"].to_dataset())
+    elpd_i, pareto_k, p_loo_i = psis_loo(values, r_eff)
+    coords = {d: ordered.coords[d] for d in cells if d in ordered.coords}
+    shape = ordered.shape[:-2]
+    pointwise = {
+        key: xr.DataArray(value.astype("float64").reshape(shape), dims=cells, coords=coords)
+        for key, value in (("elpd_i", elpd_i), ("pareto_k", pareto_k), ("p_loo_i", p_loo_i))
+    }
+    elpd, se, p, _ = pointwise["elpd_i"].azstats.loo_summary(pointwise["p_loo_i"])
+    threshold = good_k(n_samples)
+    return ELPDData(
+        elpd=elpd,
+        se=se,
+        p=p,
+        n_samples=n_samples,
+        n_data_points=int(np.prod(shape)),
+        scale="log",
+        warning=bool(np.any(pareto_k > threshold)),
+        good_k=threshold,
+        elpd_i=pointwise["elpd_i"],
+        pareto_k=pointwise["pareto_k"],
+    )
 
 
 def pareto_note(loo: ELPDData) -> str:

@@ -139,9 +139,10 @@ def fit_axis_labels(figure, fill: float = 0.95, smallest: float = 6.0) -> None:
     ``region:nationality_sigma``, beside a short panel of a stacked trace plot) into the
     panel, so that it no longer runs into the next panel's: broken in two at the ``:`` or
     ``_`` nearest its middle where it would have to shrink by more than a third, then a
-    smaller font, down to ``smallest`` points. The figure is laid out once; each label is
-    measured on its own (a full draw per label cost seconds on a 36-panel trace plot)."""
-    figure.canvas.draw()
+    smaller font, down to ``smallest`` points. The figure is laid out once, without
+    rasterising it (saving renders it anyway: the PNG is the same); each label is measured
+    on its own (a full draw per label cost seconds on a 36-panel trace plot)."""
+    figure.draw_without_rendering()
     renderer = figure.canvas.get_renderer()
     for axis in figure.axes:
         label = axis.yaxis.label

@@ -37,6 +37,10 @@ from returnmodels.models.formula import FormulaDesign, group_labels
 from returnmodels.summaries._draws import HDI_PROB, interval, posterior_of, ppc_table
 
 __all__ = [
+    "FitDraws",
+    "average_outcome_shares",
+    "average_share",
+    "cells_frame",
     "formula_contrast",
     "formula_group_effects",
     "formula_margins",
@@ -46,13 +50,18 @@ __all__ = [
 ]
 
 _CHUNK = 250  # draws at a time: rows x draws stays small
+#: At most this many draws x rows at a time where all settings of a variable are
+#: stacked (tens of thousands of rows): the temporaries stay in cache.
+_CHUNK_ELEMENTS = 2**20
+#: Up to this many common columns the linear predictor is an einsum (see :func:`_eta`).
+_FEW_COLUMNS = 16
 
 
 def is_formula_fit(result: xr.DataTree) -> bool:
     return result.attrs.get("returnmodels_model") == "formula"
 
 
-class _Draws:
+class FitDraws:
     """The posterior as arrays: beta (S, P) and each block's effects (S, J, m); of stage
     1, or with ``outcome`` of one non-reference outcome's linear predictor in stage 2
     of the competing-outcomes family (its ``competing_`` parameters)."""
@@ -80,7 +89,7 @@ class _Draws:
         self.n = n
 
 
-def _average_outcome_shares(stages, X, encoded, weights) -> np.ndarray:
+def average_outcome_shares(stages, X, encoded, weights) -> np.ndarray:
     """Per draw (S, 6): the case-weighted mean of each outcome's probability over the
     rows, p = (1 - q) softmax(0, eta_2) with q the uptake's, in ``OUTCOMES`` order."""
     uptake, others = stages
@@ -98,16 +107,27 @@ def _average_outcome_shares(stages, X, encoded, weights) -> np.ndarray:
     return out
 
 
-def _eta(draws: _Draws, X, encoded, part: slice, skip: frozenset[int] = frozenset()):
-    eta = draws.beta[part] @ X.T
+def _eta(draws: FitDraws, X, encoded, part: slice, skip: frozenset[int] = frozenset()):
+    """(draws in ``part``, rows): the linear predictor of the rows ``X`` / ``encoded``.
+    Each block's effects are gathered one column at a time at the rows' levels (no
+    draws x rows x width temporary), and an intercept column (all ones) is added as
+    gathered, without multiplying by one. A design of a few columns (most formulas)
+    is multiplied out by einsum, not BLAS: on such a skinny product BLAS's threads cost
+    more than the product itself when the cores are busy (3x at load 5 on 2 cores)."""
+    beta = draws.beta[part]
+    eta = np.einsum("sp,rp->sr", beta, X) if X.shape[1] <= _FEW_COLUMNS else beta @ X.T
     for b, (index, values) in enumerate(encoded):
         if b in skip:
             continue
-        eta += np.einsum("sjm,jm->sj", draws.effects[b][part][:, index, :], values)
+        effects = draws.effects[b][part]
+        for r in range(values.shape[1]):
+            gathered = np.take(effects[:, :, r], index, axis=1)
+            column = values[:, r]
+            eta += gathered if np.all(column == 1.0) else gathered * column
     return eta
 
 
-def _average_share(draws, X, encoded, weights, skip=frozenset(), extra=None) -> np.ndarray:
+def average_share(draws, X, encoded, weights, skip=frozenset(), extra=None) -> np.ndarray:
     """Per draw: the case-weighted mean of inverse-logit eta over the rows."""
     out = np.empty(draws.n)
     w = np.asarray(weights, float) / np.sum(weights)
@@ -120,7 +140,60 @@ def _average_share(draws, X, encoded, weights, skip=frozenset(), extra=None) -> 
     return out
 
 
-def _cells(design: FormulaDesign) -> pd.DataFrame:
+def _average_shares(draws, X, encoded, setting, weights) -> np.ndarray:
+    """Per draw and setting (S, K): the ``weights``-average of inverse-logit eta over
+    the rows of each setting (``setting[r]``: the setting row ``r`` belongs to, 0..K-1,
+    the rows of a setting together and in order, as :func:`_settings` stacks them), all
+    settings in one pass over the draws: each chunk's weighted shares summed per
+    setting's block of rows."""
+    setting = np.asarray(setting)
+    K = int(setting[-1]) + 1 if len(setting) else 0
+    if np.any(np.diff(setting) < 0) or np.unique(setting).size != K:
+        raise ValueError("the rows of each setting must be together, settings 0, 1, ... in order")
+    normalised = np.asarray(weights, float) / np.bincount(setting, weights, K)[setting]
+    starts = np.searchsorted(setting, np.arange(K))
+    out = np.empty((draws.n, K))
+    chunk = max(1, min(_CHUNK, _CHUNK_ELEMENTS // max(1, len(setting))))
+    for start in range(0, draws.n, chunk):
+        part = slice(start, min(draws.n, start + chunk))
+        out[part] = np.add.reduceat(expit(_eta(draws, X, encoded, part)) * normalised, starts, 1)
+    return out
+
+
+def _collapsed(frame: pd.DataFrame, weights: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+    """The distinct rows of ``frame`` and the summed ``weights`` of each. Rows alike in
+    every column have the same linear predictor, so an average over the distinct rows
+    with their summed weights is the average over all rows: a margin that sets a
+    variable to one value averages over far fewer rows (setting ``n_procedures`` merges
+    the cells that differed only in it)."""
+    codes = (
+        frame.groupby(list(frame.columns), sort=False, observed=True, dropna=False)
+        .ngroup()
+        .to_numpy()
+    )
+    first = np.unique(codes, return_index=True)[1]
+    summed = np.bincount(codes, weights=np.asarray(weights, float), minlength=len(first))
+    return frame.iloc[first].reset_index(drop=True), summed
+
+
+def _settings(design: FormulaDesign, predictor: str, levels: Sequence):
+    """Every cell set to each of ``levels`` of ``predictor`` in turn, collapsed
+    (:func:`_collapsed`) and encoded at once: ``(X, encoded, setting, weights)`` with
+    ``setting`` the index into ``levels`` of each row."""
+    frames, weights = [], []
+    for value in levels:
+        frame = cells_frame(design)
+        frame[predictor] = value
+        frame, summed = _collapsed(frame, design.trials)
+        frames.append(frame)
+        weights.append(summed)
+    X, encoded = design.encode(pd.concat(frames, ignore_index=True))
+    setting = np.repeat(np.arange(len(frames)), [len(f) for f in frames])
+    return X, encoded, setting, np.concatenate(weights)
+
+
+def cells_frame(design: FormulaDesign) -> pd.DataFrame:
+    """A copy of the design's cells, to set counterfactual values on."""
     return design.cells.copy()
 
 
@@ -152,10 +225,10 @@ def formula_margins(
     """Margins table (predictor, value, mean, hdi_lower, hdi_upper) of a formula fit;
     ``values`` maps variables to the values to set (default :func:`default_values`)."""
     design = FormulaDesign.from_result(result)
-    draws = _Draws(result, design)
+    draws = FitDraws(result, design)
     competing = design.outcome_counts is not None
     stages = (
-        (draws, [_Draws(result, design, o) for o in NONREFERENCE_OUTCOMES]) if competing else None
+        (draws, [FitDraws(result, design, o) for o in NONREFERENCE_OUTCOMES]) if competing else None
     )
     values = default_values(design) if values is None else values
     rows = []
@@ -165,18 +238,22 @@ def formula_margins(
                 f"no margins of {predictor!r}: the formula's variables are "
                 f"{sorted(set(design.cells.columns) - design.factors)}"
             )
-        for value in levels:
-            frame = _cells(design)
-            frame[predictor] = value
-            X, encoded = design.encode(frame)
+        levels = list(levels)
+        if not levels:
+            continue
+        X, encoded, setting, weights = _settings(design, predictor, levels)
+        if not competing:
+            shares = _average_shares(draws, X, encoded, setting, weights)
+        for k, value in enumerate(levels):
             row = {"predictor": predictor, "value": str(value)}
             if not competing:
-                share = _average_share(draws, X, encoded, design.trials)
-                rows.append(row | interval(share, prob))
+                rows.append(row | interval(shares[:, k], prob))
                 continue
-            shares = _average_outcome_shares(stages, X, encoded, design.trials)
-            for k, outcome in enumerate(OUTCOMES):
-                rows.append({"outcome": outcome} | row | interval(shares[:, k], prob))
+            at = setting == k
+            part = [(index[at], values[at]) for index, values in encoded]
+            outcome_shares = average_outcome_shares(stages, X[at], part, weights[at])
+            for j, outcome in enumerate(OUTCOMES):
+                rows.append({"outcome": outcome} | row | interval(outcome_shares[:, j], prob))
     columns = ["predictor", "value", "mean", "hdi_lower", "hdi_upper"]
     return pd.DataFrame(rows, columns=["outcome", *columns] if competing else columns)
 
@@ -205,7 +282,7 @@ def _as_level(design: FormulaDesign, factor: str, level: str) -> pd.DataFrame:
     rows = np.flatnonzero(labels.to_numpy() == str(level))
     if not len(rows):
         raise ConfigError(f"{factor!r} has no level {level!r}")
-    frame = _cells(design)
+    frame = cells_frame(design)
     source = design.cells.iloc[rows[0]]
     for column in [*variables, *_group_level_variables(design, factor)]:
         frame[column] = source[column]
@@ -220,11 +297,11 @@ def formula_contrast(
     and the odds ratio at the first cell's other values. Mean, HDI, P(> 0 or > 1)."""
     design = FormulaDesign.from_result(result)
     factor = _factor(design, group)
-    draws = _Draws(result, design)
+    draws = FitDraws(result, design)
     shares, etas = [], []
     for level in (a, b):
         X, encoded = design.encode(_as_level(design, factor, level))
-        shares.append(_average_share(draws, X, encoded, design.trials))
+        shares.append(average_share(draws, X, encoded, design.trials))
         first = [(index[:1], values[:1]) for index, values in encoded]
         etas.append(_eta(draws, X[:1], first, slice(None))[:, 0])
     diff = shares[0] - shares[1]
@@ -256,14 +333,14 @@ def formula_group_effects(
     )
     block = design.blocks[b]
     column = block.columns.index("Intercept") if "Intercept" in block.columns else 0
-    draws = _Draws(result, design)
-    X, encoded = design.encode(_cells(design))
+    draws = FitDraws(result, design)
+    X, encoded = design.encode(cells_frame(design))
     successes, trials = design.successes, design.trials
     rows = []
     for j, level in enumerate(block.levels):
         mask = block.index == j
         part = [(index[mask], values[mask]) for index, values in encoded]
-        share = _average_share(draws, X[mask], part, trials[mask])
+        share = average_share(draws, X[mask], part, trials[mask])
         row = {factor: level, "n": int(trials[mask].sum())}
         row["raw_share"] = successes[mask].sum() / trials[mask].sum()
         row |= {f"share_{k}": v for k, v in interval(share, prob).items()}
@@ -272,7 +349,7 @@ def formula_group_effects(
     return pd.DataFrame(rows)
 
 
-def _covariance_draws(draws: _Draws, block, rng) -> np.ndarray:
+def _covariance_draws(draws: FitDraws, block, rng) -> np.ndarray:
     """One new level's effects per draw, (S, m), from N(0, D Omega D)."""
     sigma = np.stack(
         [draws.posterior[f"{block.column_name(r)}_sigma"].values for r in range(block.width)],
@@ -316,12 +393,12 @@ def formula_new_group(
     missing = [v for v in needed if v not in (group_values or {})]
     if missing:
         raise ConfigError(f"give the new level's group-level predictor(s) {missing}")
-    frame = _cells(design)
+    frame = cells_frame(design)
     for name, value in (group_values or {}).items():
         if name not in needed:
             raise ConfigError(f"{name!r} is not a group-level predictor of {factor!r}: {needed}")
         frame[name] = value
-    draws = _Draws(result, design)
+    draws = FitDraws(result, design)
     X, encoded = design.encode(frame)
     skip = frozenset(b for b, block in enumerate(design.blocks) if block.factor == factor)
     extra = None
@@ -332,7 +409,7 @@ def formula_new_group(
         def extra(part):
             return sum(new_effects[b][part] @ encoded[b][1].T for b in new_effects)
 
-    share = _average_share(draws, X, encoded, design.trials, skip=skip, extra=extra)
+    share = average_share(draws, X, encoded, design.trials, skip=skip, extra=extra)
     row = {"group": factor, "new_groups": new_groups, **(group_values or {})}
     return pd.DataFrame([row | interval(share, prob)])
 
@@ -353,7 +430,7 @@ def formula_ppc(
     indicator[np.arange(len(codes)), codes] = 1.0
     n = design.trials @ indicator
     observed = (design.successes @ indicator) / n
-    draws = _Draws(result, design)
+    draws = FitDraws(result, design)
     encoded = [(b.index, b.values) for b in design.blocks]
     rng = np.random.default_rng(random_seed)
     replicated = np.empty((draws.n, len(levels)))

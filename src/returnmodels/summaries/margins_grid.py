@@ -45,10 +45,10 @@ from returnmodels.summaries._draws import (
     weighted_mean,
 )
 from returnmodels.summaries.formula import (
-    _average_outcome_shares,
-    _average_share,
-    _cells,
-    _Draws,
+    FitDraws,
+    average_outcome_shares,
+    average_share,
+    cells_frame,
     default_values,
     is_formula_fit,
 )
@@ -80,10 +80,10 @@ class Counterfactuals:
 
     def __init__(self, result: xr.DataTree):
         self.design = FormulaDesign.from_result(result)
-        self.draws = _Draws(result, self.design)
+        self.draws = FitDraws(result, self.design)
         self.competing = self.design.outcome_counts is not None
         self.stages = (
-            (self.draws, [_Draws(result, self.design, o) for o in NONREFERENCE_OUTCOMES])
+            (self.draws, [FitDraws(result, self.design, o) for o in NONREFERENCE_OUTCOMES])
             if self.competing
             else None
         )
@@ -117,15 +117,15 @@ class Counterfactuals:
     def shares(self, setting: Mapping[str, object]) -> np.ndarray:
         """(draws, outcomes): the case-weighted average predicted share with every cell
         set to ``setting`` (variable -> value), per draw."""
-        frame = _cells(self.design)
+        frame = cells_frame(self.design)
         for variable, value in setting.items():
             self.check(variable)
             frame[variable] = value
         X, encoded = self.design.encode(frame)
         weights = self.design.trials
         if self.stages is None:
-            return _average_share(self.draws, X, encoded, weights)[:, None]
-        return _average_outcome_shares(self.stages, X, encoded, weights)
+            return average_share(self.draws, X, encoded, weights)[:, None]
+        return average_outcome_shares(self.stages, X, encoded, weights)
 
 
 def default_margin_values(design: Design) -> dict[str, list]:
