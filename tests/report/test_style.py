@@ -54,33 +54,3 @@ def test_percent_ticks_are_not_rounded_to_wrong_values():
     ticks = [t.get_text() for t in ax.get_yticklabels()]
     plt.close(fig)
     assert "12,5%" in ticks and "12.5%" not in ticks, ticks
-
-
-def test_a_long_axis_label_is_shrunk_to_its_panel():
-    figure, axes = plt.subplots(4, 1, figsize=(6, 5))
-    for axis in axes:
-        axis.set_ylabel("region:nationality_sigma", fontsize=14)
-    axes[0].set_ylabel("x", fontsize=14)
-    style.fit_axis_labels(figure)
-    figure.canvas.draw()
-    for axis in axes[1:]:
-        label = axis.yaxis.label
-        assert label.get_fontsize() < 14
-        assert label.get_window_extent().height <= axis.get_window_extent().height
-    assert axes[0].yaxis.label.get_fontsize() == 14  # a short label is left as it is
-    plt.close(figure)
-
-
-def test_a_row_of_titles_clears_the_tick_labels_above():
-    figure, axes = plt.subplots(2, 4, figsize=(15, 4))  # ArviZ's rank plot of 8 panels
-    for axis in axes.flat:
-        axis.set_title("closing_year_sigma")
-        axis.set_xlabel("Fractional ranks")
-    style.lay_out_panels(figure)
-    figure.canvas.draw()
-    renderer = figure.canvas.get_renderer()
-    for upper, lower in zip(axes[0], axes[1], strict=True):
-        title = lower.title.get_window_extent(renderer)
-        above = upper.get_tightbbox(renderer)  # the panel with its ticks and x-label
-        assert title.y1 <= above.y0, (title, above)
-    plt.close(figure)

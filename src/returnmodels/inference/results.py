@@ -86,26 +86,26 @@ def save_result(
 ) -> Path:
     """Write ``result`` as NetCDF, atomically.
 
-    Beside the posterior, a fit with one observed variable gets a ``loo`` group: the
-    pointwise PSIS-LOO results (a few hundred kB), which is what model comparison uses.
     The pointwise log-likelihood (draws x cells) follows ArviZ's convention and is kept
     as the ``log_likelihood`` group, so that ``az.loo`` and ``az.compare`` work on the
     saved file, when it takes at most :data:`LOG_LIKELIHOOD_MAX_BYTES`; above that it is
-    left out (``log_likelihood=True`` or ``False`` decides instead).
+    left out (``log_likelihood=True`` or ``False`` decides instead), and a fit with one
+    observed variable gets a ``loo`` group in its place: the pointwise PSIS-LOO results
+    (a few hundred kB), what model comparison reads when the log-likelihood is gone.
     """
     _attr(result, "model")
     path = Path(path)
     saved = result.copy()
     present = "log_likelihood" in result.children
     single = present and len(result["log_likelihood"].data_vars) == 1
-    if single and "loo" not in result.children:
-        try:
-            saved["loo"] = xr.DataTree(loo_group(result))
-        except ValueError:  # PSIS cannot smooth (a cell whose log-likelihood is constant)
-            pass  # no loo group: model comparison says why from the log-likelihood
     if log_likelihood is None:
         size = result["log_likelihood"].to_dataset().nbytes if present else 0
         log_likelihood = size <= LOG_LIKELIHOOD_MAX_BYTES
+    if single and not log_likelihood and "loo" not in result.children:
+        try:
+            saved["loo"] = xr.DataTree(loo_group(result))
+        except ValueError:  # PSIS cannot smooth (a cell whose log-likelihood is constant)
+            pass  # no loo group: model comparison says why
     if not log_likelihood and present:
         del saved["log_likelihood"]
     with atomic_write(path) as temporary:

@@ -28,7 +28,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import arviz_plots as azp
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -61,9 +60,10 @@ from returnmodels.models import column_spec
 from returnmodels.models.design import Design
 from returnmodels.paths import bundled_cases, formula_run_name, results_root, run_output
 from returnmodels.report import style
+from returnmodels.report.convergence_figures import plot_rank_ecdf, plot_traces
 from returnmodels.report.labels import text
 from returnmodels.report.model_figures import plot_elpd_differences, plot_margins
-from returnmodels.report.run_folder import Figure, RunFolder, matplotlib_figure
+from returnmodels.report.run_folder import Figure, RunFolder
 from returnmodels.simulate import simulate_cases
 from returnmodels.simulate.targets import COOPERATION_MARGINS, PROCEDURE_MARGINS
 from returnmodels.summaries import (
@@ -281,8 +281,9 @@ def save_convergence_plots(
     result: xr.DataTree, folder: RunFolder, names: list[str] | None = None
 ) -> list[Figure]:
     """Rank plots and trace plots of the population-level parameters (``rank.png``,
-    ``trace.png``; ArviZ 1.x :func:`arviz_plots.plot_rank` / ``plot_trace_dist``), at
-    most :data:`MAX_PANELS` panels, constant ones (a correlation's diagonal) left out.
+    ``trace.png``; :mod:`returnmodels.report.convergence_figures`: the fractional-rank
+    Delta-ECDF per chain and the thinned draws, drawn directly), at most
+    :data:`MAX_PANELS` panels, constant ones (a correlation's diagonal) left out.
     A fit of one chain has the rank plot of its two halves.
     ``names``: the parameters to consider (default :func:`population_parameters`)."""
     posterior = result["posterior"].to_dataset()
@@ -306,11 +307,12 @@ def save_convergence_plots(
             ax.text(0.5, 0.5, NOTHING_PUBLISHED, ha="center", va="center", wrap=True)
             saved.append(folder.figure(figure, f"{name}.png", basis="diagnostics"))
         return saved
-    for name, plot in (("rank", azp.plot_rank), ("trace", azp.plot_trace_dist)):
-        drawn = _halves_of_one_chain(result) if name == "rank" else result
-        collection = plot(drawn, var_names=names, backend="matplotlib")
-        style.lay_out_panels(matplotlib_figure(collection))
-        saved.append(folder.figure(collection, f"{name}.png", basis="diagnostics"))
+    halves = _halves_of_one_chain(result)["posterior"].to_dataset()
+    for name, figure in (
+        ("rank", plot_rank_ecdf(halves, names)),
+        ("trace", plot_traces(posterior, names)),
+    ):
+        saved.append(folder.figure(figure, f"{name}.png", basis="diagnostics"))
     return saved
 
 

@@ -29,8 +29,6 @@ __all__ = [
     "SIZES",
     "apply",
     "count_label",
-    "fit_axis_labels",
-    "lay_out_panels",
     "number_text",
     "percent_axis",
     "percent_text",
@@ -132,43 +130,3 @@ def percent_axis(axis, language: str = "en") -> None:
     many decimals as the ticks need (``2.5%``, never a rounded ``2%``), with the decimal
     comma in Dutch (``2,5%``)."""
     axis.set_major_formatter(_PercentTicks(language))
-
-
-def fit_axis_labels(figure, fill: float = 0.95, smallest: float = 6.0) -> None:
-    """Fit each y-axis label that is taller than its panel (a long parameter name,
-    ``region:nationality_sigma``, beside a short panel of a stacked trace plot) into the
-    panel, so that it no longer runs into the next panel's: broken in two at the ``:`` or
-    ``_`` nearest its middle where it would have to shrink by more than a third, then a
-    smaller font, down to ``smallest`` points. The figure is laid out once, without
-    rasterising it (saving renders it anyway: the PNG is the same); each label is measured
-    on its own (a full draw per label cost seconds on a 36-panel trace plot)."""
-    figure.draw_without_rendering()
-    renderer = figure.canvas.get_renderer()
-    for axis in figure.axes:
-        label = axis.yaxis.label
-        text = label.get_text()
-        if not text:
-            continue
-        room = axis.get_window_extent(renderer).height * fill
-        needed = label.get_window_extent(renderer).height
-        if needed <= room:
-            continue
-        breaks = [i for i, c in enumerate(text) if c in ":_" and 0 < i < len(text) - 1]
-        if room / needed < 2 / 3 and breaks and "\n" not in text:  # a third smaller at most
-            at = min(breaks, key=lambda i: abs(i - len(text) / 2))
-            label.set_text(f"{text[: at + 1]}\n{text[at + 1 :]}")
-            needed = label.get_window_extent(renderer).height
-        for _ in range(4):  # the extent of a rotated, wrapped label is not linear in size
-            if needed <= room or label.get_fontsize() <= smallest:
-                break
-            label.set_fontsize(max(smallest, label.get_fontsize() * room / needed))
-            needed = label.get_window_extent(renderer).height
-
-
-def lay_out_panels(figure) -> None:
-    """Lay out a grid of panels drawn elsewhere (ArviZ's rank and trace plots, which fix
-    their subplot positions) so that nothing collides: matplotlib's constrained layout
-    keeps a row's titles clear of the tick labels of the row above, and
-    :func:`fit_axis_labels` fits y-labels taller than their panel."""
-    figure.set_layout_engine("constrained")
-    fit_axis_labels(figure)

@@ -1,0 +1,62 @@
+"""Rank and trace plots drawn directly (report.convergence_figures): the lines are the
+chains' rank ECDFs and draws, and the band holds chains that sample one distribution."""
+
+from __future__ import annotations
+
+import matplotlib
+import numpy as np
+import xarray as xr
+
+from returnmodels.report import convergence_figures as cf
+
+matplotlib.use("Agg")
+
+
+def _posterior(rng, chains=4, draws=1000, shift=0.0):
+    values = rng.normal(size=(chains, draws))
+    values[0] += shift
+    return xr.Dataset(
+        {
+            "a": (("chain", "draw"), values),
+            "b": (("chain", "draw", "b_level"), rng.normal(size=(chains, draws, 2))),
+        },
+        coords={"b_level": ["x", "y"]},
+    )
+
+
+def test_rank_ecdf_differences_are_each_chains_ecdf_of_pooled_ranks_minus_uniform():
+    draws = np.array([[0.1, 0.5, 0.9], [0.2, 0.3, 0.4]])
+    points = np.array([0.25, 0.5, 0.75])
+    # pooled ranks 1..6: chain 0 holds ranks 1, 5, 6, chain 1 ranks 2, 3, 4
+    fractional = np.array([[0.5, 4.5, 5.5], [1.5, 2.5, 3.5]]) / 6
+    expected = (fractional[:, :, None] <= points).mean(axis=1) - points
+    assert np.allclose(cf.rank_ecdf_differences(draws, points), expected)
+
+
+def test_the_band_holds_chains_of_one_distribution_and_not_a_shifted_chain():
+    rng = np.random.default_rng(0)
+    points = np.linspace(0, 1, cf.RANK_POINTS + 2)[1:-1]
+    band = cf.rank_band(points, 1000, 4000)
+    outside = 0
+    for _ in range(200):
+        lines = cf.rank_ecdf_differences(rng.normal(size=(4, 1000)), points)
+        outside += int((np.abs(lines) > band).any())
+    assert outside / 200 <= 4 * 0.06  # simultaneous per chain: at most ~6% of each
+    shifted = cf.rank_ecdf_differences(_posterior(rng, shift=0.3)["a"].values, points)
+    assert (np.abs(shifted[0]) > band).any()
+
+
+def test_panels_and_lines_follow_the_parameters_and_chains():
+    posterior = _posterior(np.random.default_rng(1))
+    labels = [label for label, _ in cf.panels(posterior, ["a", "b"])]
+    assert labels == ["a", "b[x]", "b[y]"]
+    rank = cf.plot_rank_ecdf(posterior, ["a", "b"])
+    shown = [ax for ax in rank.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in shown] == labels
+    assert all(len(ax.get_lines()) == 4 for ax in shown)  # one line per chain
+    trace = cf.plot_traces(posterior, ["a"])
+    lines = trace.axes[0].get_lines()
+    assert len(lines) == 4
+    step = -(-1000 // cf.TRACE_POINTS)
+    assert np.array_equal(lines[1].get_ydata(), posterior["a"].values[1, ::step])
+    matplotlib.pyplot.close("all")
