@@ -312,7 +312,7 @@ def save_convergence_plots(
         ("rank", plot_rank_ecdf(halves, names)),
         ("trace", plot_traces(posterior, names)),
     ):
-        saved.append(folder.figure(figure, f"{name}.png", basis="diagnostics"))
+        saved.append(folder.figure(figure, f"{name}.png", basis="diagnostics", tight=False))
     return saved
 
 

@@ -105,11 +105,14 @@ class RunFolder:
         *,
         sources: Sequence[str] = (),
         basis: str | None = None,
+        tight: bool = True,
     ) -> Figure:
         """Save ``figure`` (matplotlib Axes or Figure, or an ArviZ plot collection) as the
         PNG ``name``, marked as drawn from the controlled tables ``sources`` (files of
         this folder) or from ``basis`` (one of
-        :data:`~returnmodels.disclosure.figure.FIGURE_BASES`); close it; return it."""
+        :data:`~returnmodels.disclosure.figure.FIGURE_BASES`); close it; return it.
+        ``tight=False`` keeps the figure's own layout (no second draw to find the tight
+        bounding box): for figures laid out on a fixed grid."""
         checksums = {source: self._source_checksum(source) for source in sources}
         marker = figure_marker(self.rules, basis or "tables", checksums)
         canvas = matplotlib_figure(figure)
@@ -118,7 +121,7 @@ class RunFolder:
             buffer,
             format="png",
             dpi=DPI,
-            bbox_inches="tight",
+            bbox_inches="tight" if tight else None,
             metadata={"Software": None, PNG_KEY: json.dumps(marker, sort_keys=True)},
         )
         plt.close(canvas)
