@@ -180,7 +180,6 @@ def _sample_pm(nuts_sampler: str) -> Callable:
             target_accept=settings["target_accept"],
             progressbar=settings["progressbar"],
             compute_convergence_checks=False,
-            idata_kwargs={"log_likelihood": False},
             var_names=var_names,
             model=model,
         )
