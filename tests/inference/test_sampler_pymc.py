@@ -81,15 +81,23 @@ def test_a_registered_model_on_pymc_has_its_registered_names(cases):
 def test_the_engine_and_pymc_give_one_posterior(cases, formula):
     """Means and SDs of every parameter but the effects, the engine's against the PyMC
     model's under PyMC's NUTS, within 4 Monte Carlo SEs of their difference."""
-    settings = {"draws": 1000, "tune": 700, "chains": 2, "progressbar": False}
+    # target_accept 0.95: at 0.8 the crossed model gave the engine 5 divergences (its
+    # centred years) and the PyMC model 1 (non-centred), seeds 3 and 4
+    settings = {
+        "draws": 1000, "tune": 700, "chains": 2, "target_accept": 0.95, "progressbar": False
+    }  # fmt: skip
     engine = fit(cases, formula=formula, random_seed=3, **settings)
     pymc = fit(cases, formula=formula, sampler="pymc", random_seed=4, **settings)
     for result in (engine, pymc):
+        # converged enough to compare by Monte Carlo errors (2 chains: R-hat is noisy;
+        # the MCSEs, which the ESS sets, carry the comparison)
         verdict = json.loads(result.attrs["returnmodels_verdict"])
-        assert verdict["r_hat_max"] <= 1.01 and verdict["divergences"] == 0, verdict
-    names = [n for n in engine["posterior"].data_vars if not n.endswith("_effect")]
+        assert verdict["r_hat_max"] <= 1.02 and verdict["divergences"] == 0, verdict
+    first, second = engine["posterior"].to_dataset(), pymc["posterior"].to_dataset()
+    names = [n for n in first.data_vars if not n.endswith("_effect")]
+    assert set(first.data_vars) == set(second.data_vars)
     for name in names:
-        a, b = engine["posterior"][[name]], pymc["posterior"][[name]]
+        a, b = first[[name]], second[[name]]
         for method, statistic in (("mean", np.mean), ("sd", np.std)):
             se = np.hypot(
                 az.mcse(a, method=method)[name].values, az.mcse(b, method=method)[name].values
