@@ -4,14 +4,14 @@
 any compilation. Every model, formula or registered, is a term table
 (:class:`~returnmodels.models.formula.FormulaDesign`) and one model whatever the sampler
 (:data:`SAMPLERS`): nutpie, the default, samples it on the precompiled formula engine
-(nothing compiled); ``pymc`` and ``numpyro`` sample the PyMC model generated from the same
-term table (:mod:`returnmodels.models.pymc_model`, the same density, names and dims;
-compiled per model). A prior neither has is refused, naming it; no sampler falls back
-to another model. nutpie's
-mass-matrix adaptation is chosen by the model's dimension (``adaptation="auto"``):
-nutpie's low-rank modified adaptation up to :data:`LOW_RANK_MAX_DIM` unconstrained
-parameters, its diagonal one above, because low-rank's warm-up cost grows steeply with
-the dimension (the measurements behind the threshold: ``benchmarks/README.md``). The
+(nothing compiled); ``pymc`` and ``numpyro`` sample the PyMC model generated from the
+same term table (:mod:`returnmodels.models.pymc_model`, the same density, names and dims;
+compiled per model). A prior neither has is refused, naming it; no sampler falls back to
+another model. nutpie's mass-matrix adaptation is chosen by the model's dimension
+(``adaptation="auto"``): nutpie's low-rank modified adaptation up to
+:data:`LOW_RANK_MAX_DIM` unconstrained parameters, its diagonal one above, because
+low-rank's warm-up cost grows steeply with the dimension (the measurements behind the
+threshold: ``benchmarks/README.md``). The
 choice is recorded in ``returnmodels_sampler``. The sampler is always named explicitly,
 so results never depend on what happens to be installed.
 
@@ -331,7 +331,9 @@ def fit(
 
     ``formula`` (lme4/brms syntax, :mod:`returnmodels.models.formula`) fits that model
     instead of a registered one, on the precompiled formula engine
-    (:mod:`returnmodels.inference.formula_fit`: no compile for a new formula); a case
+    (:mod:`returnmodels.inference.formula_fit`: no compile for a new formula), or with
+    ``sampler="pymc"|"numpyro"`` as the PyMC model of its term table
+    (:mod:`returnmodels.models.pymc_model`: the same model, compiled); a case
     file's ``outcome ~ ...`` is the competing-outcomes family, sampled in two stages
     (uptake, then the other outcomes: :func:`returnmodels.models.formula.competing_stage`);
     ``reference`` sets categorical reference levels (``{"cooperation": "low"}``) and
@@ -510,7 +512,8 @@ def _sample_on_engine(stages, run: dict) -> list[xr.DataTree]:
 
 
 def _sample_registered_on_engine(engine_design, design, model: str, run: dict) -> xr.DataTree:
-    """A registered model on the formula engine, with its registered outputs
+    """A registered model's term table sampled (on the engine, or as its PyMC model:
+    :func:`_sample_stages`), with its registered outputs
     (:func:`returnmodels.inference.presets.registered_posterior`) and the engine
     parameters' ``log_prior`` (:func:`returnmodels.inference.log_prior.formula_log_prior`)."""
     stages = engine_stages(engine_design)
