@@ -3,8 +3,9 @@
 ``fit(data, name)`` samples the precompiled engine (nothing compiled for a new model) and
 returns the registered names, dims and derived variables
 (:mod:`returnmodels.inference.presets`). Checked here: the priors reach the engine as
-registered; a prior the engine lacks falls back to the PyMC model; and the posterior of the
-engine agrees with the PyMC model's, sampled side by side, within Monte Carlo error.
+registered (a Cauchy as the engine's Student-t with one degree of freedom); a prior the
+engine lacks is refused, naming it, whatever the sampler; and the posterior of the engine
+agrees with the registered PyMC model's, sampled side by side, within Monte Carlo error.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ import numpy as np
 import nutpie
 import pytest
 
+from returnmodels.errors import ConfigError
 from returnmodels.inference.compiled import compile_for_nutpie
-from returnmodels.inference.fit import build_model, fit
+from returnmodels.inference.fit import build_model, engine_design, fit
 from returnmodels.inference.formula_fit import engine_inputs
 from returnmodels.models import linear
 from returnmodels.models.design import CASE_FILE_SPEC, build_design
@@ -51,14 +53,36 @@ def test_registered_priors_reach_the_engine(small_cases):
     assert "nationality_corr" in layout.names
 
 
-@pytest.mark.sampling
-def test_a_prior_the_engine_lacks_samples_the_pymc_model(small_cases):
-    result = fit(
-        small_cases, "varying_intercepts", draws=100, tune=100, chains=1, progressbar=False,
-        priors={"group_sigma": {"dist": "HalfCauchy", "beta": 1.0}},
-    )  # fmt: skip
-    details = json.loads(result.attrs["returnmodels_sampler"])
-    assert "engine" not in details and "nationality_offset" in result["posterior"]
+def test_cauchy_priors_are_the_engines_student_t(small_cases):
+    entry = get_model("group_predictors")
+    priors = merge_priors(
+        entry.default_priors,
+        {
+            "group_sigma": {"dist": "HalfCauchy", "beta": 0.7},
+            "coefficients": {"dist": "Cauchy", "alpha": 0.2, "beta": 1.5},
+        },
+    )
+    engine = preset_design(build_design(small_cases, CASE_FILE_SPEC), "group_predictors", priors)
+    arrays, _ = engine_inputs(engine)
+    # a half-Cauchy is the half Student-t with nu = 1 (kind 2), a Cauchy the Student-t
+    assert arrays["sd_prior"].tolist() == [[2.0, 0.7, 1.0]]
+    n_procedures = engine.column_labels().index("n_procedures")
+    assert arrays["coef_prior"][n_procedures].tolist() == [1.0, 0.2, 1.5]
+    assert engine.priors["nationality_sigma"] == {"dist": "HalfStudentT", "nu": 1.0, "sigma": 0.7}
+
+
+@pytest.mark.parametrize("sampler", ["nutpie", "pymc", "numpyro"])
+def test_a_prior_the_engine_lacks_is_refused_whatever_the_sampler(small_cases, sampler):
+    gamma = {"group_sigma": {"dist": "Gamma", "alpha": 2.0, "beta": 1.0}}
+    with pytest.raises(ConfigError) as refused:
+        fit(small_cases, "varying_intercepts", priors=gamma, sampler=sampler, draws=10, tune=10)
+    message = str(refused.value)
+    for part in ("varying_intercepts", "group_sigma", "Gamma", "nationality_sigma"):
+        assert part in message, message
+    assert "['HalfNormal', 'Exponential', 'HalfStudentT']" in message
+    # the prior predictive check and SBC read the same refusal
+    with pytest.raises(ConfigError, match="'group_sigma' is a Gamma"):
+        engine_design(small_cases, "varying_intercepts", priors=gamma)
 
 
 @pytest.mark.slow

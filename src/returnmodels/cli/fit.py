@@ -67,7 +67,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=d["random_seed"],
         help="random seed, 0 to 2**64 - 1 (default: %(default)s)",
     )
-    parser.add_argument("--sampler", default=d["sampler"], choices=list(SAMPLERS))
+    parser.add_argument(
+        "--sampler",
+        default=d["sampler"],
+        choices=list(SAMPLERS),
+        help="nutpie on the precompiled engine, or PyMC's/NumPyro's NUTS on the PyMC "
+        "model of the same term table, compiled per model (default: %(default)s)",
+    )
     parser.add_argument(
         "--target-accept",
         type=float,

@@ -23,7 +23,8 @@ def run(args: argparse.Namespace) -> int:
         print(entry.doc.strip())
         print(f"\nas a formula: {entry.formula}")
         print("fitted on the precompiled formula engine (nothing compiled); the PyMC model")
-        print("above is its written-out reference (--sampler pymc|numpyro samples it)")
+        print("above is its written-out reference; --sampler pymc|numpyro samples the PyMC")
+        print("model of the same term table (returnmodels.models.pymc_model)")
         print("\ndefault priors:")
         for name, prior in entry.default_priors.items():
             print(f"  {name}: {prior}")

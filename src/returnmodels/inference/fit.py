@@ -1,20 +1,25 @@
 """Fit a registered model: validate, build, sample, stamp, judge.
 
 :func:`fit` is the one call behind ``returnmodels fit``. Configuration is checked before
-any compilation. Samplers plug into :data:`SAMPLERS`; the default is nutpie, and its
-mass-matrix adaptation is chosen by the model's dimension (``adaptation="auto"``):
-nutpie's low-rank modified adaptation up to :data:`LOW_RANK_MAX_DIM` unconstrained
-parameters, its diagonal one above, because low-rank's warm-up cost grows steeply with
-the dimension (the measurements behind the threshold: ``benchmarks/README.md``). The
+any compilation. Every model, formula or registered, is a term table
+(:class:`~returnmodels.models.formula.FormulaDesign`) and one model whatever the sampler
+(:data:`SAMPLERS`): nutpie, the default, samples it on the precompiled formula engine
+(nothing compiled); ``pymc`` and ``numpyro`` sample the PyMC model generated from the
+same term table (:mod:`returnmodels.models.pymc_model`, the same density, names and dims;
+compiled per model). A prior neither has is refused, naming it; no sampler falls back to
+another model. nutpie's mass-matrix adaptation is chosen by the model's dimension
+(``adaptation="auto"``): nutpie's low-rank modified adaptation up to
+:data:`LOW_RANK_MAX_DIM` unconstrained parameters, its diagonal one above, because
+low-rank's warm-up cost grows steeply with the dimension (the measurements behind the
+threshold: ``benchmarks/README.md``). The
 choice is recorded in ``returnmodels_sampler``. The sampler is always named explicitly,
 so results never depend on what happens to be installed.
 
-Compiled nutpie models are cached per model (name, configuration, data) for the life of
-the process, and on disk per model structure across processes: PyTensor caches its
-numba functions of the graphs and :mod:`returnmodels.inference.compiled` nutpie's C
-callbacks, both under ``pytensor.config.base_compiledir`` (by default ``~/.pytensor``).
-``compile_cache`` in ``returnmodels_sampler`` says which served a fit (``process``,
-``hit``, ``miss`` or ``off``). The pointwise log-likelihood of the binary models is
+The engine's graphs are compiled once per environment: PyTensor caches their numba
+functions and :mod:`returnmodels.inference.compiled` nutpie's C callbacks under
+``pytensor.config.base_compiledir`` (by default ``~/.pytensor``); ``compile_cache`` in
+``returnmodels_sampler`` says which served a fit (``process``, ``hit``, ``miss`` or
+``off``). The pointwise log-likelihood of the binary models is
 computed in NumPy from the posterior (the same values as ``pm.compute_log_likelihood``,
 without a compile).
 """
@@ -37,7 +42,6 @@ from pytensor.graph.traversal import graph_inputs
 
 from returnmodels.disclosure.posterior import SUPPORT_GROUP, support_dataset
 from returnmodels.errors import ConfigError
-from returnmodels.inference.compiled import compile_for_nutpie
 from returnmodels.inference.diagnostics import check_convergence
 from returnmodels.inference.formula_fit import (
     ENGINE_VERSION,
@@ -46,7 +50,7 @@ from returnmodels.inference.formula_fit import (
 )
 from returnmodels.inference.log_prior import formula_log_prior
 from returnmodels.inference.presets import engine_stages, registered_posterior
-from returnmodels.inference.results import config_hash, stamp
+from returnmodels.inference.results import stamp
 from returnmodels.models._common import log_binomial_coefficient
 from returnmodels.models.design import (
     CASE_FILE_SPEC,
@@ -65,6 +69,7 @@ from returnmodels.models.formula import (
 from returnmodels.models.prediction import encode_rows, predict_eta
 from returnmodels.models.presets import preset_design
 from returnmodels.models.priors import merge_priors
+from returnmodels.models.pymc_model import engine_names, pymc_model
 from returnmodels.models.registry import get_model
 from returnmodels.models.support import (
     registered_aliases,
@@ -112,21 +117,6 @@ CORRELATED_TARGET_ACCEPT = 0.9
 #: The largest seed: nutpie's seed is an unsigned 64-bit integer. A model sampled in
 #: stages gives stage ``i`` the seed ``random_seed + i``, wrapped below 2**64.
 MAX_SEED = 2**64 - 1
-
-_COMPILED: dict[str, object] = {}
-
-
-def _sample_nutpie(model: pm.Model, settings: dict, key: str) -> xr.DataTree:
-    compiled = _COMPILED.get(key)
-    if compiled is None:
-        started = time.perf_counter()
-        compiled = compile_for_nutpie(model)
-        settings["timings"]["compile_s"] = time.perf_counter() - started
-        _COMPILED[key] = compiled
-        cache = compiled.cache_status
-    else:
-        cache = "process"
-    return _run_nutpie(compiled, settings, cache)
 
 
 def _run_nutpie(compiled, settings: dict, cache: str) -> xr.DataTree:
@@ -176,7 +166,10 @@ def sample_compiled(
 
 
 def _sample_pm(nuts_sampler: str) -> Callable:
-    def sample(model: pm.Model, settings: dict, key: str) -> xr.DataTree:
+    """PyMC's ``pm.sample`` with ``nuts_sampler`` (``pymc`` or ``numpyro``), keeping the
+    variables ``var_names``."""
+
+    def sample(model: pm.Model, settings: dict, var_names: list[str]) -> xr.DataTree:
         return pm.sample(
             draws=settings["draws"],
             tune=settings["tune"],
@@ -187,19 +180,16 @@ def _sample_pm(nuts_sampler: str) -> Callable:
             target_accept=settings["target_accept"],
             progressbar=settings["progressbar"],
             compute_convergence_checks=False,
-            idata_kwargs={"log_likelihood": False},
+            var_names=var_names,
             model=model,
         )
 
     return sample
 
 
-#: NUTS implementations by name.
-SAMPLERS: dict[str, Callable[[pm.Model, dict, str], xr.DataTree]] = {
-    "nutpie": _sample_nutpie,
-    "pymc": _sample_pm("pymc"),
-    "numpyro": _sample_pm("numpyro"),
-}
+#: The samplers by name: ``nutpie`` on the precompiled engine, ``pymc`` and ``numpyro``
+#: (PyMC's and NumPyro's NUTS) on the PyMC model of the same term table.
+SAMPLERS: tuple[str, ...] = ("nutpie", "pymc", "numpyro")
 
 
 def _sampling(overrides: Mapping) -> dict:
@@ -341,7 +331,9 @@ def fit(
 
     ``formula`` (lme4/brms syntax, :mod:`returnmodels.models.formula`) fits that model
     instead of a registered one, on the precompiled formula engine
-    (:mod:`returnmodels.inference.formula_fit`: no compile for a new formula); a case
+    (:mod:`returnmodels.inference.formula_fit`: no compile for a new formula), or with
+    ``sampler="pymc"|"numpyro"`` as the PyMC model of its term table
+    (:mod:`returnmodels.models.pymc_model`: the same model, compiled); a case
     file's ``outcome ~ ...`` is the competing-outcomes family, sampled in two stages
     (uptake, then the other outcomes: :func:`returnmodels.models.formula.competing_stage`);
     ``reference`` sets categorical reference levels (``{"cooperation": "low"}``) and
@@ -378,35 +370,24 @@ def fit(
     frame, checksum = _load(data, spec)
     started = time.perf_counter()
     design = build_design(frame, spec, outcomes=entry.outcomes)
-    pm_model = entry.build(design, merged)
+    engine_design = _registered_design(design, model, merged, entry.formula)
+    pm_model = entry.build(design, merged)  # its observed data and multinomial likelihood
     config = {"model": model, "columns": spec.to_dict(), "priors": merged, "sampling": settings}
-    key = f"{model}:{config_hash(config | {'sampling': None})}:{checksum}"
     run = settings | {"cores": cores or min(settings["chains"], os.cpu_count() or 1)}
     run["progressbar"] = show_progress(progressbar)
     run["timings"] = {}
     run["details"] = {}
-    engine_design = None
-    if settings["sampler"] == "nutpie":
-        engine_design = _engine_design(design, model, merged, entry.formula)
     built = time.perf_counter()
-    if engine_design is not None:  # the precompiled engine: nothing to compile
-        if target_accept is None and any(b.correlated for b in engine_design.blocks):
-            run["target_accept"] = CORRELATED_TARGET_ACCEPT
-        result = _sample_registered_on_engine(engine_design, design, model, run)
-        run["details"]["target_accept"] = run["target_accept"]
-    elif entry.build_stages is None:
-        result = SAMPLERS[settings["sampler"]](pm_model, run, key)
-    else:
-        result = _sample_in_stages(entry.build_stages(design, merged), run, key)
+    if target_accept is None and any(b.correlated for b in engine_design.blocks):
+        run["target_accept"] = CORRELATED_TARGET_ACCEPT
+    result = _sample_registered_on_engine(engine_design, design, model, run)
+    run["details"]["target_accept"] = run["target_accept"]
     sampled = time.perf_counter()
     result = _complete(result, pm_model, design)
-    support_design = engine_design or preset_design(
-        design, model, merge_priors(entry.default_priors, None), entry.formula
-    )
-    prefixes = stage_prefixes(support_design)
+    prefixes = stage_prefixes(engine_design)
     result[SUPPORT_GROUP] = support_dataset(
         support_table(
-            support_design,
+            engine_design,
             prefixes=prefixes,
             aliases=registered_aliases(design.group, prefixes, design.spec.slope),
             never=registered_never(prefixes),
@@ -450,12 +431,7 @@ def engine_design(
     merged = merge_priors(entry.default_priors, priors)
     frame, _ = _load(data, spec)
     design = build_design(frame, spec, outcomes=entry.outcomes)
-    try:
-        return engine_stages(preset_design(design, model, merged, entry.formula))
-    except ConfigError as error:
-        raise ConfigError(
-            f"{model!r} cannot run on the formula engine with these priors: {error}"
-        ) from None
+    return engine_stages(_registered_design(design, model, merged, entry.formula))
 
 
 def _model_or_formula(model: str, formula: str | None) -> tuple[str, str | None]:
@@ -476,11 +452,6 @@ def _fit_formula(
     """:func:`fit` of a formula: design (every check before any sampling), sample, stamp."""
     settings = _sampling(overrides)
     given_target_accept = overrides.get("target_accept") is not None
-    if settings["sampler"] != "nutpie":
-        raise ConfigError(
-            f"formula models are sampled with nutpie (the precompiled engine), not "
-            f"{settings['sampler']!r}"
-        )
     started = time.perf_counter()
     columns = columns or formula_columns(formula)
     frame, checksum = _load(data, columns)
@@ -501,7 +472,7 @@ def _fit_formula(
     run |= {"progressbar": show_progress(progressbar), "timings": {}, "details": {}}
     built = time.perf_counter()
     stages = engine_stages(design)
-    sampled_trees = _sample_on_engine(stages, run)
+    sampled_trees = _sample_stages(stages, run)
     sampled = time.perf_counter()
     result = complete_formula_result(sampled_trees, stages)
     result[SUPPORT_GROUP] = support_dataset(support_table(design, prefixes=stage_prefixes(design)))
@@ -513,7 +484,7 @@ def _fit_formula(
         "log_likelihood_s": time.perf_counter() - sampled,
     }
     result.attrs["returnmodels_timings"] = json.dumps(timings)
-    result.attrs["returnmodels_sampler"] = json.dumps({"sampler": "nutpie", **run["details"]})
+    result.attrs["returnmodels_sampler"] = json.dumps({"sampler": run["sampler"], **run["details"]})
     result.attrs["returnmodels_verdict"] = json.dumps(check_convergence(result).to_dict())
     return result
 
@@ -541,11 +512,12 @@ def _sample_on_engine(stages, run: dict) -> list[xr.DataTree]:
 
 
 def _sample_registered_on_engine(engine_design, design, model: str, run: dict) -> xr.DataTree:
-    """A registered model on the formula engine, with its registered outputs
+    """A registered model's term table sampled (on the engine, or as its PyMC model:
+    :func:`_sample_stages`), with its registered outputs
     (:func:`returnmodels.inference.presets.registered_posterior`) and the engine
     parameters' ``log_prior`` (:func:`returnmodels.inference.log_prior.formula_log_prior`)."""
     stages = engine_stages(engine_design)
-    trees = _sample_on_engine(stages, run)
+    trees = _sample_stages(stages, run)
     posterior = xr.merge([tree["posterior"].to_dataset() for tree in trees])
     log_prior = formula_log_prior(posterior, stages)
     groups = {
@@ -556,38 +528,48 @@ def _sample_registered_on_engine(engine_design, design, model: str, run: dict) -
     return xr.DataTree.from_dict({"posterior": posterior, **groups, "log_prior": log_prior})
 
 
-def _engine_design(design, model: str, priors: dict, formula: str):
-    """The registered model's term table for the engine; None when a prior is a
-    distribution the engine does not have (the PyMC model is sampled then)."""
+def _registered_design(design, model: str, priors: dict, formula: str) -> FormulaDesign:
+    """The registered model's term table, which every sampler samples; a prior whose
+    distribution the model does not have is refused
+    (:func:`returnmodels.models.presets.preset_design`), naming the model too."""
     try:
         return preset_design(design, model, priors, formula)
-    except ConfigError:
-        return None
+    except ConfigError as error:
+        raise ConfigError(f"model {model!r}: {error}") from None
 
 
-def _sample_in_stages(stages: tuple[pm.Model, ...], run: dict, key: str) -> xr.DataTree:
-    """Sample the independent factors of a posterior one by one and join them draw by draw.
+def _sample_stages(stages, run: dict) -> list[xr.DataTree]:
+    """The stages sampled by ``run["sampler"]``: nutpie on the precompiled engine, or
+    PyMC's or NumPyro's NUTS on the PyMC model of each stage's term table."""
+    if run["sampler"] == "nutpie":
+        return _sample_on_engine(stages, run)
+    return _sample_pymc_model(stages, run)
 
-    Stage ``i`` gets seed ``random_seed + i`` and its own adaptation; the joined posterior
-    holds every stage's variables, the first stage's sampler statistics are
-    ``sample_stats`` and the others' ``sample_stats_stage<i>`` (the convergence gate reads
-    them all).
-    """
-    posteriors, groups = [], {}
+
+def _sample_pymc_model(stages, run: dict) -> list[xr.DataTree]:
+    """``run["sampler"]`` (``pymc`` or ``numpyro``) on the PyMC model of each stage
+    (:func:`returnmodels.models.pymc_model.pymc_model`: the engine's model, names and
+    dims, every level non-centred), stage ``i`` with seed ``random_seed + i``; the
+    posterior keeps the engine's variables (:func:`engine_names`), so the rest of a fit
+    reads it as an engine fit's. PyTensor (or JAX) compiles each model: a new formula
+    or new data cost a compile here, where the engine compiles nothing."""
+    sampled = []
     for i, stage in enumerate(stages):
-        settings = run | {
-            "random_seed": _stage_seed(run["random_seed"], i),
-            "timings": {},
-            "details": {},
+        settings = run | {"random_seed": _stage_seed(run["random_seed"], i)}
+        started = time.perf_counter()
+        model = pymc_model(stage)
+        tree = _sample_pm(run["sampler"])(model, settings, engine_names(stage))
+        stats = tree["sample_stats"].to_dataset()
+        stats = stats.drop_vars([k for k, v in stats.data_vars.items() if v.dtype == object])
+        posterior = tree["posterior"].to_dataset()
+        sampled.append(xr.DataTree.from_dict({"posterior": posterior, "sample_stats": stats}))
+        prefix = "" if len(stages) == 1 else f"stage{i}_"
+        run["timings"][f"{prefix}compile_and_sample_s"] = time.perf_counter() - started
+        run["details"] |= {
+            f"{prefix}model": "PyMC model of the term table (returnmodels.models.pymc_model)",
+            f"{prefix}n_dim": int(sum(v.size for v in model.initial_point().values())),
         }
-        sampled = SAMPLERS[run["sampler"]](stage, settings, f"{key}:stage{i}")
-        posteriors.append(sampled["posterior"].to_dataset())
-        groups["sample_stats" if i == 0 else f"sample_stats_stage{i}"] = sampled[
-            "sample_stats"
-        ].to_dataset()
-        run["timings"] |= {f"stage{i}_{k}": v for k, v in settings["timings"].items()}
-        run["details"] |= {f"stage{i}_{k}": v for k, v in settings["details"].items()}
-    return xr.DataTree.from_dict({"posterior": xr.merge(posteriors), **groups})
+    return sampled
 
 
 def _complete(result: xr.DataTree, model: pm.Model, design) -> xr.DataTree:

@@ -86,6 +86,7 @@ from returnmodels.models.formula_functions import position_error as _position_er
 
 __all__ = [
     "CENTRING_INFORMATION",
+    "CLASS_DISTRIBUTIONS",
     "FORMULA_PRIORS",
     "FormulaDesign",
     "GroupBlock",
@@ -94,6 +95,8 @@ __all__ = [
     "group_labels",
     "nesting_parent",
     "parse_formula",
+    "prior_class",
+    "prior_of",
     "split_response",
 ]
 
@@ -110,7 +113,9 @@ FORMULA_PRIORS: dict[str, dict] = {
     "sigma": {"dist": "HalfNormal", "sigma": 1.0},
     "corr": {"dist": "LKJ", "eta": 2.0},
 }
-_CLASS_DISTS = {
+#: The distributions each prior class may take: those the engine's density and the PyMC
+#: model of a term table (:mod:`returnmodels.models.pymc_model`) both have.
+CLASS_DISTRIBUTIONS = {
     "intercept": ("Normal", "StudentT"),
     "coefficients": ("Normal", "StudentT"),
     "sigma": ("HalfNormal", "Exponential", "HalfStudentT"),
@@ -535,11 +540,11 @@ def merge_formula_priors(user: Mapping | None, term_names: list[str]) -> dict[st
     user = dict(user or {})
     merged: dict[str, dict] = {}
     for cls, default in FORMULA_PRIORS.items():
-        merged[cls] = _merge_prior(default, user.pop(cls, {}), cls, _CLASS_DISTS[cls])
+        merged[cls] = _merge_prior(default, user.pop(cls, {}), cls, CLASS_DISTRIBUTIONS[cls])
     for name in term_names:
         if name in user:
-            cls = _prior_class(name)
-            merged[name] = _merge_prior(merged[cls], user.pop(name), name, _CLASS_DISTS[cls])
+            cls = prior_class(name)
+            merged[name] = _merge_prior(merged[cls], user.pop(name), name, CLASS_DISTRIBUTIONS[cls])
     if user:
         raise ConfigError(
             f"unknown prior name(s) {sorted(user)}; this formula's priors are "
@@ -548,7 +553,9 @@ def merge_formula_priors(user: Mapping | None, term_names: list[str]) -> dict[st
     return merged
 
 
-def _prior_class(name: str) -> str:
+def prior_class(name: str) -> str:
+    """The prior class of parameter ``name`` (``intercept``, ``coefficients``, ``sigma``,
+    ``corr``)."""
     if name.removeprefix("competing_") == "Intercept":
         return "intercept"
     if name.endswith("_sigma"):
@@ -560,7 +567,7 @@ def _prior_class(name: str) -> str:
 
 def prior_of(priors: Mapping[str, dict], name: str) -> dict:
     """The prior of parameter ``name``: its own entry, else its class's."""
-    return priors.get(name) or priors[_prior_class(name)]
+    return priors.get(name) or priors[prior_class(name)]
 
 
 def _student_row(spec: Mapping) -> tuple[float, float, float]:

@@ -17,6 +17,12 @@ registered prior                       engine prior
 ``competing_<prior>``                  the same for stage 2, ``competing_<name>``
 =====================================  ================================================
 
+A ``Cauchy(alpha, beta)`` prior is the engine's ``StudentT(1, alpha, beta)`` and a
+``HalfCauchy(beta)`` its ``HalfStudentT(1, beta)`` (the same densities); a ``Gamma`` or
+``LogNormal`` is refused, naming the prior and the distributions there are: the formula
+engine and the PyMC model of the term table (``--sampler pymc|numpyro``,
+:mod:`returnmodels.models.pymc_model`) are one model, so no sampler falls back to another.
+
 The linear predictor is the registered one,
 :math:`\eta_c = \beta_0 + x_c^\top\beta + z_{j}^\top\gamma + a_j [+ b_j \tilde x_c]`,
 with :math:`x_c` centred and coded as the :class:`Design` codes it and :math:`z_j` the
@@ -32,10 +38,12 @@ import numpy as np
 from returnmodels.errors import ConfigError
 from returnmodels.models.design import Design, Term
 from returnmodels.models.formula import (
+    CLASS_DISTRIBUTIONS,
     CommonTerm,
     FormulaDesign,
     GroupBlock,
     merge_formula_priors,
+    prior_class,
     prior_of,
 )
 
@@ -64,21 +72,53 @@ def _common_term(term: Term, group_level_of: str | None = None) -> CommonTerm:
 
 
 def _engine_priors(name: str, design: Design, priors: Mapping, terms, slope) -> dict:
-    """The registered priors by the engine's classes and names (see the module)."""
+    """The registered priors by the engine's classes and names (see the module); a prior
+    whose distribution the model does not have is refused (:func:`_check_distribution`)."""
     g = design.group
     stages = ("", "competing_") if name == "competing_outcomes" else ("",)
-    by_name: dict[str, dict] = {}
+    source: dict[str, str] = {}  # the engine's name: the registered prior's
     for p in stages:
-        by_name[f"{p}Intercept"] = priors[f"{p}intercept"]
+        source[f"{p}Intercept"] = f"{p}intercept"
         for term in terms:
             key = "group_coefficients" if term.group_level_of else "coefficients"
-            by_name[f"{p}{term.name}"] = priors[f"{p}{key}"]
+            source[f"{p}{term.name}"] = f"{p}{key}"
         if ENGINE_MODELS[name]["effects"]:
-            by_name[f"{p}{g}_sigma"] = priors[f"{p}group_sigma"]
+            source[f"{p}{g}_sigma"] = f"{p}group_sigma"
         if slope is not None:
-            by_name[f"{p}{g}_{slope.name}_sigma"] = priors[f"{p}slope_sigma"]
-            by_name[f"{p}{g}_corr"] = priors[f"{p}slope_lkj"]
-    return merge_formula_priors(dict(by_name), list(by_name))
+            source[f"{p}{g}_{slope.name}_sigma"] = f"{p}slope_sigma"
+            source[f"{p}{g}_corr"] = f"{p}slope_lkj"
+    by_name = {}
+    for engine_name, registered in source.items():
+        spec = _same_as(priors[registered])
+        _check_distribution(registered, spec, engine_name)
+        by_name[engine_name] = spec
+    return merge_formula_priors(by_name, list(by_name))
+
+
+#: Registered priors that are a distribution the engine has under another name: a Cauchy
+#: is a Student-t with one degree of freedom, a half-Cauchy a half Student-t.
+_SAME_AS = {
+    "Cauchy": lambda s: {"dist": "StudentT", "nu": 1.0, "mu": s["alpha"], "sigma": s["beta"]},
+    "HalfCauchy": lambda s: {"dist": "HalfStudentT", "nu": 1.0, "sigma": s["beta"]},
+}
+
+
+def _same_as(spec: Mapping) -> dict:
+    """``spec`` as the engine names its distribution (:data:`_SAME_AS`), else itself."""
+    return _SAME_AS[spec["dist"]](spec) if spec["dist"] in _SAME_AS else dict(spec)
+
+
+def _check_distribution(registered: str, spec: Mapping, engine_name: str) -> None:
+    """Refuse a prior whose distribution neither the engine nor the PyMC model of the
+    term table has, naming it and the distributions there are: every sampler samples
+    that one model, so there is nothing to fall back to."""
+    allowed = CLASS_DISTRIBUTIONS[prior_class(engine_name)]
+    if spec["dist"] not in allowed:
+        raise ConfigError(
+            f"prior {registered!r} is a {spec['dist']}, which the model does not have for "
+            f"{engine_name!r}: use one of {list(allowed)} (every sampler, nutpie, pymc and "
+            f"numpyro, samples the same model with the same priors)"
+        )
 
 
 def preset_formula(design: Design, name: str) -> str:
@@ -110,7 +150,7 @@ def _written_term(term: Term, values) -> str:
 def preset_design(design: Design, name: str, priors: Mapping, formula: str = "") -> FormulaDesign:
     """The :class:`FormulaDesign` of registered model ``name`` on ``design`` with its
     merged ``priors``. Raises :class:`ConfigError` when a prior is a distribution the
-    engine does not have (the caller then samples the PyMC model)."""
+    engine does not have (``HalfCauchy``, ``Gamma``, ...), naming it and the ones it has."""
     use = ENGINE_MODELS[name]
     g = design.group
     index = design.group_index()
