@@ -26,7 +26,10 @@ model, a shift of Jacobian 1; :func:`returnmodels.models.formula.centred`). A ce
 level nested in another (``(1 | region/nationality)``, nesting read from the data) is
 centred at its parent level's effect as well, :math:`a_j \sim \mathcal N(G_j\beta +
 u_{p(j)}, \sigma)` (hierarchical centring), the parent levels being non-centred; which
-level is centred at which is data too (``nest``, ``nest_weight``).
+level is centred at which is data too (``nest``, ``nest_weight``). Beside crossed
+blocks, theta's intercept is the model's plus the crossed blocks' mean effects
+(:func:`_shear`; ``shear``, ``shear_weight``, ``shear_column``), again a shift of
+Jacobian 1.
 
 Because no size or index is a graph constant, the graph is the same for every formula of
 a family: PyTensor compiles it to numba once, numba caches it on disk (``~/.pytensor``),

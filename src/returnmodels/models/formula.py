@@ -1269,7 +1269,8 @@ def mean_ridge(design: FormulaDesign, block: GroupBlock, pooled=None) -> float:
     better than :math:`\hat\tau^2 / J` adds about 1). So the block with the largest
     figure carries the intercept
     (:func:`returnmodels.inference.formula_fit.engine_inputs`): on the bundled data the
-    7 closing years (about 6) rather than the 120 nationalities."""
+    120 nationalities (about 13) rather than the 7 closing years (about 6), on 300
+    persons crossed with 25 items the items (14, the persons 2.3)."""
     _, _, variance = _level_counts(design, block)
     ratio = between_level_variance(design, block, pooled)[None, :] / variance
     J = len(block.levels)
