@@ -7,7 +7,13 @@ general graph), then fit each formula of the README's "Writing a model" section,
 fitted before in this process, on the bundled data, read and validated once as a
 notebook does (4 chains x 1000 + 1000). For each it records the wall time, the sampling
 time (nutpie), the overhead (everything else: the data checksum, the design, the data
-table, the log-likelihood, the verdict), min bulk ESS and the verdict.
+table, the log-likelihood, the verdict), min bulk ESS and the verdict, and beside the
+sampling time what the gradients cost: one log density and gradient of the formula's
+engine model (:func:`callback_timer`, median of 5) and the gradient evaluations per
+draw after warm-up (``n_steps``). Then two crossed designs that are not in the README:
+a simulated item-response set (300 persons crossed with 25 items, binary, SDs 1) and
+the nationalities crossed with the age groups on the bundled data. The load average
+goes with every row (the machine is shared).
 
 Last, the cost of one log density and gradient on the formula engine against the PyMC
 template of the same model, through the C callbacks nutpie calls while sampling
@@ -32,11 +38,12 @@ BUNDLED = ROOT / "data" / "cases.parquet"
 sys.path.insert(0, str(ROOT / "tests" / "inference"))
 
 
-def callback_timer(model, seconds: float = 0.1):
+def callback_timer(model, seconds: float = 0.1, clock=time.perf_counter):
     """Seconds of one log density + gradient through the model's C callback, as nutpie
     calls it while sampling: a numba loop calls the callback for about ``seconds`` at a
     time (no Python in between; calling the compiled function from Python would add the
-    unboxing of every data array to each call, which sampling never pays)."""
+    unboxing of every data array to each call, which sampling never pays). ``clock``
+    ``time.process_time``: CPU seconds, which other processes' load hardly changes."""
     import ctypes
 
     import numba
@@ -63,16 +70,36 @@ def callback_timer(model, seconds: float = 0.1):
     evaluations = max(20, int(seconds / ((time.perf_counter() - started) / 20)))
 
     def once() -> float:
-        started = time.perf_counter()
+        started = clock()
         loop(evaluations, x, gradient, logp, table)
-        return (time.perf_counter() - started) / evaluations
+        return (clock() - started) / evaluations
 
+    once.model = model  # the table points into the model's arrays: keep them alive
     return once
+
+
+def item_responses(seed: int = 3):
+    """300 persons crossed with 25 items, every person answering every item (7,500
+    binary responses), person and item effects N(0, 1) around 0.3 on the logit scale."""
+    import numpy as np
+    import pandas as pd
+    from scipy.special import expit
+
+    rng = np.random.default_rng(seed)
+    persons, items = 300, 25
+    ability, difficulty = rng.normal(0, 1, persons), rng.normal(0, 1, items)
+    person, item = np.repeat(np.arange(persons), items), np.tile(np.arange(items), persons)
+    frame = pd.DataFrame({"person": [f"p{i}" for i in person], "item": [f"i{j}" for j in item]})
+    frame["y"] = rng.binomial(1, expit(0.3 + ability[person] + difficulty[item]))
+    return frame
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results-formulas.json"))
+    parser.add_argument(
+        "--formulas-only", action="store_true", help="leave out the engine/template gradients"
+    )
     args = parser.parse_args()
     started = time.perf_counter()
     import numpy as np
@@ -103,17 +130,32 @@ def main() -> None:
         "load_avg": os.getloadavg()[0],
         "formulas": [],
     }
-    for formula in readme_formulas():
-        t0 = time.perf_counter()
-        result = fit(cases, formula=formula, random_seed=20251)
-        wall = time.perf_counter() - t0
+    crossed = [
+        ("item responses (simulated)", item_responses(), "y ~ 1 + (1 | person) + (1 | item)"),
+        ("bundled", cases, "assisted ~ n_procedures + (1 | nationality) + (1 | age_group)"),
+    ]
+    runs = [("bundled", cases, formula) for formula in readme_formulas()] + crossed
+    for data_name, frame, formula in runs:
+        load = os.getloadavg()[0]
+        t0, cpu0 = time.perf_counter(), time.process_time()
+        result = fit(frame, formula=formula, random_seed=20251)
+        wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
         timings = json.loads(result.attrs["returnmodels_timings"])
         verdict = json.loads(result.attrs["returnmodels_verdict"])
         sampler = json.loads(result.attrs["returnmodels_sampler"])
         sampling = timings["compile_and_sample_s"] - timings["compile_s"]
+        model = compile_formula_model(build_formula_design(frame, formula))
+        once = callback_timer(model, clock=time.process_time)
+        per_gradient = float(np.median([once() for _ in range(5)]))
+        steps = result["sample_stats"]["n_steps"]
         row = {
             "formula": formula,
+            "data": data_name,
+            "load_avg": [load, os.getloadavg()[0]],
             "wall_s": wall,
+            # CPU seconds of the whole fit, every thread: on a quiet machine the sampling
+            # runs on 2 cores, so about (cpu_s - overhead_s) / 2 of wall time
+            "cpu_s": cpu,
             "sampling_s": sampling,
             "overhead_s": wall - sampling,
             "compile_s": timings["compile_s"],
@@ -122,13 +164,23 @@ def main() -> None:
             "compile_cache": sampler["compile_cache"],
             "n_dim": sampler["n_dim"],
             "cells": int(result["observed_data"].sizes["cell"]),
+            "adaptation": sampler["adaptation"],
+            "engine": sampler["engine"],
+            "per_gradient_us": per_gradient * 1e6,
+            "gradient_evaluations_per_draw": float(steps.mean()),
+            # CPU seconds of the draws' gradients, as many again for the warm-up
+            "gradient_cpu_s_estimate": per_gradient * float(steps.sum()) * 2,
             "ess_bulk_min": verdict["ess_bulk_min"],
+            "r_hat_max": verdict["r_hat_max"],
             "passed": verdict["passed"],
             "failures": verdict["failures"],
         }
         report["formulas"].append(row)
         print(json.dumps(row), flush=True)
 
+    if args.formulas_only:
+        Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+        return
     report["gradient"] = []
     study_size = [
         ("group_predictors", ["n_procedures"], ["cooperation"]),

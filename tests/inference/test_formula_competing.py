@@ -26,7 +26,13 @@ from returnmodels.data.vocabulary import (
 )
 from returnmodels.errors import ConfigError
 from returnmodels.inference.fit import fit
-from returnmodels.inference.formula_fit import engine_inputs, log_density
+from returnmodels.inference.formula_fit import (
+    INPUTS,
+    _engine,
+    engine_inputs,
+    log_density,
+    needs_general,
+)
 from returnmodels.inference.results import load_result, save_result
 from returnmodels.models.formula import (
     FormulaDesign,
@@ -217,3 +223,52 @@ def test_a_competing_fit_holds_both_stages(small_cases, tmp_path):
     for outcome, share in observed_share.items():
         mean = fitted.loc[fitted["outcome"] == outcome, "mean"].iloc[0]
         assert abs(mean - share) < 0.1, outcome
+
+
+def test_the_multinomial_shear_moves_the_model_by_a_shear(small_cases):
+    """Crossed blocks on the multinomial engine: its density and draw at theta are the
+    engine's without the shear at the sheared point, each linear predictor's intercept
+    and the centred values of the block that carries it less the crossed block's mean
+    effect (a map of Jacobian 1: the same model)."""
+    formula = "outcome ~ n_procedures + gender + (1 | nationality) + (1 | closing_year)"
+    reference = {"gender": REFERENCE["gender"]}
+    stage = competing_stage(build_formula_design(small_cases, formula, reference=reference))
+    arrays, layout = engine_inputs(stage)
+    assert arrays["shear"].size and needs_general(arrays)
+    M, P = stage.n_linear, stage.X.shape[1]
+    _, S, R, Q, _, _ = (int(n) for n in arrays["sizes"])
+    plain = arrays | {
+        "shear": np.zeros(0, dtype=np.int64),
+        "shear_weight": np.zeros(0),
+        "shear_column": np.zeros(P),
+    }
+    engine = _engine("multinomial", general=True)
+    intercept = int(np.flatnonzero(arrays["shear_column"])[0])
+    G = np.zeros((Q, P))
+    np.add.at(G, tuple(arrays["G_index"]), arrays["G_value"])
+    carriers = (arrays["noncentred"] == 0) & (G[:, intercept] != 0)[None, :]  # (M, Q)
+    assert carriers.any()
+    nc = arrays["noncentred"][:, arrays["shear"]]  # crossed levels: centred at zero
+    for theta in np.random.default_rng(4).normal(0.0, 0.5, (3, layout.n_dim)):
+        beta = theta[: M * P].reshape(M, P)
+        sigma = np.exp(theta[M * P : M * (P + S)].reshape(M, S))[:, arrays["level_sd"]]
+        z = theta[M * (P + S + R) :].reshape(M, Q)
+        shear = arrays["shear"]
+        u = nc * sigma[:, shear] * z[:, shear] + (1 - nc) * z[:, shear]
+        mean = u @ arrays["shear_weight"]  # (M,) the crossed block's mean effect
+        moved_beta, moved_z = beta.copy(), z.copy()
+        moved_beta[:, intercept] -= mean
+        moved_z -= carriers * mean[:, None]
+        moved = np.concatenate(
+            [moved_beta.ravel(), theta[M * P : M * (P + S + R)], moved_z.ravel()]
+        )
+        inputs = [arrays[name] for name, _, _ in INPUTS]
+        plain_inputs = [plain[name] for name, _, _ in INPUTS]
+        value = float(engine.logp_fn(theta, *inputs)[0])
+        assert value == pytest.approx(float(engine.logp_fn(moved, *plain_inputs)[0]), rel=1e-10)
+        np.testing.assert_allclose(
+            engine.expand_fn(theta, *inputs)[0],
+            engine.expand_fn(moved, *plain_inputs)[0],
+            rtol=1e-9,
+            atol=1e-12,
+        )

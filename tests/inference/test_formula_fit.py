@@ -4,6 +4,7 @@ new formula, and agreement with lme4 on classic grouped binomial data."""
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import arviz as az
 import numpy as np
@@ -16,16 +17,22 @@ from scipy.special import expit
 from returnmodels.disclosure import DisclosureRules
 from returnmodels.disclosure.posterior import released_posterior
 from returnmodels.inference.diagnostics import check_convergence, verdict_advice
-from returnmodels.inference.fit import fit
+from returnmodels.inference.fit import LOW_RANK_MAX_DIM, fit, formula_adaptation
 from returnmodels.inference.formula_fit import (
     INPUTS,
     _engine,
+    crossed_ridge,
     engine_inputs,
     log_density,
     needs_general,
 )
 from returnmodels.inference.results import load_result, save_result
-from returnmodels.models.formula import build_formula_design, centred, nesting_parent
+from returnmodels.models.formula import (
+    build_formula_design,
+    centred,
+    mean_ridge,
+    nesting_parent,
+)
 
 CBPP = pd.read_csv(__import__("pathlib").Path(__file__).parents[1] / "fixtures" / "cbpp.csv")
 
@@ -64,11 +71,13 @@ def _cholesky(w: np.ndarray, m: int) -> tuple[np.ndarray, float]:
 
 
 def _reference_log_density(design, theta: np.ndarray) -> float:
-    """The model of the formula docstring, written out with loops and scipy."""
+    """The model of the formula docstring, written out with loops and scipy: theta's
+    first entry is the intercept plus the mean of each non-centred block's intercepts
+    (the shear), at which the centred block (year, the one here) is centred."""
     P = design.X.shape[1]
     at = P
-    beta = theta[:P]
-    lp = stats.norm.logpdf(beta, 0.0, 2.5).sum() + P * np.log(np.sqrt(2 * np.pi))
+    beta = theta[:P].copy()
+    lp = 0.0
     S = sum(b.width for b in design.blocks)
     log_sigma = theta[at : at + S]
     at += S
@@ -89,18 +98,24 @@ def _reference_log_density(design, theta: np.ndarray) -> float:
             lp += log_jac + np.log1p(-(w**2)).sum()
         factors.append((block, L, sigma[cursor : cursor + m]))
         cursor += m
-    eta = design.X @ beta
+    effects = []
     for block, L, s in factors:
         J, m = len(block.levels), block.width
         z = theta[at : at + J * m].reshape(m, J).T  # column by column, level by level
         at += J * m
         mask = centred(design, block)[0]  # one linear predictor
         z_eff = z.copy()
-        shift = beta[0]  # the one centred block here (year) is centred at the intercept
+        shift = theta[0]  # the one centred block here (year): at theta's intercept
         z_eff[mask, 0] = (z[mask, 0] - shift) / s[0]
         lp += stats.norm.logpdf(z_eff).sum() + J * m * np.log(np.sqrt(2 * np.pi))
         lp -= mask.sum() * np.log(s[0])
         u = (np.diag(s) @ L @ z_eff.T).T  # (J, m)
+        if not mask.any():  # crossed with the centred block: the intercept gives its mean
+            beta[0] -= u[:, 0].mean()
+        effects.append((block, u))
+    lp += stats.norm.logpdf(beta, 0.0, 2.5).sum() + P * np.log(np.sqrt(2 * np.pi))
+    eta = design.X @ beta
+    for block, u in effects:
         eta = eta + (u[block.index] * block.values).sum(axis=1)
     n, k = design.trials, design.successes
     lp += stats.binom.logpmf(k, n, expit(eta)).sum()
@@ -144,11 +159,11 @@ def test_log_density_is_the_model_written_out(rows, formula):
 
 
 @pytest.mark.parametrize(
-    "formula", ["y ~ x + c + (1 | tiny) + (1 | year)", "y ~ x * c + (1 | year)", "y ~ x + c"]
+    "formula", ["y ~ x + c + (1 | tiny)", "y ~ x * c + (1 | year)", "y ~ x + c"]
 )
 def test_the_lean_engine_is_the_general_one(rows, formula):
-    """A design with neither correlated nor nested blocks runs on the engine without
-    their machinery: the same log density and gradient as the general engine, and the
+    """A design with neither correlated, nested nor crossed blocks runs on the engine
+    without their machinery: the same log density and gradient as the general engine, and the
     gradient (the likelihood's written by hand) is the density's derivative in every
     coordinate."""
     design = build_formula_design(rows, formula)
@@ -236,14 +251,39 @@ def _natural_log_density(design, phi: np.ndarray) -> float:
     return lp + stats.binom.logpmf(design.successes, design.trials, expit(eta)).sum()
 
 
-def test_the_parameterisation_is_the_model_with_its_jacobian(nested_rows):
+@pytest.fixture(scope="module")
+def crossed_rows() -> pd.DataFrame:
+    """60 persons crossed with 8 items (1,440 rows): items that the data pin down well
+    (centred), persons with one answer an item (non-centred) or five (centred)."""
+    rng = np.random.default_rng(13)
+    reps = np.where(np.arange(60) % 2 == 0, 1, 5)
+    person = np.repeat(np.arange(60), 8 * reps)
+    item = np.concatenate([np.repeat(np.arange(8), r) for r in reps])
+    frame = pd.DataFrame({"person": [f"p{i}" for i in person], "item": [f"i{j}" for j in item]})
+    frame["x"] = rng.normal(size=len(frame))
+    eta = 0.2 + 0.5 * frame["x"] + rng.normal(0, 1.0, 60)[person] + rng.normal(0, 1.0, 8)[item]
+    frame["y"] = rng.binomial(1, expit(eta))
+    return frame
+
+
+@pytest.mark.parametrize(
+    ("data", "formula", "sheared"),
+    [
+        ("nested_rows", "y ~ x + (1 | region/nat)", False),
+        ("nested_rows", "y ~ x + (1 | region/nat) + (1 | year)", True),  # years crossed
+        ("crossed_rows", "y ~ x + (1 | person) + (1 | item)", True),
+    ],
+)
+def test_the_parameterisation_is_the_model_with_its_jacobian(request, data, formula, sheared):
     """Whatever the engine's parameterisation, its density at theta is the model's at
     phi(theta) = (beta, log sigma, u) plus log |det d phi / d theta|, the Jacobian taken
-    by finite differences of the engine's own expansion."""
-    design = build_formula_design(nested_rows, "y ~ x + (1 | region/nat) + (1 | year)")
+    by finite differences of the engine's own expansion: with hierarchical centring, and
+    with the intercept that takes in the mean of crossed blocks' effects."""
+    design = build_formula_design(request.getfixturevalue(data), formula)
     arrays, layout = engine_inputs(design)
     assert (arrays["noncentred"] == 0).any() and (arrays["noncentred"] == 1).any()
-    assert arrays["nest"].size  # centred nationalities centred at their region
+    assert bool(arrays["nest"].size) == ("/" in formula)  # centred at their region
+    assert bool(arrays["shear"].size) == sheared
     engine = _engine("binomial", general=True)
     inputs = [arrays[n] for n, _, _ in INPUTS]
     P, S = design.X.shape[1], len(design.blocks)
@@ -265,6 +305,68 @@ def test_the_parameterisation_is_the_model_with_its_jacobian(nested_rows):
     )
     # constants differ by a fixed amount: compare differences
     assert engine_side == pytest.approx(model_side(other) - model_side(theta), rel=1e-7, abs=1e-5)
+
+
+def test_crossed_blocks_give_their_mean_to_the_intercept(crossed_rows, nested_rows, rows):
+    """The block whose levels would move together most carries the intercept (items,
+    their data pin each down); the other crossed block's effects give their mean to it;
+    nested blocks, a single block and the prior alone keep the intercept as it is."""
+    design = build_formula_design(crossed_rows, "y ~ x + (1 | person) + (1 | item)")
+    person, item = design.blocks
+    assert centred(design, item).all() and centred(design, person).any()
+    assert mean_ridge(design, item) > mean_ridge(design, person)
+    arrays, _ = engine_inputs(design)
+    G_levels = set(arrays["G_index"][0])
+    assert G_levels == set(60 + np.arange(8))  # the items' means hold the intercept
+    np.testing.assert_array_equal(arrays["shear"], np.arange(60))  # the persons' mean
+    np.testing.assert_allclose(arrays["shear_weight"], 1 / 60)
+    np.testing.assert_array_equal(arrays["shear_column"], [1.0, 0.0])  # Intercept, x
+    assert needs_general(arrays)
+    # persons that their data pin down (centred) move together: low-rank adaptation
+    assert crossed_ridge(arrays)
+    assert formula_adaptation(SimpleNamespace(crossed_ridge=True, n_dim=72)) == "low_rank"
+    big = SimpleNamespace(crossed_ridge=True, n_dim=LOW_RANK_MAX_DIM + 1)
+    assert formula_adaptation(big) == "diag"
+    prior_only, _ = engine_inputs(design, likelihood_weight=0)
+    assert prior_only["shear"].size == 0 and not prior_only["shear_column"].any()
+    for data, formula in [
+        (crossed_rows, "y ~ x + (1 | person)"),
+        (nested_rows, "y ~ x + (1 | region/nat)"),
+        (crossed_rows, "y ~ 0 + x + (1 | person) + (1 | item)"),
+    ]:
+        arrays, _ = engine_inputs(build_formula_design(data, formula))
+        assert arrays["shear"].size == 0, formula
+        assert not crossed_ridge(arrays)
+    # crossed, but the sheared block's levels are each left to their prior (10 cases a
+    # level, non-centred): a diagonal mass matrix
+    arrays, _ = engine_inputs(build_formula_design(rows, "y ~ x + c + (1 | tiny) + (1 | year)"))
+    assert arrays["shear"].size == 60 and not crossed_ridge(arrays)
+
+
+@pytest.mark.sampling
+def test_the_shear_leaves_the_posterior_as_it_was(crossed_rows, monkeypatch):
+    """The same crossed model sampled with the intercept taking in the persons' mean and
+    without (the shear switched off): the same posterior means and SDs within Monte Carlo
+    error."""
+    import returnmodels.inference.formula_fit as engine_module
+
+    formula = "y ~ x + (1 | person) + (1 | item)"
+    settings = {"draws": 600, "tune": 600, "chains": 2, "random_seed": 5}
+    sheared = fit(crossed_rows, formula=formula, **settings)["posterior"]
+    P = 2
+    monkeypatch.setattr(
+        engine_module,
+        "_shear",
+        lambda *args: (np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(P)),
+    )
+    plain = fit(crossed_rows, formula=formula, **settings)["posterior"]
+    for name in ["Intercept", "x", "person_sigma", "item_sigma", "item_effect"]:
+        a, b = sheared[name], plain[name]
+        se = np.sqrt(az.mcse(a.to_dataset())[name] ** 2 + az.mcse(b.to_dataset())[name] ** 2).values
+        diff = np.abs(a.mean(("chain", "draw")) - b.mean(("chain", "draw"))).values
+        assert (diff < 4.5 * se + 1e-3).all(), name
+        sd_a, sd_b = a.std(("chain", "draw")).values, b.std(("chain", "draw")).values
+        assert (np.abs(sd_a / sd_b - 1) < 0.2).all(), name
 
 
 @pytest.mark.sampling

@@ -11,7 +11,10 @@ another model. nutpie's mass-matrix adaptation is chosen by the model's dimensio
 (``adaptation="auto"``): nutpie's low-rank modified adaptation up to
 :data:`LOW_RANK_MAX_DIM` unconstrained parameters, its diagonal one above, because
 low-rank's warm-up cost grows steeply with the dimension (the measurements behind the
-threshold: ``benchmarks/README.md``). The
+threshold: ``benchmarks/README.md``), and with its covariances regularised by
+:data:`LOW_RANK_GAMMA`, without which its updates cost up to ten times the gradients on
+some formulas. A formula fit's ``auto`` goes by the model's structure instead
+(:func:`formula_adaptation`). The
 choice is recorded in ``returnmodels_sampler``. The sampler is always named explicitly,
 so results never depend on what happens to be installed.
 
@@ -81,6 +84,7 @@ from returnmodels.models.support import (
 __all__ = [
     "ADAPTATIONS",
     "DEFAULT_SAMPLING",
+    "LOW_RANK_GAMMA",
     "LOW_RANK_MAX_DIM",
     "MAX_SEED",
     "SAMPLERS",
@@ -88,6 +92,7 @@ __all__ = [
     "check_sampling",
     "engine_design",
     "fit",
+    "formula_adaptation",
     "formula_columns",
     "load_data",
     "sample_compiled",
@@ -108,6 +113,13 @@ DEFAULT_SAMPLING: dict = {
 #: unconstrained parameters and ``diag`` above.
 ADAPTATIONS = ("auto", "low_rank", "diag")
 LOW_RANK_MAX_DIM = 200
+#: nutpie's ``mass_matrix_gamma`` for low-rank adaptation (its default 1e-5): the
+#: regularisation of the draw and gradient covariances whose eigenvectors the mass
+#: matrix keeps. At 1e-5 the warm-up's updates (every 20 draws) cost 10 s a chain on
+#: ``assisted ~ C(n_procedures) + gender + (1 | nationality)`` (143 parameters, about
+#: 1 s of gradients) and 8 s on the crossed closing years; at 0.1 about 1 s, with the
+#: same or larger ESS (``benchmarks/README.md``, "Exploration").
+LOW_RANK_GAMMA = 0.1
 #: target_accept of a formula model with a correlated group block or nested groups,
 #: unless one is given: smaller steps for the curved geometry of a slope SD, or of the
 #: SD of a few parent levels, near zero (rstanarm's glmer default is 0.95; on the
@@ -130,6 +142,7 @@ def _run_nutpie(compiled, settings: dict, cache: str) -> xr.DataTree:
         "n_dim": int(compiled.n_dim),
         "compile_cache": cache,
     }
+    low_rank = {"mass_matrix_gamma": LOW_RANK_GAMMA} if adaptation == "low_rank" else {}
     return nutpie.sample(
         compiled,
         draws=settings["draws"],
@@ -141,6 +154,7 @@ def _run_nutpie(compiled, settings: dict, cache: str) -> xr.DataTree:
         target_accept=settings["target_accept"],
         save_warmup=False,
         progress_bar=settings["progressbar"],
+        **low_rank,
     )
 
 
@@ -470,6 +484,7 @@ def _fit_formula(
     }
     run = settings | {"cores": cores or min(settings["chains"], os.cpu_count() or 1)}
     run |= {"progressbar": show_progress(progressbar), "timings": {}, "details": {}}
+    run["adapt_by_structure"] = True  # formula_adaptation for "auto"
     built = time.perf_counter()
     stages = engine_stages(design)
     sampled_trees = _sample_stages(stages, run)
@@ -503,12 +518,31 @@ def _sample_on_engine(stages, run: dict) -> list[xr.DataTree]:
         started = time.perf_counter()
         compiled = compile_formula_model(stage)
         settings["timings"]["compile_s"] = time.perf_counter() - started
+        if run.get("adapt_by_structure") and settings["adaptation"] == "auto":
+            settings["adaptation"] = formula_adaptation(compiled)
         settings["details"]["engine"] = f"formula engine {ENGINE_VERSION} ({compiled.graph})"
         sampled.append(_run_nutpie(compiled, settings, compiled.cache_status))
         prefix = "" if len(stages) == 1 else f"stage{i}_"
         run["timings"] |= {f"{prefix}{k}": v for k, v in settings["timings"].items()}
         run["details"] |= {f"{prefix}{k}": v for k, v in settings["details"].items()}
     return sampled
+
+
+def formula_adaptation(compiled) -> str:
+    """``auto`` for a formula fit: low-rank (up to :data:`LOW_RANK_MAX_DIM` parameters)
+    where crossed groups leave correlated levels
+    (:func:`returnmodels.inference.formula_fit.crossed_ridge`), diagonal elsewhere.
+
+    The engine's parameterisation leaves the other designs near-diagonal (levels centred
+    where their data pin them down, the intercept taking in crossed blocks' means), and
+    low-rank's warm-up updates cost about as much again as the gradients at 125-145
+    parameters: on the bundled data 2.2 against 4.3 CPU seconds (study model, bulk ESS
+    1,403 against 2,825), 4.4 against 7.8 (``C(n_procedures) + gender``, 2,942 and
+    2,732), 4.3 against 6.8 (``region/nationality``, 1,885 and 1,682); crossed closing
+    years on a diagonal mass matrix: ESS 390, R-hat 1.009 (``benchmarks/README.md``)."""
+    if compiled.crossed_ridge and compiled.n_dim <= LOW_RANK_MAX_DIM:
+        return "low_rank"
+    return "diag"
 
 
 def _sample_registered_on_engine(engine_design, design, model: str, run: dict) -> xr.DataTree:

@@ -93,6 +93,7 @@ __all__ = [
     "build_formula_design",
     "competing_stage",
     "group_labels",
+    "mean_ridge",
     "nesting_parent",
     "parse_formula",
     "prior_class",
@@ -1259,6 +1260,28 @@ def nesting_parent(design: FormulaDesign, block: GroupBlock) -> tuple[int, np.nd
         if found is None or K > len(design.blocks[found[0]].levels):
             found = (p, level)
     return found
+
+
+def mean_ridge(design: FormulaDesign, block: GroupBlock, pooled=None) -> float:
+    r"""How strongly a block's levels would move together if their mean were left to
+    their prior: the largest eigenvalue, less 1, of their posterior correlation then,
+    about :math:`\sum_j r_j / (J + r_j)` with :math:`r_j = \hat\tau^2 / v_j`
+    (:func:`between_level_variance` against :func:`centred`'s sampling variance of
+    level :math:`j`), the largest over linear predictors.
+
+    Of crossed blocks with centred levels, one carries the intercept (its levels are
+    centred at it) and the others' means are pinned down by their prior alone, with
+    variance :math:`\hat\tau^2 / J` beside each level's own :math:`v_j`: a ridge a
+    diagonal mass matrix pays for by about this figure (each level its data pin down
+    better than :math:`\hat\tau^2 / J` adds about 1). So the block with the largest
+    figure carries the intercept
+    (:func:`returnmodels.inference.formula_fit.engine_inputs`): on the bundled data the
+    120 nationalities (about 13) rather than the 7 closing years (about 6), on 300
+    persons crossed with 25 items the items (14, the persons 2.3)."""
+    _, _, variance = _level_counts(design, block)
+    ratio = between_level_variance(design, block, pooled)[None, :] / variance
+    J = len(block.levels)
+    return float(np.max(np.sum(ratio / (J + ratio), axis=0)))
 
 
 def centred(design: FormulaDesign, block: GroupBlock, pooled=None) -> np.ndarray:
