@@ -4,7 +4,6 @@ new formula, and agreement with lme4 on classic grouped binomial data."""
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
 
 import arviz as az
 import numpy as np
@@ -17,7 +16,7 @@ from scipy.special import expit
 from returnmodels.disclosure import DisclosureRules
 from returnmodels.disclosure.posterior import released_posterior
 from returnmodels.inference.diagnostics import check_convergence, verdict_advice
-from returnmodels.inference.fit import LOW_RANK_MAX_DIM, fit, formula_adaptation
+from returnmodels.inference.fit import fit
 from returnmodels.inference.formula_fit import (
     INPUTS,
     _engine,
@@ -324,9 +323,6 @@ def test_crossed_blocks_give_their_mean_to_the_intercept(crossed_rows, nested_ro
     assert needs_general(arrays)
     # persons that their data pin down (centred) move together: low-rank adaptation
     assert crossed_ridge(arrays)
-    assert formula_adaptation(SimpleNamespace(crossed_ridge=True, n_dim=72)) == "low_rank"
-    big = SimpleNamespace(crossed_ridge=True, n_dim=LOW_RANK_MAX_DIM + 1)
-    assert formula_adaptation(big) == "diag"
     prior_only, _ = engine_inputs(design, likelihood_weight=0)
     assert prior_only["shear"].size == 0 and not prior_only["shear_column"].any()
     for data, formula in [

@@ -13,8 +13,7 @@ another model. nutpie's mass-matrix adaptation is chosen by the model's dimensio
 low-rank's warm-up cost grows steeply with the dimension (the measurements behind the
 threshold: ``benchmarks/README.md``), and with its covariances regularised by
 :data:`LOW_RANK_GAMMA`, without which its updates cost up to ten times the gradients on
-some formulas. A formula fit's ``auto`` goes by the model's structure instead
-(:func:`formula_adaptation`). The
+some formulas. The
 choice is recorded in ``returnmodels_sampler``. The sampler is always named explicitly,
 so results never depend on what happens to be installed.
 
@@ -92,7 +91,6 @@ __all__ = [
     "check_sampling",
     "engine_design",
     "fit",
-    "formula_adaptation",
     "formula_columns",
     "load_data",
     "sample_compiled",
@@ -484,7 +482,6 @@ def _fit_formula(
     }
     run = settings | {"cores": cores or min(settings["chains"], os.cpu_count() or 1)}
     run |= {"progressbar": show_progress(progressbar), "timings": {}, "details": {}}
-    run["adapt_by_structure"] = True  # formula_adaptation for "auto"
     built = time.perf_counter()
     stages = engine_stages(design)
     sampled_trees = _sample_stages(stages, run)
@@ -518,31 +515,12 @@ def _sample_on_engine(stages, run: dict) -> list[xr.DataTree]:
         started = time.perf_counter()
         compiled = compile_formula_model(stage)
         settings["timings"]["compile_s"] = time.perf_counter() - started
-        if run.get("adapt_by_structure") and settings["adaptation"] == "auto":
-            settings["adaptation"] = formula_adaptation(compiled)
         settings["details"]["engine"] = f"formula engine {ENGINE_VERSION} ({compiled.graph})"
         sampled.append(_run_nutpie(compiled, settings, compiled.cache_status))
         prefix = "" if len(stages) == 1 else f"stage{i}_"
         run["timings"] |= {f"{prefix}{k}": v for k, v in settings["timings"].items()}
         run["details"] |= {f"{prefix}{k}": v for k, v in settings["details"].items()}
     return sampled
-
-
-def formula_adaptation(compiled) -> str:
-    """``auto`` for a formula fit: low-rank (up to :data:`LOW_RANK_MAX_DIM` parameters)
-    where crossed groups leave correlated levels
-    (:func:`returnmodels.inference.formula_fit.crossed_ridge`), diagonal elsewhere.
-
-    The engine's parameterisation leaves the other designs near-diagonal (levels centred
-    where their data pin them down, the intercept taking in crossed blocks' means), and
-    low-rank's warm-up updates cost about as much again as the gradients at 125-145
-    parameters: on the bundled data 2.2 against 4.3 CPU seconds (study model, bulk ESS
-    1,403 against 2,825), 4.4 against 7.8 (``C(n_procedures) + gender``, 2,942 and
-    2,732), 4.3 against 6.8 (``region/nationality``, 1,885 and 1,682); crossed closing
-    years on a diagonal mass matrix: ESS 390, R-hat 1.009 (``benchmarks/README.md``)."""
-    if compiled.crossed_ridge and compiled.n_dim <= LOW_RANK_MAX_DIM:
-        return "low_rank"
-    return "diag"
 
 
 def _sample_registered_on_engine(engine_design, design, model: str, run: dict) -> xr.DataTree:
