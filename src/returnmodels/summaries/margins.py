@@ -20,20 +20,19 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from returnmodels.errors import ConfigError
-from returnmodels.models.design import TRIALS, Design
+from returnmodels.models.design import Design
 from returnmodels.summaries._draws import (
     HDI_PROB,
     interval,
     outcome_names,
     posterior_of,
-    weighted_mean,
 )
 from returnmodels.summaries.formula import formula_margins, is_formula_fit
 from returnmodels.summaries.margins_grid import (
     default_margin_values,
     formula_comparisons,
     formula_grid_margins,
+    registered_shares,
 )
 
 __all__ = ["MARGIN_COLUMNS", "comparisons", "default_margin_values", "margin_draws", "margins"]
@@ -41,34 +40,10 @@ __all__ = ["MARGIN_COLUMNS", "comparisons", "default_margin_values", "margin_dra
 MARGIN_COLUMNS = ["predictor", "value", "mean", "hdi_lower", "hdi_upper"]
 
 
-def _counterfactual(design: Design, predictor: str, value) -> tuple[pd.DataFrame, np.ndarray]:
-    """Cells with ``predictor = value``, merged where they became identical, and their
-    case counts (the margin's weights). Merging changes nothing but the run time."""
-    frame = _set(design, predictor, value)
-    columns = list(
-        dict.fromkeys([design.group, *(t.name for t in design.terms + design.group_terms)])
-    )
-    merged = frame.groupby(columns, sort=False, observed=True)[TRIALS].sum().reset_index()
-    return merged, merged[TRIALS].to_numpy(float)
-
-
-def _set(design: Design, predictor: str, value) -> pd.DataFrame:
-    term = design.term(predictor)
-    frame = design.cells.copy()
-    if term.kind == "categorical":
-        if str(value) not in term.levels:
-            raise ConfigError(f"{predictor} has no level {value!r}; levels are {term.levels}")
-        frame[predictor] = str(value)
-    else:
-        frame[predictor] = value
-    return frame
-
-
 def margin_draws(result: xr.DataTree, predictor: str, value) -> np.ndarray:
     """Draws of the margin of ``predictor = value``: shape (samples, outcomes)."""
     design = Design.from_result(result)
-    frame, weights = _counterfactual(design, predictor, value)
-    return weighted_mean(posterior_of(result), design, frame, weights)
+    return registered_shares(design, posterior_of(result), {predictor: value})
 
 
 def margins(
@@ -107,8 +82,7 @@ def margins(
     rows = []
     for predictor, levels in values.items():
         for value in levels:
-            frame, weights = _counterfactual(design, predictor, value)
-            draws = weighted_mean(posterior, design, frame, weights)
+            draws = registered_shares(design, posterior, {predictor: value})
             for k, outcome in enumerate(names):
                 row = {"predictor": predictor, "value": str(value), "outcome": outcome}
                 rows.append(row | interval(draws[:, k], prob))

@@ -64,6 +64,7 @@ __all__ = [
     "formula_comparisons",
     "formula_grid_margins",
     "natural_values",
+    "registered_shares",
 ]
 
 SHARE_COLUMNS = ["mean", "hdi_lower", "hdi_upper"]
@@ -185,19 +186,29 @@ class RegisteredCounterfactuals:
 
     def shares(self, setting: Mapping[str, object]) -> np.ndarray:
         """(draws, outcomes) as :meth:`Counterfactuals.shares`."""
-        design = self.design
-        frame = design.cells.copy()
-        for variable, value in setting.items():
+        for variable in setting:
             self.check(variable)
-            term = design.term(variable)
-            if term.kind == "categorical" and str(value) not in term.levels:
-                raise ConfigError(f"{variable} has no level {value!r}; levels are {term.levels}")
-            frame[variable] = str(value) if term.kind == "categorical" else value
-        columns = list(
-            dict.fromkeys([design.group, *(t.name for t in design.terms + design.group_terms)])
-        )
-        merged = frame.groupby(columns, sort=False, observed=True)[TRIALS].sum().reset_index()
-        return weighted_mean(self.posterior, design, merged, merged[TRIALS].to_numpy(float))
+        return registered_shares(self.design, self.posterior, setting)
+
+
+def registered_shares(
+    design: Design, posterior: xr.Dataset, setting: Mapping[str, object]
+) -> np.ndarray:
+    """(draws, outcomes): a registered model's cells set to ``setting`` (predictor ->
+    value, case-level or group-level), merged where they became identical (their cases
+    summed: it changes nothing but the run time), and the registered prediction
+    averaged over them, weighted by their cases."""
+    frame = design.cells.copy()
+    for variable, value in setting.items():
+        term = design.term(variable)
+        if term.kind == "categorical" and str(value) not in term.levels:
+            raise ConfigError(f"{variable} has no level {value!r}; levels are {term.levels}")
+        frame[variable] = str(value) if term.kind == "categorical" else value
+    columns = list(
+        dict.fromkeys([design.group, *(t.name for t in design.terms + design.group_terms)])
+    )
+    merged = frame.groupby(columns, sort=False, observed=True)[TRIALS].sum().reset_index()
+    return weighted_mean(posterior, design, merged, merged[TRIALS].to_numpy(float))
 
 
 def counterfactuals_of(result: xr.DataTree) -> Counterfactuals | RegisteredCounterfactuals:
