@@ -249,7 +249,7 @@ class FormulaDesign:
         for column, centre in self.centres.items():
             coded[column] = frame[column].to_numpy(dtype=float) - centre
         for column, order in self.orders.items():
-            text = frame[column].astype(str)
+            text = frame[column].astype(str).to_numpy(dtype=object)  # fast to iterate
             unknown = sorted(set(text) - set(order))
             if unknown:
                 raise ConfigError(f"{column!r}: level(s) {unknown[:5]} are not in the model")
@@ -272,7 +272,7 @@ class FormulaDesign:
         group = self.matrices.group.evaluate_new_data(coded)
         out = []
         for block in self.blocks:
-            labels = group_labels(frame, block.factor)
+            labels = group_labels(frame, block.factor).to_numpy(dtype=object)
             unknown = sorted(set(labels) - set(block.levels))
             if unknown:
                 raise ConfigError(f"{block.factor!r}: level(s) {unknown[:5]} are not in the model")
@@ -1113,7 +1113,7 @@ def group_labels(frame: pd.DataFrame, factor: str) -> pd.Series:
     return labels
 
 
-def _term_columns(group, name: str, labels: pd.Series) -> tuple[list[str], list[np.ndarray]]:
+def _term_columns(group, name: str, labels) -> tuple[list[str], list[np.ndarray]]:
     """The column labels of group term ``name`` and each row's values of them, read from
     formulae's matrix at the row's own level."""
     term = group.terms[name]

@@ -15,6 +15,10 @@ in Dutch, a share under 0.05% as ``< 0.1%`` (never a ``0.0%`` that reads as none
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
@@ -34,6 +38,7 @@ __all__ = [
     "percent_text",
     "subplots",
     "top_groups",
+    "without_unloaded_jax",
 ]
 
 #: seaborn's colour-blind-safe palette (Wong-like): every figure's colours come from it.
@@ -51,6 +56,27 @@ COLOURS: dict[str, tuple[float, float, float]] = {
 SIZES: dict[str, tuple[float, float]] = {"single": (6.4, 4.0), "wide": (8.0, 4.5)}
 #: At most this many groups (nationalities) in one per-group figure: the largest.
 MAX_GROUPS = 30
+
+
+@contextmanager
+def without_unloaded_jax() -> Iterator[None]:
+    """Figures drawn in here do not import JAX.
+
+    ``arviz_base`` registers ``jax`` in ``sys.modules`` as a lazy placeholder
+    (``lazy_loader.load("jax")`` for its NumPyro converter), and matplotlib asks every
+    module it finds there whether a value is one of its arrays (``sys.modules["jax"].Array``),
+    which loads JAX whole: 0.7 s on the first axes of a process, for no JAX array. In
+    here the placeholder is set aside while it is still unloaded, and put back after,
+    so ArviZ's converter and the NumPyro sampler load JAX as before when they need it."""
+    placeholder = sys.modules.get("jax")
+    hidden = placeholder is not None and type(placeholder).__name__ == "_LazyModule"
+    if hidden:
+        del sys.modules["jax"]
+    try:
+        yield
+    finally:
+        if hidden and "jax" not in sys.modules:
+            sys.modules["jax"] = placeholder
 
 
 def apply() -> None:

@@ -88,6 +88,14 @@ class FitDraws:
         self.posterior = posterior
         self.n = n
 
+    def single_precision(self) -> FitDraws:
+        """These draws in float32, for the margins' fast path (:func:`_average_shares`)."""
+        single = object.__new__(FitDraws)
+        single.__dict__.update(self.__dict__)
+        single.beta = self.beta.astype(np.float32)
+        single.effects = [effects.astype(np.float32) for effects in self.effects]
+        return single
+
 
 def average_outcome_shares(stages, X, encoded, weights) -> np.ndarray:
     """Per draw (S, 6): the case-weighted mean of each outcome's probability over the
@@ -107,15 +115,27 @@ def average_outcome_shares(stages, X, encoded, weights) -> np.ndarray:
     return out
 
 
-def _eta(draws: FitDraws, X, encoded, part: slice, skip: frozenset[int] = frozenset()):
+def _eta(
+    draws: FitDraws,
+    X,
+    encoded,
+    part: slice,
+    skip: frozenset[int] = frozenset(),
+    distinct: tuple[np.ndarray, np.ndarray] | None = None,
+):
     """(draws in ``part``, rows): the linear predictor of the rows ``X`` / ``encoded``.
     Each block's effects are gathered one column at a time at the rows' levels (no
     draws x rows x width temporary), and an intercept column (all ones) is added as
     gathered, without multiplying by one. A design of a few columns (most formulas)
     is multiplied out by einsum, not BLAS: on such a skinny product BLAS's threads cost
-    more than the product itself when the cores are busy (3x at load 5 on 2 cores)."""
+    more than the product itself when the cores are busy (3x at load 5 on 2 cores).
+    ``distinct``: ``(rows, inverse)`` with ``X == rows[inverse]`` (:func:`_distinct_rows`):
+    the product is taken for the distinct rows only and gathered."""
     beta = draws.beta[part]
-    eta = np.einsum("sp,rp->sr", beta, X) if X.shape[1] <= _FEW_COLUMNS else beta @ X.T
+    rows = X if distinct is None else distinct[0]
+    eta = np.einsum("sp,rp->sr", beta, rows) if X.shape[1] <= _FEW_COLUMNS else beta @ rows.T
+    if distinct is not None:
+        eta = np.take(eta, distinct[1], axis=1)
     for b, (index, values) in enumerate(encoded):
         if b in skip:
             continue
@@ -140,23 +160,53 @@ def average_share(draws, X, encoded, weights, skip=frozenset(), extra=None) -> n
     return out
 
 
+def _distinct_rows(X: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(rows, inverse)`` of the distinct rows of ``X`` when they are few (a design of
+    categorical and count predictors repeats a handful of rows over thousands of
+    cells), else None."""
+    rows, inverse = np.unique(X, axis=0, return_inverse=True)
+    return (rows, inverse.ravel()) if 4 * len(rows) <= len(X) else None
+
+
+def _expit_in_place(eta: np.ndarray) -> np.ndarray:
+    r"""The inverse logit of ``eta``, overwriting it: :math:`(1 + \tanh(\eta/2))/2`, which
+    NumPy vectorises for float32 (8x faster than ``scipy.special.expit`` in float64)."""
+    eta *= 0.5
+    np.tanh(eta, out=eta)
+    eta *= 0.5
+    eta += 0.5
+    return eta
+
+
 def _average_shares(draws, X, encoded, setting, weights) -> np.ndarray:
     """Per draw and setting (S, K): the ``weights``-average of inverse-logit eta over
     the rows of each setting (``setting[r]``: the setting row ``r`` belongs to, 0..K-1,
     the rows of a setting together and in order, as :func:`_settings` stacks them), all
     settings in one pass over the draws: each chunk's weighted shares summed per
-    setting's block of rows."""
+    setting's block of rows.
+
+    The linear predictor and its inverse logit are computed in single precision and
+    summed in double: a share is off by less than 1e-6 (float32's rounding of eta, a
+    few units of 1e-7 at the log-odds of these data), three orders of magnitude below
+    its Monte Carlo error, at a third of the time of double precision throughout."""
     setting = np.asarray(setting)
     K = int(setting[-1]) + 1 if len(setting) else 0
     if np.any(np.diff(setting) < 0) or np.unique(setting).size != K:
         raise ValueError("the rows of each setting must be together, settings 0, 1, ... in order")
     normalised = np.asarray(weights, float) / np.bincount(setting, weights, K)[setting]
+    normalised = normalised.astype(np.float32)
     starts = np.searchsorted(setting, np.arange(K))
+    single = draws.single_precision()
+    X = np.asarray(X, dtype=np.float32)
+    encoded = [(index, np.asarray(values, dtype=np.float32)) for index, values in encoded]
+    distinct = _distinct_rows(X)
     out = np.empty((draws.n, K))
     chunk = max(1, min(_CHUNK, _CHUNK_ELEMENTS // max(1, len(setting))))
     for start in range(0, draws.n, chunk):
         part = slice(start, min(draws.n, start + chunk))
-        out[part] = np.add.reduceat(expit(_eta(draws, X, encoded, part)) * normalised, starts, 1)
+        eta = _eta(single, X, encoded, part, distinct=distinct)
+        shares = _expit_in_place(eta) * normalised
+        out[part] = np.add.reduceat(shares, starts, axis=1, dtype=np.float64)
     return out
 
 
