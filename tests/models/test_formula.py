@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from returnmodels.errors import ConfigError
-from returnmodels.models.design import CASE_FILE_SPEC, build_design
+from returnmodels.models import column_spec
 from returnmodels.models.formula import (
     between_level_variance,
     build_formula_design,
     centred,
     parse_formula,
 )
-from returnmodels.models.registry import REFERENCE, get_model
+from returnmodels.models.presets import PRESETS, merge_preset_priors, preset_call
 
 
 @pytest.fixture(scope="module")
@@ -202,23 +204,44 @@ def test_priors_by_class_and_term(rows):
         build_formula_design(rows, "y ~ x + (1 | g)", priors={"g_sigma": {"dist": "Cauchy"}})
 
 
-@pytest.mark.parametrize(
-    "name", ["pooled", "varying_intercepts", "group_predictors", "varying_slopes"]
-)
-def test_preset_formulas_code_the_templates_columns(small_cases, name):
-    """A registered model's formula (with REFERENCE) has the template's cells and
-    coefficients: the same columns, the same reference levels."""
-    entry = get_model(name)
-    template = build_design(small_cases, CASE_FILE_SPEC)
-    with_cooperation = "cooperation" in entry.formula
-    reference = {k: v for k, v in REFERENCE.items() if with_cooperation or k != "cooperation"}
-    design = build_formula_design(small_cases, entry.formula, reference=reference)
-    if design.blocks:  # the template's cells are always by nationality too
-        assert design.n_cells == len(template.cells)
-    widths = {t.name: t.width for t in template.terms + template.group_terms}
-    expected = 1 + sum(w for n, w in widths.items() if with_cooperation or n != "cooperation")
-    assert design.X.shape[1] == expected
-    for term in template.terms + template.group_terms:
-        if term.kind == "categorical" and (with_cooperation or term.name != "cooperation"):
-            coded = next(t for t in design.common if term.name in t.variables)
-            assert set(coded.levels) == {str(v) for v in term.coded}, term.name
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_a_preset_writes_its_formula_for_case_files(small_cases, name):
+    """preset_call with the case-file columns gives the preset's own formula and
+    reference levels (the table is the one description); the design builds from them."""
+    preset = PRESETS[name]
+    call = preset_call(name, None, small_cases)
+    assert call.formula == preset.formula
+    assert call.reference == {k: v for k, v in preset.reference.items() if k in call.formula}
+    design = build_formula_design(small_cases, call.formula, reference=call.reference)
+    assert design.references == call.reference
+
+
+def test_a_preset_writes_its_formula_for_other_columns(small_cases):
+    """The generic-columns interface writes a formula: the main job's one predictor, the
+    group-level one where the preset uses it, counts as successes | trials(n)."""
+    spec = column_spec(predictors=["n_procedures"])
+    assert preset_call("group_predictors", spec, small_cases).formula == (
+        "assisted ~ n_procedures + cooperation + (1 | nationality)"
+    )
+    assert preset_call("varying_intercepts", spec, small_cases).formula == (
+        "assisted ~ n_procedures + (1 | nationality)"
+    )
+    counts = pd.DataFrame({"s": [1, 2, 3, 4], "n": [5, 5, 6, 6], "g": list("aabb"),
+                           "x": [0.1, 0.2, 0.3, 0.4], "z": ["u", "v", "u", "v"]})  # fmt: skip
+    generic = column_spec(successes="s", trials="n", group="g", predictors=["x", "z"])
+    call = preset_call("varying_slopes", replace(generic, slope="x"), counts)
+    assert call.formula == "s | trials(n) ~ x + z + (1 + x | g)"
+    assert call.priors == {"g_x_sigma": {"dist": "HalfNormal", "sigma": 0.5}}
+    with pytest.raises(ConfigError, match="numeric case-level slope"):
+        preset_call("varying_slopes", replace(generic, slope="z"), counts)
+    with pytest.raises(ConfigError, match="needs the case-file 'outcome'"):
+        preset_call("competing_outcomes", generic, counts)
+
+
+def test_preset_priors_merge_under_the_users():
+    preset = {"g_x_sigma": {"dist": "HalfNormal", "sigma": 0.5}}
+    assert merge_preset_priors(preset, {"g_x_sigma": {"sigma": 0.3}}) == {
+        "g_x_sigma": {"dist": "HalfNormal", "sigma": 0.3}
+    }
+    replaced = merge_preset_priors(preset, {"g_x_sigma": {"dist": "Exponential", "lam": 2.0}})
+    assert replaced == {"g_x_sigma": {"dist": "Exponential", "lam": 2.0}}

@@ -78,6 +78,7 @@ __all__ = [
     "FormulaModel",
     "compile_formula_model",
     "complete_formula_result",
+    "log_binomial_coefficient",
     "crossed_ridge",
     "engine_inputs",
     "formula_log_likelihood",
@@ -856,6 +857,12 @@ def stage_linear_predictor(design: FormulaDesign, beta, effects, part: slice) ->
             at_cell = effect[:, part][..., block.index]  # (chains, d, M, C)
             eta += np.swapaxes(at_cell, -1, -2) * block.values[:, r][:, None]
     return eta
+
+
+def log_binomial_coefficient(trials: np.ndarray, successes: np.ndarray) -> np.ndarray:
+    """log C(n, k) per cell: the data-only term of the binomial log-likelihood."""
+    n, k = np.asarray(trials, float), np.asarray(successes, float)
+    return gammaln(n + 1.0) - gammaln(k + 1.0) - gammaln(n - k + 1.0)
 
 
 def formula_log_likelihood(

@@ -30,7 +30,6 @@ from arviz_stats.utils import ELPDData, ELPDDataLOOKFold
 
 from returnmodels.errors import ConfigError
 from returnmodels.inference.psis import good_k, psis_loo, relative_efficiency
-from returnmodels.models.design import Design
 
 __all__ = [
     "LOO_LEFT_OUT",
@@ -107,16 +106,11 @@ def cell_table(result: xr.DataTree) -> tuple[pd.DataFrame, list[str]]:
     variables' raw values, ``trials`` and ``successes``, and ``key`` the variables that
     make a cell (a case is in the cell whose key values it has). Read from the stored
     groups alone (``constant_data``, ``observed_data``)."""
-    if result.attrs.get("returnmodels_model") == "formula":
-        cells = result["constant_data"].to_dataset().to_dataframe().reset_index(drop=True)
-        key = [c for c in cells.columns if c != "trials"]
-        observed = result["observed_data"].to_dataset()
-        response = json.loads(result.attrs["returnmodels_design"])["response"]
-        return cells.assign(successes=observed[response].to_numpy()), key
-    design = Design.from_result(result)
-    spec = design.spec
-    key = list(dict.fromkeys([spec.group, *spec.predictors, *spec.group_predictors]))
-    return design.cells.assign(trials=design.trials, successes=design.successes), key
+    cells = result["constant_data"].to_dataset().to_dataframe().reset_index(drop=True)
+    key = [c for c in cells.columns if c != "trials"]
+    observed = result["observed_data"].to_dataset()
+    response = json.loads(result.attrs["returnmodels_design"])["response"]
+    return cells.assign(successes=observed[response].to_numpy()), key
 
 
 def refit_cells(loo: ELPDData) -> list[int]:

@@ -50,6 +50,7 @@ from numbers import Real
 import formulae.expr as fexpr
 import numpy as np
 import pandas as pd
+import xarray as xr
 from formulae.environment import Environment
 from formulae.matrices import DesignMatrices
 from formulae.parser import ParseError
@@ -99,6 +100,7 @@ __all__ = [
     "prior_class",
     "prior_of",
     "split_response",
+    "stack_draws",
 ]
 
 #: A group level is sampled centred when its own data give its log-odds a sampling
@@ -352,6 +354,12 @@ class FormulaDesign:
 
 
 # ---------------------------------------------------------------- parsing and checking
+
+
+def stack_draws(posterior: xr.Dataset) -> xr.Dataset:
+    """The posterior with chain and draw flattened into one plain ``sample`` dim."""
+    flat = posterior.stack(sample=("chain", "draw"))
+    return flat.drop_vars(["sample", "chain", "draw"]).transpose("sample", ...)
 
 
 def split_response(formula: str) -> tuple[str, str | None, str]:
