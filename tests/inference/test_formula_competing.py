@@ -40,10 +40,10 @@ from returnmodels.models.formula import (
     centred,
     competing_stage,
 )
-from returnmodels.models.registry import REFERENCE as CASE_REFERENCE
+from returnmodels.models import CASE_FILE_SPEC
 from returnmodels.summaries import margins
 
-REFERENCE = {k: CASE_REFERENCE[k] for k in ("gender", "cooperation")}
+REFERENCE = {k: CASE_FILE_SPEC.reference[k] for k in ("gender", "cooperation")}
 
 SMALL = "outcome ~ n_procedures + gender + cooperation + (1 | nationality)"
 

@@ -55,7 +55,7 @@ def test_group_effects_contrast_and_new_groups(smoke_fits):
     a, b = effects.sort_values("n")["nationality"].iloc[-2:]
     table = contrast(result, a, b)
     assert list(table["measure"]) == ["share_difference", "odds_ratio"]
-    with pytest.raises(ConfigError, match="not in the fitted data"):
+    with pytest.raises(ConfigError, match="'nationality' has no level 'ZZZ'"):
         contrast(result, a, "ZZZ")
     with pytest.raises(ConfigError, match="new_groups"):
         predict_new_group(result, {"cooperation": "high"}, new_groups="accident")
