@@ -84,7 +84,8 @@ def fitted(name: str, formula: str, reference, cases, keep: Path | None):
     path = None if keep is None else keep / f"{name}.nc"
     if path is not None and path.is_file():
         result = load_result(path)
-        del result["loo"]  # a fresh fit has none: the writer computes it
+        if "loo" in result.children:
+            del result["loo"]  # a fresh fit has none: the writer computes it
         return result
     result = fit(cases, formula=formula, reference=reference, random_seed=20251, progressbar=False)
     if path is not None:

@@ -73,3 +73,25 @@ def test_prior_sensitivity_is_psense_of_the_published_population_parameters(form
     full = az.psense_summary(formula_fit)
     assert table.loc["nationality_sigma", "prior"] == full.loc["nationality_sigma", "prior"]
     assert (table[["prior", "likelihood"]].to_numpy(float) >= 0).all()
+
+
+@pytest.mark.sampling
+def test_a_saved_formula_fit_rebuilds_its_log_likelihood_for_loo(formula_fit, tmp_path):
+    """A saved formula fit that leaves its log-likelihood out keeps no copy of LOO
+    either: it rebuilds the log-likelihood from its posterior and cells, value for
+    value and in the stored order of cells, so comparisons from the file are the
+    fresh fit's."""
+    from returnmodels.inference.loo import pointwise_loo, with_log_likelihood
+    from returnmodels.inference.results import load_result, save_result
+
+    loaded = load_result(save_result(formula_fit, tmp_path / "f.nc", log_likelihood=False))
+    assert "log_likelihood" not in loaded.children and "loo" not in loaded.children
+    rebuilt = with_log_likelihood(loaded)["log_likelihood"]["assisted"]
+    stored = formula_fit["log_likelihood"]["assisted"]
+    assert rebuilt.dims == stored.dims
+    np.testing.assert_array_equal(rebuilt.values, stored.values)
+    fresh, from_file = pointwise_loo(formula_fit), pointwise_loo(loaded)
+    assert from_file.elpd == pytest.approx(fresh.elpd, abs=1e-9)
+    np.testing.assert_allclose(from_file.pareto_k, fresh.pareto_k, atol=1e-12)
+    table = rm.compare_models({"fresh": formula_fit, "file": loaded})
+    assert table.loc["file", "elpd"] == pytest.approx(table.loc["fresh", "elpd"], abs=1e-9)

@@ -23,9 +23,11 @@ from dataclasses import asdict, dataclass, field, fields
 
 import arviz as az
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 from returnmodels.errors import ConfigError
+from returnmodels.inference.mcmc_stats import diagnostics_table
 
 __all__ = [
     "THRESHOLDS",
@@ -106,22 +108,28 @@ def _gated(posterior: xr.Dataset) -> xr.Dataset:
     return posterior[keep]
 
 
-def _extreme(stat: xr.Dataset, worst: str) -> tuple[float, str]:
-    values = {name: float(getattr(var, worst)()) for name, var in stat.data_vars.items()}
-    values = {k: v for k, v in values.items() if np.isfinite(v)}
-    if not values:
+def _extreme(table: pd.DataFrame, column: str, worst: str) -> tuple[float, str]:
+    """The worst finite value of ``column`` over every parameter element, and the
+    variable it belongs to (the first such variable on a tie)."""
+    values = table[column].to_numpy(float)
+    finite = np.isfinite(values)
+    if not finite.any():
         return float("nan"), ""
-    name = (max if worst == "max" else min)(values, key=values.get)
-    return values[name], name
+    if worst == "max":
+        at = int(np.argmax(np.where(finite, values, -np.inf)))
+    else:
+        at = int(np.argmin(np.where(finite, values, np.inf)))
+    return float(values[at]), str(table["variable"].iloc[at])
 
 
 def check_convergence(result: xr.DataTree, thresholds: dict | None = None) -> Verdict:
     """R-hat, bulk and tail ESS, divergences and E-BFMI against ``thresholds``."""
     limits = THRESHOLDS | (thresholds or {})
     posterior = _gated(result["posterior"].to_dataset())
-    r_hat, r_name = _extreme(az.rhat(posterior), "max")
-    bulk, b_name = _extreme(az.ess(posterior, method="bulk"), "min")
-    tail, t_name = _extreme(az.ess(posterior, method="tail"), "min")
+    table = diagnostics_table(posterior)  # az.rhat and az.ess, every parameter at once
+    r_hat, r_name = _extreme(table, "r_hat", "max")
+    bulk, b_name = _extreme(table, "ess_bulk", "min")
+    tail, t_name = _extreme(table, "ess_tail", "min")
     divergences, bfmi = 0, np.inf
     for group in _sampler_groups(result):  # one per separately sampled stage
         stats = result[group].to_dataset()

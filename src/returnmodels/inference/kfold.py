@@ -60,7 +60,7 @@ from scipy.special import logsumexp
 
 from returnmodels.errors import ConfigError
 from returnmodels.inference.fit import fit, formula_columns, load_data
-from returnmodels.inference.formula_fit import log_binomial_coefficient
+from returnmodels.inference.log_likelihood import log_binomial_coefficient
 from returnmodels.inference.loo import PARETO_K_GOOD, GroupedKFold, cell_table, pointwise_loo
 from returnmodels.models.formula import FormulaDesign, group_labels, stack_draws
 

@@ -1,12 +1,14 @@
 """Pointwise PSIS-LOO of a fit: from its log-likelihood, or from its saved ``loo`` group.
 
-A fresh fit holds the pointwise log-likelihood (draws x cells). Saved results keep a
-``loo`` group with the pointwise PSIS-LOO results (:func:`loo_group`: ``elpd_i`` and
-``pareto_k`` per cell, the totals as attributes), and the log-likelihood itself when it
-is small (:data:`returnmodels.inference.results.LOG_LIKELIHOOD_MAX_BYTES`);
-:func:`pointwise_loo` reads either. The ``loo`` group is computed for every cell at once
-(:func:`fast_loo`, :mod:`returnmodels.inference.psis`): ArviZ's numbers, to the rounding
-of the float32 log-likelihood, where ``az.loo`` smooths one cell at a time in Python.
+A fresh fit holds the pointwise log-likelihood (draws x cells). A saved result keeps
+it when it is small (:data:`returnmodels.inference.results.LOG_LIKELIHOOD_MAX_BYTES`);
+a formula fit that leaves it out rebuilds it from its posterior and cells when it is
+asked for (:func:`with_log_likelihood`: the same values), and a registered fit keeps a
+``loo`` group in its place (:func:`loo_group`: ``elpd_i`` and ``pareto_k`` per cell,
+the totals as attributes). :func:`pointwise_loo` reads any of them. The ``loo`` group
+is computed for every cell at once (:func:`fast_loo`,
+:mod:`returnmodels.inference.psis`): ArviZ's numbers, to the rounding of the float32
+log-likelihood, where ``az.loo`` smooths one cell at a time in Python.
 
 LOO here is leave-one-*cell*-out: a fit's observations are its aggregated cells (the
 cases that share every predictor's value), so each PSIS weight leaves out a whole cell
@@ -29,6 +31,7 @@ import xarray as xr
 from arviz_stats.utils import ELPDData, ELPDDataLOOKFold
 
 from returnmodels.errors import ConfigError
+from returnmodels.inference.log_likelihood import rebuildable, result_log_likelihood
 from returnmodels.inference.psis import good_k, psis_loo, relative_efficiency
 
 __all__ = [
@@ -42,6 +45,7 @@ __all__ = [
     "pointwise_loo",
     "refit_cells",
     "response_of",
+    "with_log_likelihood",
 ]
 
 #: Pareto k above this makes the PSIS estimate of a cell's contribution unreliable.
@@ -56,6 +60,8 @@ _LOO_ATTRS = ("elpd", "se", "p", "n_samples", "n_data_points", "scale", "warning
 
 
 def response_of(result: xr.DataTree) -> str:
+    if "log_likelihood" not in result.children and rebuildable(result):
+        return json.loads(result.attrs["returnmodels_design"])["response"]
     group = "log_likelihood" if "log_likelihood" in result.children else "loo"
     if group == "loo":
         return result["loo"].attrs["observed"]
@@ -68,8 +74,21 @@ def response_of(result: xr.DataTree) -> str:
     return names[0]
 
 
+def with_log_likelihood(result: xr.DataTree) -> xr.DataTree:
+    """``result`` with its ``log_likelihood`` group: as stored, or rebuilt from its
+    posterior and cells where a saved formula fit left it out
+    (:func:`~returnmodels.inference.log_likelihood.result_log_likelihood`)."""
+    if "log_likelihood" in result.children or not rebuildable(result):
+        return result
+    completed = result.copy()
+    completed["log_likelihood"] = xr.DataTree(result_log_likelihood(result))
+    return completed
+
+
 def pointwise_loo(result: xr.DataTree) -> ELPDData:
-    """PSIS-LOO of one fit, pointwise: from its log-likelihood, or its saved ``loo`` group."""
+    """PSIS-LOO of one fit, pointwise: from its log-likelihood (rebuilt where a saved
+    formula fit left it out), or the ``loo`` group a saved registered fit keeps."""
+    result = with_log_likelihood(result)
     if "log_likelihood" in result.children:
         with warnings.catch_warnings():  # counted instead: pareto_note
             warnings.filterwarnings("ignore", message=_PARETO_WARNING, category=UserWarning)
@@ -77,10 +96,10 @@ def pointwise_loo(result: xr.DataTree) -> ELPDData:
     if "loo" not in result.children:
         raise ConfigError(
             f"model {result.attrs.get('returnmodels_model')!r} has neither a log_likelihood "
-            "nor a loo group, so it cannot be compared: a saved fit keeps its log_likelihood "
-            "only up to returnmodels.inference.results.LOG_LIKELIHOOD_MAX_BYTES (save_result("
-            "log_likelihood=True) keeps it at any size), and a fit with several observed "
-            "variables (competing_outcomes) gets no loo group"
+            "nor a loo group, so it cannot be compared: a saved registered fit keeps its "
+            "log_likelihood only up to returnmodels.inference.results.LOG_LIKELIHOOD_MAX_BYTES "
+            "(save_result(log_likelihood=True) keeps it at any size), and a fit with "
+            "several observed variables (competing_outcomes) gets no loo group"
         )
     stored = result["loo"].to_dataset()
     totals = {key: stored.attrs[key] for key in _LOO_ATTRS}

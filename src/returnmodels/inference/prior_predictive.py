@@ -36,12 +36,8 @@ from scipy.special import expit, softmax
 from returnmodels.data.vocabulary import COMPETING_OUTCOMES, REFERENCE_OUTCOME
 from returnmodels.errors import ConfigError
 from returnmodels.inference.fit import engine_design, sample_compiled
-from returnmodels.inference.formula_fit import (
-    cells_dataset,
-    compile_formula_model,
-    stage_linear_predictor,
-    stage_parameters,
-)
+from returnmodels.inference.formula_fit import cells_dataset, compile_formula_model
+from returnmodels.inference.log_likelihood import stage_linear_predictor, stage_parameters
 from returnmodels.models.formula import FormulaDesign, prior_of
 
 __all__ = ["draw_prior", "prior_predictive", "replicate", "sample_prior"]

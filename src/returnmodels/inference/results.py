@@ -29,6 +29,7 @@ import xarray as xr
 from returnmodels import __version__
 from returnmodels.errors import ConfigError
 from returnmodels.files import atomic_write
+from returnmodels.inference.log_likelihood import rebuildable
 from returnmodels.inference.loo import loo_group
 
 __all__ = [
@@ -89,7 +90,9 @@ def save_result(
     The pointwise log-likelihood (draws x cells) follows ArviZ's convention and is kept
     as the ``log_likelihood`` group, so that ``az.loo`` and ``az.compare`` work on the
     saved file, when it takes at most :data:`LOG_LIKELIHOOD_MAX_BYTES`; above that it is
-    left out (``log_likelihood=True`` or ``False`` decides instead), and a fit with one
+    left out (``log_likelihood=True`` or ``False`` decides instead). A formula fit
+    rebuilds it from its posterior and cells when LOO asks for it
+    (:func:`returnmodels.inference.loo.with_log_likelihood`); a registered fit with one
     observed variable gets a ``loo`` group in its place: the pointwise PSIS-LOO results
     (a few hundred kB), what model comparison reads when the log-likelihood is gone.
     """
@@ -101,7 +104,7 @@ def save_result(
     if log_likelihood is None:
         size = result["log_likelihood"].to_dataset().nbytes if present else 0
         log_likelihood = size <= LOG_LIKELIHOOD_MAX_BYTES
-    if single and not log_likelihood and "loo" not in result.children:
+    if single and not log_likelihood and "loo" not in result.children and not rebuildable(result):
         try:
             saved["loo"] = xr.DataTree(loo_group(result))
         except ValueError:  # PSIS cannot smooth (a cell whose log-likelihood is constant)

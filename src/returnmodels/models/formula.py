@@ -101,6 +101,7 @@ __all__ = [
     "prior_of",
     "split_response",
     "stack_draws",
+    "stored_positions",
 ]
 
 #: A group level is sampled centred when its own data give its log-odds a sampling
@@ -310,13 +311,7 @@ class FormulaDesign:
             by_outcome = dict(zip(others["competing_outcome"].values, others.values.T, strict=True))
             by_outcome[ASSISTED] = successes
             stored = np.column_stack([by_outcome[o] for o in OUTCOMES]).astype(np.int64)
-            # the rebuilt cells may come in another order: match them by their values
-            key = [c for c in design.cells.columns]
-            position = pd.Series(
-                np.arange(len(cells)), index=pd.MultiIndex.from_frame(cells[key].astype(str))
-            )
-            at = position.loc[pd.MultiIndex.from_frame(design.cells[key].astype(str))].to_numpy()
-            outcome_counts = stored[at]
+            outcome_counts = stored[stored_positions(cells, design.cells)]
         return replace(
             design,
             formula=config["formula"],
@@ -698,6 +693,18 @@ def competing_stage(design: FormulaDesign) -> FormulaDesign:
         lead="nonreference_outcome",
         lead_levels=NONREFERENCE_OUTCOMES,
     )
+
+
+def stored_positions(stored: pd.DataFrame, cells: pd.DataFrame) -> np.ndarray:
+    """For each row of ``cells`` (a design rebuilt from a result), the position of the
+    same cell in ``stored`` (the result's ``constant_data``, in the order of its
+    log-likelihood and observed data): rebuilding may order the cells otherwise, so
+    they are matched by their values in every column of ``cells``."""
+    key = list(cells.columns)
+    position = pd.Series(
+        np.arange(len(stored)), index=pd.MultiIndex.from_frame(stored[key].astype(str))
+    )
+    return position.loc[pd.MultiIndex.from_frame(cells[key].astype(str))].to_numpy()
 
 
 def build_formula_design(

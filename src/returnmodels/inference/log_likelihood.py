@@ -1,0 +1,109 @@
+r"""The pointwise log-likelihood of a formula fit, in NumPy, from its draws and design.
+
+A fit's log-likelihood (draws x cells) is a function of its posterior and its cells,
+both stored in the result, so a saved result that leaves it out (it can take hundreds
+of MB) rebuilds it here (:func:`result_log_likelihood`) rather than keeping a copy.
+No PyMC and no PyTensor: a saved result is compared on a machine without the sampler.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import xarray as xr
+from scipy.special import gammaln
+
+from returnmodels.models.formula import FormulaDesign, stored_positions
+
+__all__ = [
+    "formula_log_likelihood",
+    "log_binomial_coefficient",
+    "rebuildable",
+    "result_log_likelihood",
+    "stage_linear_predictor",
+    "stage_parameters",
+]
+
+
+def stage_parameters(posterior: xr.Dataset, design: FormulaDesign):
+    """A stage's draws as arrays: beta (chains, draws, M, P) and, per block, per column,
+    the effects (chains, draws, M, J)."""
+    chains, draws = posterior.sizes["chain"], posterior.sizes["draw"]
+    M, lead = design.n_linear, (design.lead,) if design.lead else ()
+
+    def values(name):  # (chains, draws, M, ...)
+        var = posterior[design.prefix + name].transpose("chain", "draw", *lead, ...).values
+        return var.reshape(chains, draws, M, -1)
+
+    parts = [values(t.name) for t in design.common]
+    beta = np.concatenate(parts, axis=-1) if parts else np.zeros((chains, draws, M, 0))
+    effects = [
+        [values(f"{b.column_name(r)}_effect") for r in range(b.width)] for b in design.blocks
+    ]
+    return beta, effects
+
+
+def stage_linear_predictor(design: FormulaDesign, beta, effects, part: slice) -> np.ndarray:
+    r"""Every cell's linear predictors at the draws ``part`` of :func:`stage_parameters`,
+    :math:`\eta_{c} = x_c^\top\beta + \sum_b z_{cb}^\top u_{b,j_b(c)}`: (chains, d, C, M)."""
+    eta = np.einsum("cdmp,np->cdnm", beta[:, part], design.X)
+    for block, block_effects in zip(design.blocks, effects, strict=True):
+        for r, effect in enumerate(block_effects):
+            at_cell = effect[:, part][..., block.index]  # (chains, d, M, C)
+            eta += np.swapaxes(at_cell, -1, -2) * block.values[:, r][:, None]
+    return eta
+
+
+def log_binomial_coefficient(trials: np.ndarray, successes: np.ndarray) -> np.ndarray:
+    """log C(n, k) per cell: the data-only term of the binomial log-likelihood."""
+    n, k = np.asarray(trials, float), np.asarray(successes, float)
+    return gammaln(n + 1.0) - gammaln(k + 1.0) - gammaln(n - k + 1.0)
+
+
+def formula_log_likelihood(
+    posterior: xr.Dataset, design: FormulaDesign, chunk: int = 100
+) -> xr.Dataset:
+    """Pointwise log-likelihood per cell and draw (float32), in NumPy, a chunk of draws
+    at a time (memory: chunk x chains x cells x M doubles): binomial, or for a
+    multinomial stage the multinomial of the cell's cases over its categories."""
+    chains, draws = posterior.sizes["chain"], posterior.sizes["draw"]
+    beta, effects = stage_parameters(posterior, design)
+    n, Y = design.trials.astype(float), design.linear_counts()
+    reference = n - Y.sum(axis=1)
+    constant = gammaln(n + 1.0) - gammaln(Y + 1.0).sum(axis=1) - gammaln(reference + 1.0)
+    logp = np.empty((chains, draws, len(n)), dtype=np.float32)
+    for start in range(0, draws, chunk):
+        part = slice(start, min(draws, start + chunk))
+        eta = stage_linear_predictor(design, beta, effects, part)
+        top = np.maximum(eta.max(axis=-1), 0.0)
+        lse = top + np.log(np.exp(-top) + np.exp(eta - top[..., None]).sum(axis=-1))
+        logp[:, part] = (Y * eta).sum(axis=-1) - n * lse + constant
+    coords = {
+        "chain": posterior["chain"].values,
+        "draw": posterior["draw"].values,
+        "cell": np.arange(len(n)),
+    }
+    return xr.Dataset({design.response: (("chain", "draw", "cell"), logp)}, coords=coords)
+
+
+def rebuildable(result: xr.DataTree) -> bool:
+    """Whether ``result`` is a one-stage formula fit whose log-likelihood
+    :func:`result_log_likelihood` can rebuild from its stored groups."""
+    if "returnmodels_design" not in result.attrs or "constant_data" not in result.children:
+        return False
+    return json.loads(result.attrs["returnmodels_design"]).get("family") != "competing_outcomes"
+
+
+def result_log_likelihood(result: xr.DataTree) -> xr.Dataset:
+    """The ``log_likelihood`` group of a (saved) formula fit, rebuilt from its posterior
+    and its cells: the values :func:`formula_log_likelihood` gave when it was fitted,
+    in the result's order of cells."""
+    design = FormulaDesign.from_result(result)
+    rebuilt = formula_log_likelihood(result["posterior"].to_dataset(), design)
+    stored = result["constant_data"].to_dataset().to_dataframe().reset_index(drop=True)
+    at = stored_positions(stored, design.cells)
+    in_order = rebuilt.copy(deep=True)
+    for name, values in rebuilt.data_vars.items():
+        in_order[name].values[..., at] = values.values
+    return in_order
