@@ -238,6 +238,42 @@ def test_a_preset_writes_its_formula_for_other_columns(small_cases):
         preset_call("competing_outcomes", generic, counts)
 
 
+def test_cells_by_splits_the_cells_without_a_term(rows):
+    """cells_by adds a column to the cells, not to the model: the cells are those of the
+    formula with that column as a group, the common terms and counts unchanged."""
+    plain = build_formula_design(rows, "y ~ k + coop")
+    split = build_formula_design(rows, "y ~ k + coop", cells_by=["g", "g"])
+    grouped = build_formula_design(rows, "y ~ k + coop + (1 | g)")
+
+    def table(design):
+        counts = design.cells[["g", "k"]].assign(n=design.trials, s=design.successes)
+        return counts.sort_values(["g", "k"]).reset_index(drop=True)
+
+    pd.testing.assert_frame_equal(table(split), table(grouped))
+    assert split.column_labels() == plain.column_labels() and not split.blocks
+    assert split.n_cells > plain.n_cells and split.successes.sum() == plain.successes.sum()
+    assert "g" in split.factors and split.describe()["cells_by"] == ["g"]
+    assert build_formula_design(rows, "y ~ x + (1 | g)", cells_by=["g"]).cells_by == ()
+    with pytest.raises(ConfigError, match=r"cells_by column\(s\) \['h'\] not in the data"):
+        build_formula_design(rows, "y ~ x", cells_by=["h"])
+
+
+def test_every_preset_has_the_cells_of_group_and_predictors(small_cases):
+    """Every preset's cells are nationality x its predictors, pooled (no nationality
+    term) included, so that PSIS-LOO compares presets cell by cell."""
+    cells = {}
+    for name in ("pooled", "varying_intercepts", "group_predictors", "varying_slopes"):
+        call = preset_call(name, None, small_cases)
+        assert call.cells_by == ("nationality",)
+        design = build_formula_design(
+            small_cases, call.formula, reference=call.reference, cells_by=call.cells_by
+        )
+        key = sorted(set(design.cells.columns) - {"cooperation"})
+        table = design.cells[key].astype(str).assign(n=design.trials)
+        cells[name] = table.sort_values(key).reset_index(drop=True)
+    assert all(table.equals(cells["group_predictors"]) for table in cells.values())
+
+
 def test_preset_priors_merge_under_the_users():
     preset = {"g_x_sigma": {"dist": "HalfNormal", "sigma": 0.5}}
     assert merge_preset_priors(preset, {"g_x_sigma": {"sigma": 0.3}}) == {

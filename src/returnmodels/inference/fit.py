@@ -412,11 +412,14 @@ def _what_is_fitted(model, formula, reference, columns) -> tuple[str, str | None
 
 def _design(frame, model, formula, reference, priors, columns) -> FormulaDesign:
     """The term table of ``formula``, or of registered model ``model`` as the formula its
-    preset writes for ``columns`` (:func:`returnmodels.models.presets.preset_call`)."""
-    if formula is None:
-        call = preset_call(model, columns, frame, priors)
-        formula, reference, priors = call.formula, call.reference, call.priors
-    return build_formula_design(frame, formula, reference=reference, priors=priors)
+    preset writes for ``columns`` (:func:`returnmodels.models.presets.preset_call`),
+    its cells split by the group whether or not the formula has a group term."""
+    if formula is not None:
+        return build_formula_design(frame, formula, reference=reference, priors=priors)
+    call = preset_call(model, columns, frame, priors)
+    return build_formula_design(
+        frame, call.formula, reference=call.reference, priors=call.priors, cells_by=call.cells_by
+    )
 
 
 def _model_or_formula(model: str, formula: str | None) -> tuple[str, str | None]:

@@ -173,6 +173,9 @@ class PresetCall:
     formula: str
     reference: dict[str, str]
     priors: dict[str, dict]
+    #: the cells are split by the group too where the formula has no group term, so
+    #: that every preset's LOO observations are the same (group x predictors) cells
+    cells_by: tuple[str, ...] = ()
 
 
 def merge_preset_priors(preset: Mapping[str, dict], user: Mapping | None) -> dict[str, dict]:
@@ -219,7 +222,7 @@ def preset_call(
     formula = f"{_response(preset, spec)} ~ {' + '.join(written) or '1'}"
     fill = {"group": spec.group, "slope": spec.slope or ""}
     base = {key.format(**fill): dict(spec_) for key, spec_ in preset.priors.items()}
-    return PresetCall(formula, reference, merge_preset_priors(base, priors))
+    return PresetCall(formula, reference, merge_preset_priors(base, priors), (spec.group,))
 
 
 def _response(preset: Preset, spec: ColumnSpec) -> str:
