@@ -135,10 +135,7 @@ def tiny_fits(small_cases):
 
 def _by_values(result):
     constant = result["constant_data"].to_dataset()
-    if "cell_nationality" in constant:
-        keys = [constant[f"cell_{c}"].values for c in ("nationality", "n_procedures")]
-    else:
-        keys = [constant[c].values for c in ("nationality", "n_procedures")]
+    keys = [constant[c].values for c in ("nationality", "n_procedures")]
     return [f"{a}|{b}" for a, b in zip(*keys, strict=True)]
 
 

@@ -198,8 +198,9 @@ def preset_call(
     checked frame): the formula, the reference levels of the categorical columns it uses
     and the priors (``priors`` over the preset's). Refuses, naming the column: a column
     not in the data, a column named twice, a group-level predictor that varies within a
-    group, a numeric predictor that holds no numbers, a varying slope that is not a
-    numeric case-level predictor, the competing-outcomes model without case files."""
+    group (whether or not the preset uses it), a numeric predictor that holds no
+    numbers, a varying slope that is not a numeric case-level predictor, the
+    competing-outcomes model without case files."""
     preset = get_preset(name)
     spec = columns or CASE_FILE_SPEC
     _check_columns(preset, spec, data)
@@ -279,7 +280,7 @@ def _check_columns(preset: Preset, spec: ColumnSpec, data: pd.DataFrame) -> None
     if overlap or spec.group in set(spec.predictors) | set(spec.group_predictors):
         raise ConfigError("a column can be the group, a case-level or a group-level predictor once")
     keyed = data[spec.group].astype(str)
-    for column in spec.group_predictors if preset.group_terms else ():
+    for column in spec.group_predictors:  # checked where the preset leaves them out too
         counts = data[column].groupby(keyed, observed=True).nunique(dropna=False)
         varying = sorted(counts.index[counts > 1])
         if varying:
