@@ -39,8 +39,8 @@ __all__ = [
 ]
 
 _LIKELIHOOD = (
-    "s_c ~ Binomial(n_c, logit^-1(eta_c)) over the binomial cells c (cases sharing every "
-    "value the formula uses); numeric predictors "
+    "s_c ~ Binomial(n_c, logit^-1(eta_c)) over the binomial cells c (cases sharing their group "
+    "and every value the formula uses); numeric predictors "
     "centred at their case-weighted mean, so Intercept is the log-odds of an average case "
     "at the reference levels."
 )
