@@ -2,9 +2,10 @@
 
 A fresh fit holds the pointwise log-likelihood (draws x cells). A saved result keeps
 it when it is small (:data:`returnmodels.inference.results.LOG_LIKELIHOOD_MAX_BYTES`);
-a formula fit that leaves it out rebuilds it from its posterior and cells when it is
-asked for (:func:`with_log_likelihood`: the same values), and a registered fit keeps a
-``loo`` group in its place (:func:`loo_group`: ``elpd_i`` and ``pareto_k`` per cell,
+a fit that leaves it out rebuilds it from its posterior and cells when it is asked for
+(:func:`with_log_likelihood`: the same values); a result that cannot be rebuilt (saved
+by a version whose registered models were not formulas) keeps a ``loo`` group in its
+place (:func:`loo_group`: ``elpd_i`` and ``pareto_k`` per cell,
 the totals as attributes). :func:`pointwise_loo` reads any of them. The ``loo`` group
 is computed for every cell at once (:func:`fast_loo`,
 :mod:`returnmodels.inference.psis`): ArviZ's numbers, to the rounding of the float32
@@ -87,7 +88,7 @@ def with_log_likelihood(result: xr.DataTree) -> xr.DataTree:
 
 def pointwise_loo(result: xr.DataTree) -> ELPDData:
     """PSIS-LOO of one fit, pointwise: from its log-likelihood (rebuilt where a saved
-    formula fit left it out), or the ``loo`` group a saved registered fit keeps."""
+    fit left it out), or the ``loo`` group an older saved result keeps."""
     result = with_log_likelihood(result)
     if "log_likelihood" in result.children:
         with warnings.catch_warnings():  # counted instead: pareto_note
@@ -96,10 +97,9 @@ def pointwise_loo(result: xr.DataTree) -> ELPDData:
     if "loo" not in result.children:
         raise ConfigError(
             f"model {result.attrs.get('returnmodels_model')!r} has neither a log_likelihood "
-            "nor a loo group, so it cannot be compared: a saved registered fit keeps its "
-            "log_likelihood only up to returnmodels.inference.results.LOG_LIKELIHOOD_MAX_BYTES "
-            "(save_result(log_likelihood=True) keeps it at any size), and a fit with "
-            "several observed variables (competing_outcomes) gets no loo group"
+            "nor a loo group, and its log-likelihood cannot be rebuilt from its posterior and "
+            "cells, so it cannot be compared (a fit with several observed variables, "
+            "competing_outcomes, has no one pointwise log-likelihood)"
         )
     stored = result["loo"].to_dataset()
     totals = {key: stored.attrs[key] for key in _LOO_ATTRS}
