@@ -98,8 +98,10 @@ def pointwise_loo(result: xr.DataTree) -> ELPDData:
         raise ConfigError(
             f"model {result.attrs.get('returnmodels_model')!r} has neither a log_likelihood "
             "nor a loo group, and its log-likelihood cannot be rebuilt from its posterior and "
-            "cells, so it cannot be compared (a fit with several observed variables, "
-            "competing_outcomes, has no one pointwise log-likelihood)"
+            "cells (a fit with several observed variables, competing_outcomes), so it cannot "
+            "be compared: save it with its log_likelihood (kept up to "
+            "returnmodels.inference.results.LOG_LIKELIHOOD_MAX_BYTES, at any size with "
+            "save_result(log_likelihood=True))"
         )
     stored = result["loo"].to_dataset()
     totals = {key: stored.attrs[key] for key in _LOO_ATTRS}
