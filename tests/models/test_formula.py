@@ -281,3 +281,28 @@ def test_preset_priors_merge_under_the_users():
     }
     replaced = merge_preset_priors(preset, {"g_x_sigma": {"dist": "Exponential", "lam": 2.0}})
     assert replaced == {"g_x_sigma": {"dist": "Exponential", "lam": 2.0}}
+
+
+def test_categorical_levels_keep_their_natural_order_and_a_saved_result_rebuilds_it():
+    """Case-file categoricals (cooperation low < medium < high, age groups youngest
+    first) keep their own order after the reference, not the alphabet's; the result
+    records it, so a design rebuilt from saved cells (stored as text) has the same
+    columns in the same order."""
+    import returnmodels as rm
+    from returnmodels.inference.formula_fit import cells_dataset
+
+    cases = rm.simulate_cases(n_cases=2000, random_seed=3).cases
+    design = build_formula_design(
+        cases.assign(y=(cases["outcome"] == "assisted_return").astype(int)),
+        "y ~ cooperation + age_group + (1 | nationality)",
+        reference={"cooperation": "low"},
+    )
+    assert design.orders["cooperation"] == ["low", "medium", "high"]
+    assert design.orders["age_group"][1:] == [
+        a for a in ["0-17", "18-29", "30-44", "45-64", "65+"] if a != design.orders["age_group"][0]
+    ]
+    assert design.column_labels()[1:3] == ["cooperation[medium]", "cooperation[high]"]
+    described = design.describe()
+    assert described["orders"]["cooperation"] == ["low", "medium", "high"]
+    stored = cells_dataset(design).to_dataframe().reset_index(drop=True)
+    assert not isinstance(stored["cooperation"].dtype, pd.CategoricalDtype)  # text on disk

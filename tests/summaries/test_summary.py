@@ -272,10 +272,10 @@ def test_summary_of_tiny_fits_formula_and_preset():
     assert result.coefficients.term.tolist() == [
         "Intercept",
         "n_procedures",
+        "cooperation[medium]",  # levels in their natural order, the reference left out
         "cooperation[high]",
-        "cooperation[medium]",
-        "n_procedures:cooperation[high]",
         "n_procedures:cooperation[medium]",
+        "n_procedures:cooperation[high]",
     ]
     assert result.sds.group.tolist() == ["nationality", "closing_year"]
     assert result.verdict.line == rm.check_convergence(fitted).line

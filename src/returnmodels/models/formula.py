@@ -305,6 +305,11 @@ class FormulaDesign:
         successes = observed[response].to_numpy()
         rhs = config["formula"].split("~", 1)[1]
         frame = cells.assign(rm_successes=successes, rm_trials=trials)
+        for column, order in described.get("orders", {}).items():
+            if column in frame and not _is_numeric(frame[column]):  # stored as text:
+                frame[column] = pd.Categorical(  # the level order the fit had
+                    frame[column].astype(str), categories=order, ordered=True
+                )
         priors = config["priors"]
         design = build_formula_design(
             frame,
@@ -353,6 +358,7 @@ class FormulaDesign:
             "centres": self.centres,
             "call_centres": self.call_centres,
             "references": self.references,
+            "orders": self.orders,
             "cells_by": list(self.cells_by),
         }
 
@@ -867,11 +873,24 @@ def _cells_by_columns(cells_by: Sequence[str], used: list[str], frame: pd.DataFr
     return [c for c in dict.fromkeys(cells_by) if c not in used]
 
 
+def _levels_in_order(values: pd.Series) -> list[str]:
+    """The levels present in ``values`` as text, in their natural order: a categorical
+    column's own order (cooperation low, medium, high; age groups youngest first),
+    numbers ascending, other text alphabetically."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        present = set(values.astype(str).unique())
+        return [str(level) for level in values.cat.categories if str(level) in present]
+    if _is_numeric(values):
+        return [str(v) for v in sorted(values.unique())]
+    return sorted(values.astype(str).unique())
+
+
 def _code(cells, n, used, usage: Usage, reference: dict, factors: set):
     """``(coded cells, centres, references, orders, raw-column names)``: how formulae
     sees each variable. Grouping factors as text; numeric variables that stand alone
-    centred at their case-weighted mean; categorical ones in their level order, the
-    reference first (``reference``, else the most common level), except those formulae
+    centred at their case-weighted mean; categorical ones in their natural level order
+    (:func:`_levels_in_order`), the reference first (``reference``, else the most common
+    level), except those formulae
     orders itself (``C(x)`` without a reference, ``C(x, Treatment(level))``). A variable
     used inside a call also gets a raw column (``"<name> (raw)"``) that the call reads
     (``C(x)`` reads the coded column where the model orders x's levels itself)."""
@@ -890,11 +909,7 @@ def _code(cells, n, used, usage: Usage, reference: dict, factors: set):
             pass  # C(x) without a reference: formulae's levels, in their natural order
         elif column not in usage.treatment:
             text = values.astype(str)
-            levels = (
-                [str(v) for v in sorted(values.unique())]
-                if _is_numeric(values)
-                else sorted(text.unique())
-            )
+            levels = _levels_in_order(values)
             ref = str(reference.get(column, _most_common(values, n)))
             if ref not in levels:
                 raise ConfigError(
