@@ -160,3 +160,18 @@ def test_gradient_matches_finite_differences(cases, formula):
                 engine.logp_fn(up, *inputs)[0] - engine.logp_fn(down, *inputs)[0]
             ) / (2 * step)
         np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.sampling
+def test_engine_deviance_matches_glmer_adaptive_quadrature():
+    """glmer(y ~ x + (1 | person), nAGQ = 25)'s deviance at fixed (sigma, beta) is
+    -2 log L of the Bernoulli cases with the person integrated out; the engine's at
+    the same point (x centred in the data, so the intercepts are the same)."""
+    reference = json.loads((FIXTURES / "glmer_person_deviance.json").read_text())
+    data = pd.read_csv(FIXTURES / "glmer_person_data.csv")
+    design = build_formula_design(data, "y ~ x + (1 | person)", integrate=["person"])
+    assert abs(design.centres["x"]) < 1e-12
+    for point in reference["points"]:
+        theta = np.array([point["intercept"], point["x"], np.log(point["sigma"])])
+        deviance = -2.0 * _unit_loglik(design, theta)
+        assert abs(deviance - point["deviance"]) <= 1e-6 * point["deviance"], (deviance, point)
