@@ -156,9 +156,8 @@ def test_gradient_matches_finite_differences(cases, formula):
             up, down = theta.copy(), theta.copy()
             up[i] += step
             down[i] -= step
-            numeric[i] = (
-                engine.logp_fn(up, *inputs)[0] - engine.logp_fn(down, *inputs)[0]
-            ) / (2 * step)
+            change = engine.logp_fn(up, *inputs)[0] - engine.logp_fn(down, *inputs)[0]
+            numeric[i] = change / (2 * step)
         np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-4)
 
 
@@ -175,3 +174,48 @@ def test_engine_deviance_matches_glmer_adaptive_quadrature():
         theta = np.array([point["intercept"], point["x"], np.log(point["sigma"])])
         deviance = -2.0 * _unit_loglik(design, theta)
         assert abs(deviance - point["deviance"]) <= 1e-6 * point["deviance"], (deviance, point)
+
+
+def _persons_with_frailty(n_cases: int, sd: float, seed: int) -> pd.DataFrame:
+    """Simulated cases (1-3 a person) with a binary response drawn from the study model
+    plus a person effect of SD ``sd``: the simulator has no person frailty of its own."""
+    cases = rm.simulate_cases(n_cases=n_cases, random_seed=seed).cases
+    rng = np.random.default_rng(seed)
+    person = pd.factorize(cases["person_id"])[0]
+    nationality = pd.factorize(cases["nationality"])[0]
+    eta = (
+        -1.5
+        - 0.3 * (cases["n_procedures"].to_numpy() - 2)
+        + rng.normal(0, 0.5, nationality.max() + 1)[nationality]
+        + rng.normal(0, sd, person.max() + 1)[person]
+    )
+    y = rng.binomial(1, 1 / (1 + np.exp(-eta)))
+    return pd.DataFrame(
+        {
+            "y": y,
+            "n_procedures": cases["n_procedures"],
+            "nationality": cases["nationality"],
+            "person_id": cases["person_id"],
+        }
+    )
+
+
+@pytest.mark.sampling
+@pytest.mark.slow
+def test_a_fit_recovers_the_person_sd():
+    data = _persons_with_frailty(8000, sd=1.0, seed=11)
+    result = rm.fit(
+        data,
+        "y ~ n_procedures + (1 | nationality) + (1 | person_id)",
+        draws=1000,
+        tune=1000,
+        chains=4,
+        random_seed=3,
+    )
+    sd = float(result["posterior"]["person_id_sigma"].mean())
+    described = json.loads(result.attrs["returnmodels_design"])["integrated"]
+    assert "chosen by the engine" in described["reason"]
+    assert "person_id_effect" not in result["posterior"]
+    assert 0.6 < sd < 1.4, sd
+    verdict = rm.check_convergence(result)
+    assert verdict.passed, str(verdict)

@@ -40,6 +40,12 @@ family (binomial, multinomial) has two graphs: the general one, and a lean one w
 the machinery of correlated and nested blocks for the designs that have neither
 (:func:`needs_general`), as fast per gradient as the registered templates.
 
+A ``(1 | g)`` term integrated out (:mod:`returnmodels.models.integrated`: ``(1 |
+person_id)``) adds one SD, the last of sigma, and no effects; the cases then enter as
+the units' outcome patterns (``unit_entry``, ``unit_count``) under Gauss-Hermite nodes
+and weights (``gh``), all data, in a third graph per family (:func:`_unit_likelihood`)
+so that formulas without such a term run exactly the graphs they ran before.
+
 The likelihood's gradient with respect to the linear predictor is written by hand, so
 that one pass over the cells computes both the log-likelihood and its gradient (one
 exponential and one logarithm a cell); autodiff takes the rest.
@@ -909,9 +915,7 @@ def log_density(
     """The engine's log density and gradient at ``theta`` (for tests and checks)."""
     arrays, _ = engine_inputs(design, likelihood_weight)
     engine = _engine(family_of(design), needs_general(arrays), has_units(arrays))
-    value, grad = engine.logp_fn(
-        np.asarray(theta, float), *(arrays[n] for n, _, _ in INPUTS)
-    )
+    value, grad = engine.logp_fn(np.asarray(theta, float), *(arrays[n] for n, _, _ in INPUTS))
     return float(value), np.asarray(grad)
 
 
@@ -959,12 +963,19 @@ def complete_formula_result(
             dims=("cell", "competing_outcome"),
             coords=cell | {"competing_outcome": list(COMPETING_OUTCOMES)},
         )
+    # with an integrated intercept the cells are not independent given the draws (a
+    # person's cases share the person), so no pointwise log-likelihood per cell is kept
+    pointwise = (
+        {}
+        if design.integrated is not None
+        else {"log_likelihood": xr.merge([formula_log_likelihood(posterior, d) for d in designs])}
+    )
     tree = xr.DataTree.from_dict(
         {
             "posterior": posterior,
             **groups,
             "log_prior": formula_log_prior(posterior, designs),
-            "log_likelihood": xr.merge([formula_log_likelihood(posterior, d) for d in designs]),
+            **pointwise,
             "observed_data": observed,
             "constant_data": cells_dataset(design),
         }

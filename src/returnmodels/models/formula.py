@@ -304,14 +304,23 @@ class FormulaDesign:
         trials = cells.pop("trials").to_numpy()
         observed = result["observed_data"].to_dataset()
         successes = observed[response].to_numpy()
-        rhs = config["formula"].split("~", 1)[1]
+        formula = config["formula"]
+        integrated = described.get("integrated")
+        if integrated:  # its units are not in the cells: the design without it
+            formula = without_group_term(formula, integrated["factor"])
+        rhs = formula.split("~", 1)[1]
         frame = cells.assign(rm_successes=successes, rm_trials=trials)
         priors = config["priors"]
         design = build_formula_design(
             frame,
             f"rm_successes | trials(rm_trials) ~ {rhs}",
             reference=config.get("reference") or None,
-            priors={k: v for k, v in priors.items() if not k.startswith("competing_")},
+            priors={
+                k: v
+                for k, v in priors.items()
+                if not k.startswith("competing_")
+                and not (integrated and k == f"{integrated['factor']}_sigma")
+            },
         )
         outcome_counts = None
         if described.get("family") == "competing_outcomes":  # stage 1, with stage 2's counts
@@ -794,9 +803,8 @@ def _integrated_factor(formula, parsed, data, marked: set[str]) -> tuple[str, st
             f"{[f for f, _ in found]}; sample the others"
         )
     factor, reason = found[0]
-    if parsed.trials is not None or (
-        parsed.response == "outcome" and parsed.response in data and _is_outcome_column(data["outcome"])
-    ):
+    competing = parsed.response == "outcome" and "outcome" in data
+    if parsed.trials is not None or (competing and _is_outcome_column(data["outcome"])):
         raise ConfigError(
             f"formula {formula!r}: '(1 | {factor})' is integrated out ({reason}), which "
             "the engine does for a binary response with one row a case, not yet for "
@@ -1061,8 +1069,10 @@ def _check_levels_have_cases(formula, cells, n, blocks, categorical) -> None:
     """Refuse a group, or a categorical term, with (nearly) a level for every case: the
     variance of one effect per case cannot be told from the binomial noise (its SD
     follows its prior) and one coefficient per case is not identified. Nearly: fewer
-    than :data:`MIN_CASES_PER_LEVEL` cases a level on average (as ``person_id``, most
-    people one case), where also formulae's one-hot coding of the levels outgrows memory."""
+    than :data:`MIN_CASES_PER_LEVEL` cases a level on average (as ``case_id``), where
+    also formulae's one-hot coding of the levels outgrows memory. ``(1 | person_id)``
+    does not get here: its levels are many and small, so it is integrated out
+    (:mod:`returnmodels.models.integrated`)."""
     factors = dict.fromkeys(name.split("|", 1)[1] for names in blocks for name in names)
     for factor in factors:
         totals = _cases_per_level(group_labels(cells, factor), n)
