@@ -16,12 +16,12 @@ the nationalities crossed with the age groups on the bundled data. The load aver
 goes with every row (the machine is shared).
 
 Last, the cost of one log density and gradient on the formula engine against the PyMC
-template of the same model, through the C callbacks nutpie calls while sampling
-(:func:`callback_timer`), in interleaved rounds, medians: the study model
-(``group_predictors`` with ``n_procedures`` and cooperation, 1,199 cells) and
-``varying_intercepts`` with ``n_procedures``, then every registered model with its
-default columns (29,454 cells; competing outcomes: its two stages against the one
-template).
+model of the same term table (:func:`returnmodels.models.pymc_model.pymc_model`, what
+``--sampler pymc`` samples, compiled by ``nutpie.compile_pymc_model``), through the C
+callbacks nutpie calls while sampling (:func:`callback_timer`), in interleaved rounds,
+medians: the study model (``group_predictors`` with ``n_procedures`` and cooperation)
+and ``varying_intercepts`` with ``n_procedures``, then every preset with its default
+columns (competing outcomes: the sum of its two stages on either side).
 """
 
 from __future__ import annotations
@@ -61,7 +61,9 @@ def callback_timer(model, seconds: float = 0.1, clock=time.perf_counter):
         return failures
 
     x = np.asarray(model.initial_point_func(1), dtype=float)
-    gradient, logp, table = np.zeros_like(x), np.zeros(1), model.user_data
+    # the engine's table of addresses, or nutpie's record of them, as bytes for numba
+    table = np.atleast_1d(model.user_data).view(np.uint8)
+    gradient, logp = np.zeros_like(x), np.zeros(1)
     if loop(10, x, gradient, logp, table) != 0:
         raise RuntimeError("the log density callback failed at the initial point")
 
@@ -103,16 +105,15 @@ def main() -> None:
     args = parser.parse_args()
     started = time.perf_counter()
     import numpy as np
+    import nutpie
     from test_readme_formulas import readme_formulas
 
     import returnmodels as rm
-    from returnmodels.inference.compiled import compile_for_nutpie
-    from returnmodels.inference.fit import build_model, fit
+    from returnmodels.inference.fit import engine_design, fit
     from returnmodels.inference.formula_fit import compile_formula_model
-    from returnmodels.inference.presets import engine_stages
     from returnmodels.models import MODEL_NAMES, column_spec
     from returnmodels.models.formula import build_formula_design
-    from returnmodels.models.presets import preset_design
+    from returnmodels.models.pymc_model import pymc_model
 
     imported = time.perf_counter()
     cases = rm.load_cases(BUNDLED)
@@ -191,29 +192,28 @@ def main() -> None:
         for name, case, group in study_size
     ] + [(name, None) for name in MODEL_NAMES]
     for name, spec in comparisons:
-        template, design, priors = build_model(cases, name, columns=spec)
-        engine_models = [
-            compile_formula_model(stage)
-            for stage in engine_stages(preset_design(design, name, priors))
-        ]
+        stages = engine_design(cases, name, columns=spec)
+        engine_models = [compile_formula_model(stage) for stage in stages]
         t0 = time.perf_counter()
-        template_model = compile_for_nutpie(template)
+        templates = [
+            nutpie.compile_pymc_model(pymc_model(stage), backend="numba") for stage in stages
+        ]
         template_compile = time.perf_counter() - t0
         engine_timers = [callback_timer(model) for model in engine_models]
-        template_once = callback_timer(template_model)
+        template_timers = [callback_timer(model) for model in templates]
         rounds = [  # interleaved: the same load on both
-            (sum(once() for once in engine_timers), template_once()) for _ in range(15)
+            (sum(once() for once in engine_timers), sum(once() for once in template_timers))
+            for _ in range(15)
         ]
         row = {
             "model": name,
             "columns": "study" if spec is not None else "default",
-            "cells": int(design.cells.shape[0]),
+            "cells": stages[0].n_cells,
             "engine_s": float(np.median([e for e, _ in rounds])),
             "template_s": float(np.median([t for _, t in rounds])),
             "template_compile_s": template_compile,
-            "template_cache": template_model.cache_status,
             "engine_n_dim": sum(int(model.n_dim) for model in engine_models),
-            "template_n_dim": int(template_model.n_dim),
+            "template_n_dim": sum(int(model.n_dim) for model in templates),
         }
         row["ratio"] = row["engine_s"] / row["template_s"]
         report["gradient"].append(row)

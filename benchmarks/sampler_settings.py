@@ -5,14 +5,16 @@
     python benchmarks/sampler_settings.py competing_outcomes --predictors n_procedures \\
         --stage 1 --adaptation low_rank diag
 
-Builds the model on the bundled data (``--predictors`` as the main job's study model,
-default every case-level predictor), compiles it once per centring threshold
-(:data:`returnmodels.models.linear.CENTRING_INFORMATION`; ``1e9`` = every group
-non-centred, ``0`` every group centred) and samples it with nutpie, 4 chains x
-(``--tune`` + ``--draws``) on the machine's cores, for each adaptation. Prints one JSON
-line per combination: sampling seconds, gradient steps in tuning and in the draws,
-minimum bulk ESS (and where), maximum R-hat, divergences, parameters. Used for the
-"Round 2" table of ``benchmarks/README.md``.
+Builds the model's term table on the bundled data (``--predictors`` as the main job's
+study model, default every case-level predictor; ``--stage`` picks a stage of the
+competing-outcomes family), compiles it on the formula engine once per centring
+threshold (:data:`returnmodels.models.formula.CENTRING_INFORMATION`; ``1e9`` = every
+group non-centred; smaller values centre the levels whose data pin them down) and
+samples it with nutpie, 4 chains x (``--tune`` + ``--draws``) on the machine's cores,
+for each adaptation. Prints one JSON line per combination: sampling seconds, gradient
+steps in tuning and in the draws, minimum bulk ESS (and where), maximum R-hat,
+divergences, parameters. Used for the "Round 2" table of ``benchmarks/README.md``
+(measured then on the registered models' PyMC builders, since removed).
 """
 
 from __future__ import annotations
@@ -30,24 +32,18 @@ def run(args) -> None:
     import arviz as az
     import nutpie
 
-    import returnmodels.models.linear as linear
-    from returnmodels.models import column_spec
-    from returnmodels.models.priors import merge_priors
-    from returnmodels.models.registry import get_model
-    from returnmodels.models.design import build_design
+    import returnmodels.models.formula as formula
     from returnmodels.data.validation import load_cases
+    from returnmodels.inference.fit import engine_design
+    from returnmodels.inference.formula_fit import compile_formula_model
+    from returnmodels.models import column_spec
 
-    entry = get_model(args.model)
     spec = column_spec(predictors=args.predictors.split(",")) if args.predictors else None
-    design = build_design(load_cases(args.data), spec or column_spec(), outcomes=entry.outcomes)
-    priors = merge_priors(entry.default_priors, None)
+    cases = load_cases(args.data)
     for threshold in args.centring:
-        linear.CENTRING_INFORMATION = threshold
-        if entry.build_stages is not None:
-            model = entry.build_stages(design, priors)[args.stage]
-        else:
-            model = entry.build(design, priors)
-        compiled = nutpie.compile_pymc_model(model, backend="numba")
+        formula.CENTRING_INFORMATION = threshold  # read when the engine's inputs are made
+        stage = engine_design(cases, args.model, columns=spec)[args.stage]
+        compiled = compile_formula_model(stage)
         for adaptation in args.adaptation:
             started = time.perf_counter()
             trace = nutpie.sample(compiled, draws=args.draws, tune=args.tune, chains=4,

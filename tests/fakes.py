@@ -1,9 +1,9 @@
 """Fake fits: DataTrees shaped like a fit, with draws made up, that need no sampler.
 
-:func:`fake_fit` builds the design of real cells (:func:`returnmodels.models.build_design`)
-and a posterior of the ``group_predictors`` shape (``Intercept_centred``, ``Intercept``,
-``n_procedures``, ``nationality_effect``, ``nationality_sigma``) from a seeded RNG, with
-the attributes a fit carries. Summaries and report functions read it like a fit.
+:func:`fake_fit` builds the term table of real cells (the formula the
+``varying_intercepts`` preset writes for them) and a posterior of its shape
+(``Intercept``, ``n_procedures``, ``nationality_effect``, ``nationality_sigma``) from a
+seeded RNG, with the attributes a fit carries. Summaries and report functions read it like a fit.
 """
 
 from __future__ import annotations
@@ -17,11 +17,10 @@ import xarray as xr
 from returnmodels.disclosure.posterior import SUPPORT_GROUP, support_dataset
 from returnmodels.inference.formula_fit import cells_dataset
 from returnmodels.inference.results import stamp
-from returnmodels.models import build_design, column_spec
-from returnmodels.models.presets import preset_design
-from returnmodels.models.priors import merge_priors
-from returnmodels.models.support import registered_aliases, support_table
-from returnmodels.models.varying_intercepts import DEFAULT_PRIORS
+from returnmodels.models import column_spec
+from returnmodels.models.formula import build_formula_design
+from returnmodels.models.presets import preset_call
+from returnmodels.models.support import support_table
 
 CHAINS, DRAWS = 2, 50
 PASSED = {
@@ -90,17 +89,18 @@ def fake_formula_fit(design, formula: str, posterior: xr.Dataset) -> xr.DataTree
 
 
 def fake_fit(sizes: dict[str, int], *, random_seed: int = 0) -> xr.DataTree:
-    """A fake ``group_predictors``-shaped fit of :func:`fake_cases` (module docstring)."""
+    """A fake ``varying_intercepts`` fit of :func:`fake_cases` with ``n_procedures`` as
+    its one predictor (module docstring): the formula its preset writes, made-up draws."""
     cases = fake_cases(sizes, random_seed=random_seed)
     spec = column_spec(predictors=["n_procedures"], group_predictors=[])
-    design = build_design(cases, spec)
+    call = preset_call("varying_intercepts", spec, cases)
+    design = build_formula_design(cases, call.formula, reference=call.reference, priors=call.priors)
     rng = np.random.default_rng(random_seed)
-    groups = list(design.groups)
+    groups = list(design.blocks[0].levels)
     shape = (CHAINS, DRAWS)
     posterior = xr.Dataset(
         {
-            "Intercept_centred": (("chain", "draw"), rng.normal(-0.85, 0.05, shape)),
-            "Intercept": (("chain", "draw"), rng.normal(-0.5, 0.05, shape)),
+            "Intercept": (("chain", "draw"), rng.normal(-0.85, 0.05, shape)),
             "n_procedures": (("chain", "draw"), rng.normal(-0.1, 0.02, shape)),
             "nationality_sigma": (("chain", "draw"), np.abs(rng.normal(0.5, 0.05, shape))),
             "nationality_effect": (
@@ -110,14 +110,18 @@ def fake_fit(sizes: dict[str, int], *, random_seed: int = 0) -> xr.DataTree:
         },
         coords={"chain": np.arange(CHAINS), "draw": np.arange(DRAWS), "nationality": groups},
     )
-    observed = xr.Dataset({"assisted": (("cell",), design.successes)})
     tree = xr.DataTree.from_dict(
-        {"/posterior": posterior, "/observed_data": observed, "/constant_data": design.to_dataset()}
+        {
+            "posterior": posterior,
+            "observed_data": xr.Dataset({design.response: ("cell", design.successes)}),
+            "constant_data": cells_dataset(design),
+        }
     )
-    engine = preset_design(design, "varying_intercepts", merge_priors(DEFAULT_PRIORS, None))
-    aliases = registered_aliases(design.group, ("",))
-    tree[SUPPORT_GROUP] = support_dataset(support_table(engine, aliases=aliases))
-    config = {"columns": spec.to_dict(), "priors": {}, "sampling": {"random_seed": random_seed}}
+    tree[SUPPORT_GROUP] = support_dataset(support_table(design))
+    config = {"model": "varying_intercepts", "formula": call.formula,
+              "reference": design.references, "priors": design.priors,
+              "sampling": {"random_seed": random_seed}}  # fmt: skip
     stamp(tree, "varying_intercepts", config, "0" * 64)
+    tree.attrs["returnmodels_design"] = json.dumps(design.describe())
     tree.attrs["returnmodels_verdict"] = json.dumps(PASSED)
     return tree

@@ -35,9 +35,9 @@ def _with_cooperation(result: xr.DataTree) -> xr.DataTree:
     """The fake fit's cells with each nationality's cooperation (as ``fake_cases`` gives
     it: ``high`` before ``M``, else ``low``), as a fit of ``group_predictors`` keeps it."""
     data = result["constant_data"].to_dataset()
-    codes = data["cell_nationality"].to_numpy().astype(str)
+    codes = data["nationality"].to_numpy().astype(str)
     cooperation = ["high" if code < "M" else "low" for code in codes]
-    result["constant_data"] = xr.DataTree(data.assign(cell_cooperation=("cell", cooperation)))
+    result["constant_data"] = xr.DataTree(data.assign(cooperation=("cell", cooperation)))
     return result
 
 

@@ -159,8 +159,9 @@ def test_imports_are_at_module_level():
     "module",
     [
         "returnmodels.models",
-        "returnmodels.models.design",
-        "returnmodels.models.prediction",
+        "returnmodels.models.columns",
+        "returnmodels.models.formula",
+        "returnmodels.models.presets",
         "returnmodels.summaries",
         "returnmodels.inference.diagnostics",
         "returnmodels.inference.results",
@@ -169,8 +170,8 @@ def test_imports_are_at_module_level():
     ],
 )
 def test_imports_without_pymc(module):
-    """The design, the prediction mirror and every summary work on saved results in an
-    environment where PyMC (and PyTensor) cannot even be imported."""
+    """The model description (columns, formulas, presets) and every summary work on
+    saved results in an environment where PyMC (and PyTensor) cannot even be imported."""
     code = (
         f"import sys; sys.modules['pymc'] = None; sys.modules['pytensor'] = None; import {module}"
     )

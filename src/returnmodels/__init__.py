@@ -49,10 +49,10 @@ __all__ = [
 # -- the model library, imported on first use (PyMC is heavy) ---------------------------
 _LAZY: dict[str, str] = {
     "fit": "returnmodels.inference.fit",
-    "build_model": "returnmodels.inference.fit",
     "column_spec": "returnmodels.models",
-    "list_models": "returnmodels.models.registry",
-    "get_model": "returnmodels.models.registry",
+    "list_models": "returnmodels.models.presets",
+    "get_preset": "returnmodels.models.presets",
+    "PRESETS": "returnmodels.models.presets",
     "ColumnSpec": "returnmodels.models",
     "check_convergence": "returnmodels.inference.diagnostics",
     "save_result": "returnmodels.inference.results",

@@ -86,9 +86,9 @@ CLI_CASES = [
     ("data failing the contract", _fit("broken"), ["gender", "Male", "male"]),
     ("unknown predictor", _fit("cases", "--predictors", "n_procedures,shoe_size"), ["shoe_size"]),
     ("successes above trials", _herds("too_many"),
-     ["successes column 'incidence' exceeds trials column 'size' in 56 rows: "
-      "row 1 (incidence 15 > size 14), row 2 (incidence 13 > size 12), ",
-      "row 5 (incidence 23 > size 22) and 51 more; expected incidence <= size in every row"]),
+     ["'incidence' must lie in 0..'size' with 'size' >= 1; it does not in data row 1 "
+      "(incidence 15, size 14), data row 2 (incidence 13, size 12), ",
+      "data row 5 (incidence 23, size 22) and 51 more"]),
     ("single-level group", _herds("one_group"), ["herd", "level"]),
     ("group predictor varying in group", _herds("varying", "--group-predictors", "altitude"),
      ["altitude", "herd"]),
@@ -173,17 +173,20 @@ def test_api_unknown_prior_is_refused_with_the_known_names(data):
 
 
 def test_api_successes_above_trials_lists_the_rows_and_values():
-    from returnmodels.models import build_design, column_spec
+    """A preset on counts is the formula it writes for them: refused before anything is
+    sampled, naming the rows and their values."""
+    from returnmodels.inference.fit import fit
+    from returnmodels.models import column_spec
 
     frame = pd.DataFrame(
         {"g": ["a", "a", "b", "b", "c"], "k": [1, 5, 2, 9, 0], "n": [3, 4, 2, 8, 1]}
     )
     spec = column_spec(successes="k", trials="n", group="g")
     with pytest.raises(ReturnModelsError) as caught:
-        build_design(frame, spec)
+        fit(frame, "varying_intercepts", columns=spec)
     assert str(caught.value) == (
-        "successes column 'k' exceeds trials column 'n' in 2 rows: "
-        "row 2 (k 5 > n 4), row 4 (k 9 > n 8); expected k <= n in every row"
+        "formula 'k | trials(n) ~ (1 | g)': 'k' must lie in 0..'n' with 'n' >= 1; "
+        "it does not in data row 2 (k 5, n 4), data row 4 (k 9, n 8)"
     )
 
 

@@ -19,13 +19,8 @@ from returnmodels.data.reading import ContractError, TableError, offending_rows
 from returnmodels.data.tables import check_table, read_other_table
 from returnmodels.data.validation import load_cases, validate_cases
 from returnmodels.errors import ConfigError
-from returnmodels.models.design import (
-    CASE_FILE_SPEC,
-    build_design,
-    check_data,
-    column_spec,
-    read_data,
-)
+from returnmodels.inference.fit import engine_design
+from returnmodels.models.columns import CASE_FILE_SPEC, check_data, column_spec, read_data
 from returnmodels.models.formula import build_formula_design
 from returnmodels.simulate import simulate_cases
 
@@ -227,8 +222,8 @@ def test_counts_with_a_missing_value_are_refused_not_summed_over(tmp_path):
     path = tmp_path / "herds.csv"
     path.write_text("k,n,g\n1,3,a\n2,,b\n0,2,a\n1,1,b\n")
     spec = column_spec(successes="k", trials="n", group="g")
-    with pytest.raises(ConfigError, match=r"'n' must hold whole numbers >= 0.*data row 2 \("):
-        build_design(read_data(path, spec), spec)
+    with pytest.raises(ConfigError, match=r"'n' must hold whole counts: data row 2 \(missing\)"):
+        engine_design(path, "varying_intercepts", columns=spec)
 
 
 def test_aggregating_with_missing_values_names_the_rows():

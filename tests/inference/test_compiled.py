@@ -1,149 +1,152 @@
-"""returnmodels.inference.compiled: nutpie's C callbacks, cached on disk, data read at run time."""
+"""returnmodels.inference.compiled: nutpie's C callbacks, cached on disk, data read at run time.
+
+A toy model (log density -sum(w x^2) / 2 with data w, expansion w x) written as the formula
+engine writes its own: the callbacks read the data from the address table they are given,
+so one compiled module serves any data, and numba's machine code is loaded from disk in a
+later process.
+"""
 
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from returnmodels.inference.compiled import compile_for_nutpie
-from returnmodels.inference.fit import build_model
+from returnmodels.inference import compiled as compiled_module
+from returnmodels.inference.compiled import array_expression, compile_callbacks
+
+_DATA = array_expression(0, np.empty(0))
+SOURCE = f'''\
+"""The toy model's callbacks (tests/inference/test_compiled.py)."""
+import numba
+import numpy as np
+from nutpie.compile_pymc import address_as_void_pointer
+
+logp_fn = None
+expand_fn = None
 
 
-def _evaluate(compiled, x: np.ndarray) -> tuple[int, float, np.ndarray]:
-    """Call the compiled log-density callback as nutpie does: (status, logp, gradient)."""
-    x = np.ascontiguousarray(x, dtype=np.float64)
-    grad, logp = np.zeros(compiled.n_dim), np.zeros(())
-    pointer = ctypes.POINTER(ctypes.c_double)
-    status = compiled.compiled_logp_func.ctypes(
-        compiled.n_dim,
-        x.ctypes.data_as(pointer),
-        grad.ctypes.data_as(pointer),
-        logp.ctypes.data_as(pointer),
-        ctypes.c_void_p(compiled.user_data.ctypes.data),
-    )
-    return status, float(logp), grad
+def logp(dim, x_, out_, logp_, user_data_):
+    table = numba.carray(user_data_, (2,), np.uint64)
+    x = numba.carray(x_, (dim,))
+    out = numba.carray(out_, (dim,))
+    logp_out = numba.carray(logp_, ())
+    logp_val, grad = logp_fn(x, {_DATA})
+    logp_out[()] = logp_val
+    out[...] = grad
+    return 0
 
 
-def _pymc_logp_and_gradient(model, compiled, x: np.ndarray) -> tuple[float, np.ndarray]:
-    names, slices, shapes = compiled.shape_info
-    point = {
-        name: x[where].reshape(shape)
-        for name, where, shape in zip(names, slices, shapes, strict=True)
-        if where.stop <= compiled.n_dim
-    }
-    dlogp = model.compile_dlogp(vars=model.free_RVs)(point)
-    return float(model.compile_logp()(point)), np.asarray(dlogp)
+def expand(dim, expanded, x_, out_, user_data_):
+    table = numba.carray(user_data_, (2,), np.uint64)
+    x = numba.carray(x_, (dim,))
+    out = numba.carray(out_, (expanded,))
+    (values,) = expand_fn(x, {_DATA})
+    out[...] = values
+    return 0
+'''
+#: One module name per source and library versions, as the engine names its own.
+NAME = (
+    "toy_" + hashlib.sha256((SOURCE + compiled_module.library_versions()).encode()).hexdigest()[:16]
+)
+_DOUBLE = ctypes.POINTER(ctypes.c_double)
 
 
-def _flip_outcomes(cases, count: int):
-    """The same cases with ``count`` assisted returns of the largest group closed otherwise:
-    the same cells (same shape), other successes."""
-    largest = cases["nationality"].value_counts().index[0]
-    rows = cases.index[(cases["nationality"] == largest) & (cases["outcome"] == "assisted_return")]
-    changed = cases.copy()
-    changed.loc[rows[:count], "outcome"] = "unsupervised_departure"
-    return changed
-
-
-@pytest.fixture(scope="module")
-def compiled_small(small_cases):
-    model, design, _ = build_model(small_cases, "group_predictors")
-    return model, compile_for_nutpie(model)
-
-
-@pytest.mark.sampling
-def test_callbacks_give_pymcs_log_density_and_gradient(compiled_small):
-    model, compiled = compiled_small
-    rng = np.random.default_rng(1)
-    for seed in range(3):
-        x = compiled.initial_point_func(seed) + rng.normal(0, 0.2, compiled.n_dim)
-        status, logp, grad = _evaluate(compiled, x)
-        expected_logp, expected_grad = _pymc_logp_and_gradient(model, compiled, x)
-        assert status == 0
-        assert logp == pytest.approx(expected_logp, rel=1e-10)
-        np.testing.assert_allclose(grad, expected_grad, rtol=1e-8, atol=1e-8)
-
-
-@pytest.mark.sampling
-def test_draws_are_nutpies_own(compiled_small):
-    """Same seed, same draws as nutpie.compile_pymc_model's callbacks."""
-    import nutpie
-
-    model, compiled = compiled_small
-    reference = nutpie.compile_pymc_model(model, backend="numba")
-    settings = {"draws": 30, "tune": 30, "chains": 2, "cores": 1, "seed": 5}
-    ours = nutpie.sample(compiled, progress_bar=False, **settings)["posterior"]
-    theirs = nutpie.sample(reference, progress_bar=False, **settings)["posterior"]
-    assert set(ours.data_vars) == set(theirs.data_vars)
-    for name in ours.data_vars:
-        np.testing.assert_array_equal(ours[name].values, theirs[name].values, err_msg=name)
-
-
-@pytest.mark.sampling
-def test_other_data_of_the_same_shape_reuse_the_callbacks(small_cases, compiled_small):
-    """The cached callbacks read the new data: a stale copy of the old data would give
-    the first model's log density."""
-    first_model, first = compiled_small
-    model, design, _ = build_model(_flip_outcomes(small_cases, 5), "group_predictors")
-    second = compile_for_nutpie(model)
-    assert second.cache_status == "hit"
-    assert second.compiled_logp_func.address != 0
-    x = second.initial_point_func(3)
-    _, logp, grad = _evaluate(second, x)
-    expected_logp, expected_grad = _pymc_logp_and_gradient(model, second, x)
-    assert logp == pytest.approx(expected_logp, rel=1e-10)
-    np.testing.assert_allclose(grad, expected_grad, rtol=1e-8, atol=1e-8)
-    assert abs(logp - _pymc_logp_and_gradient(first_model, first, x)[0]) > 1.0
-
-
-@pytest.mark.sampling
-def test_a_new_process_loads_the_callbacks_from_disk(small_cases, compiled_small, tmp_path):
-    path = tmp_path / "cases.parquet"
-    small_cases.to_parquet(path)
-    script = (
-        "import json, sys; from returnmodels.inference.compiled import compile_for_nutpie;"
-        "from returnmodels.inference.fit import build_model;"
-        "from returnmodels.data.validation import load_cases;"
-        f"m = build_model(load_cases({str(path)!r}), 'group_predictors')[0];"
-        "print(json.dumps(compile_for_nutpie(m).cache_status))"
-    )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert json.loads(done.stdout.strip().splitlines()[-1]) == "hit"
-
-
-@pytest.mark.sampling
-def test_without_numba_cache_the_callbacks_are_compiled_uncached(small_cases):
+def toy_functions():
+    """The toy model's PyTensor functions (numba mode): (logp, gradient) and expansion."""
     import pytensor
+    import pytensor.tensor as pt
 
-    model, _, _ = build_model(small_cases, "pooled")
-    with pytensor.config.change_flags(numba__cache=False):
-        compiled = compile_for_nutpie(model)
-    assert compiled.cache_status == "off"
-    x = compiled.initial_point_func(0)
-    status, logp, _ = _evaluate(compiled, x)
-    assert status == 0
-    assert logp == pytest.approx(_pymc_logp_and_gradient(model, compiled, x)[0], rel=1e-10)
+    x, w = pt.dvector("x"), pt.dvector("w")
+    lp = -0.5 * pt.sum(w * x**2)
+    logp_fn = pytensor.function([x, w], [lp, pytensor.grad(lp, x)], mode="NUMBA")
+    expand_fn = pytensor.function([x, w], [w * x], mode="NUMBA")
+    return logp_fn, expand_fn
 
 
-def test_swapping_data_is_refused(compiled_small):
-    with pytest.raises(NotImplementedError, match="cannot swap its data"):
-        compiled_small[1].with_data(trials=np.ones(3))
+def call(logp_callback, expand_callback, x: np.ndarray, w: np.ndarray):
+    """Both callbacks called as nutpie calls them, with ``w`` in the data table:
+    (logp status, logp, gradient, expand status, expansion)."""
+    x, w = np.ascontiguousarray(x, float), np.ascontiguousarray(w, float)
+    table = np.array([w.ctypes.data, len(w)], dtype=np.uint64)
+    grad, logp, out = np.zeros(len(x)), np.zeros(()), np.zeros(len(x))
+    user = ctypes.c_void_p(table.ctypes.data)
+    status = logp_callback.ctypes(
+        len(x), x.ctypes.data_as(_DOUBLE), grad.ctypes.data_as(_DOUBLE),
+        logp.ctypes.data_as(_DOUBLE), user,
+    )  # fmt: skip
+    expanded = expand_callback.ctypes(
+        len(x), len(x), x.ctypes.data_as(_DOUBLE), out.ctypes.data_as(_DOUBLE), user
+    )
+    return status, float(logp), grad, expanded, out
+
+
+def _check_values(logp_callback, expand_callback) -> None:
+    x = np.array([0.5, -1.0, 2.0])
+    for w in (np.array([1.0, 2.0, 3.0]), np.array([4.0, 0.5, 0.25])):  # data at call time
+        status, logp, grad, expanded, out = call(logp_callback, expand_callback, x, w)
+        assert (status, expanded) == (0, 0)
+        assert logp == pytest.approx(-0.5 * np.sum(w * x**2), rel=1e-12)
+        np.testing.assert_allclose(grad, -w * x, rtol=1e-12)
+        np.testing.assert_allclose(out, w * x, rtol=1e-12)
+
+
+@pytest.fixture
+def cache_dir(tmp_path, monkeypatch):
+    folder = tmp_path / "returnmodels"
+    monkeypatch.setattr(compiled_module, "callback_cache_dir", lambda: folder)
+    return folder
 
 
 @pytest.mark.sampling
-def test_an_unwritable_cache_folder_compiles_uncached(small_cases, monkeypatch, tmp_path):
-    import returnmodels.inference.compiled as compiled_module
+def test_callbacks_read_the_data_they_are_given_and_load_from_disk_later(cache_dir):
+    """Compiled once and stored; a new process loads both callbacks from the disk cache
+    (numba's cache hits) and they compute the same values for other data."""
+    logp_callback, expand_callback, cacheable = compile_callbacks(
+        NAME, SOURCE, *toy_functions(), True
+    )
+    assert cacheable and (cache_dir / f"{NAME}.py").read_text() == SOURCE
+    _check_values(logp_callback, expand_callback)
+    script = (
+        "import json, pathlib, sys; sys.path.insert(0, sys.argv[2]);"
+        "from test_compiled import NAME, SOURCE, _check_values, toy_functions;"
+        "import returnmodels.inference.compiled as c;"
+        "c.callback_cache_dir = lambda: pathlib.Path(sys.argv[1]);"
+        "lp, ex, ok = c.compile_callbacks(NAME, SOURCE, *toy_functions(), True);"
+        "_check_values(lp, ex);"
+        "print(json.dumps([ok, lp.cache_hits + ex.cache_hits]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(cache_dir), str(Path(__file__).parent)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == [True, 2]
 
+
+@pytest.mark.sampling
+def test_without_numba_cache_the_callbacks_are_compiled_uncached(cache_dir):
+    logp_callback, expand_callback, cacheable = compile_callbacks(
+        NAME + "_off", SOURCE, *toy_functions(), False
+    )
+    assert not cacheable and not cache_dir.exists()
+    _check_values(logp_callback, expand_callback)
+
+
+@pytest.mark.sampling
+def test_an_unwritable_cache_folder_compiles_uncached(tmp_path, monkeypatch):
     blocked = tmp_path / "file"
     blocked.write_text("not a folder")
     monkeypatch.setattr(compiled_module, "callback_cache_dir", lambda: blocked / "returnmodels")
-    model, _, _ = build_model(small_cases, "pooled")
-    compiled = compile_for_nutpie(model)
-    assert compiled.cache_status == "off"
-    assert _evaluate(compiled, compiled.initial_point_func(0))[0] == 0
+    logp_callback, expand_callback, cacheable = compile_callbacks(
+        NAME + "_blocked", SOURCE, *toy_functions(), True
+    )
+    assert not cacheable
+    _check_values(logp_callback, expand_callback)

@@ -34,16 +34,16 @@ from returnmodels.inference.formula_fit import (
     needs_general,
 )
 from returnmodels.inference.results import load_result, save_result
+from returnmodels.models import CASE_FILE_SPEC
 from returnmodels.models.formula import (
     FormulaDesign,
     build_formula_design,
     centred,
     competing_stage,
 )
-from returnmodels.models.registry import REFERENCE as CASE_REFERENCE
 from returnmodels.summaries import margins
 
-REFERENCE = {k: CASE_REFERENCE[k] for k in ("gender", "cooperation")}
+REFERENCE = {k: CASE_FILE_SPEC.reference[k] for k in ("gender", "cooperation")}
 
 SMALL = "outcome ~ n_procedures + gender + cooperation + (1 | nationality)"
 

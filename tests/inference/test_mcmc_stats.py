@@ -80,3 +80,27 @@ def test_the_summary_of_a_fit_is_arviz_s_summary(smoke_fits):
     np.testing.assert_allclose(
         mine.to_numpy(float), theirs.to_numpy(float), rtol=1e-9, equal_nan=True
     )
+
+
+def test_draws_diagnosed_before_are_not_computed_again(monkeypatch):
+    """The gate diagnoses every parameter after sampling; the summary written right
+    after reuses what it found, by the draws' content: a parameter whose draws changed
+    is computed anew, alone."""
+    from returnmodels.inference import mcmc_stats
+
+    posterior = _posterior(4, 200, seed=7)
+    first = diagnostics_table(posterior)
+    seen = []
+    compute = mcmc_stats._diagnostics
+    monkeypatch.setattr(
+        mcmc_stats,
+        "_diagnostics",
+        lambda draws, prob: seen.append(len(draws)) or compute(draws, prob),
+    )
+    pd.testing.assert_frame_equal(diagnostics_table(posterior), first)
+    assert seen == []
+    changed = posterior.copy(deep=True)
+    changed["beta"][2, 10, 0] += 1.0
+    table = diagnostics_table(changed)
+    assert seen == [1]  # beta[a] only
+    pd.testing.assert_frame_equal(table, _arviz(changed).assign(variable=first["variable"]))

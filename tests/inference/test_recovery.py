@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 
 from conftest import TRUTH
-from returnmodels.models.design import Design
+from returnmodels.models.formula import FormulaDesign
 
 pytestmark = pytest.mark.slow
 
@@ -35,19 +35,26 @@ def truth():
 
 
 def _targets(bundled_fit, truth) -> dict[str, tuple[np.ndarray, float]]:
-    design = Design.from_result(bundled_fit)
+    design = FormulaDesign.from_result(bundled_fit)
     posterior = bundled_fit["posterior"]
     found = {}
-    for term in design.terms + design.group_terms:
-        draws = posterior[term.name].values.reshape(-1, term.width)
-        if term.kind == "numeric":
-            found[term.name] = (draws[:, 0], float(truth[term.name]))
+    shift = 0.0  # the Intercept is at the numeric terms' means: the truth's is at zero
+    for term in design.common[1:]:
+        draws = posterior[term.name].values.reshape(-1, len(term.labels))
+        variable = term.variables[0]
+        if term.levels is None:
+            found[term.name] = (draws[:, 0], float(truth[variable]))
+            shift = shift + draws[:, 0] * design.centres[variable]
             continue
-        for k, level in enumerate(term.coded):
-            true = truth[term.name][level] - truth[term.name][term.reference]
+        for k, level in enumerate(term.levels):
+            effects = truth[variable]
+            if isinstance(effects, dict):
+                true = effects[str(level)] - effects[design.references[variable]]
+            else:  # a flag: the truth is the effect of True
+                true = effects
             found[f"{term.name}[{level}]"] = (draws[:, k], float(true))
     at_zero = truth["intercept"] - truth["n_procedures"]  # truth uses n_procedures - 1
-    found["Intercept"] = (posterior["Intercept"].values.ravel(), at_zero)
+    found["Intercept"] = (posterior["Intercept"].values.ravel() - shift, at_zero)
     return found
 
 

@@ -58,14 +58,15 @@ def test_pymc_and_numpyro_fit_the_engines_variables(cases, formula, sampler):
 
 
 @pytest.mark.sampling
-def test_a_registered_model_on_pymc_has_its_registered_names(cases):
+def test_a_preset_on_pymc_has_the_engines_names(cases):
+    """A preset on PyMC's sampler keeps the engine's names: the effects, not the
+    non-centred offsets PyMC samples."""
     small = {"draws": 30, "tune": 30, "chains": 1, "random_seed": 5, "progressbar": False}
     engine = fit(cases, "group_predictors", **small)
     other = fit(cases, "group_predictors", sampler="pymc", **small)
     assert set(other["posterior"].data_vars) == set(engine["posterior"].data_vars)
-    assert (
-        "nationality_offset" in other["posterior"] or "nationality_intercept" in other["posterior"]
-    )
+    assert "nationality_effect" in other["posterior"]
+    assert not [n for n in other["posterior"].data_vars if n.endswith(("_offset", "_intercept"))]
     assert json.loads(other.attrs["returnmodels_sampler"])["sampler"] == "pymc"
 
 

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from returnmodels.errors import ConfigError
-from returnmodels.models.design import CASE_FILE_SPEC, build_design
+from returnmodels.models import column_spec
 from returnmodels.models.formula import (
     between_level_variance,
     build_formula_design,
     centred,
     parse_formula,
 )
-from returnmodels.models.registry import REFERENCE, get_model
+from returnmodels.models.presets import PRESETS, merge_preset_priors, preset_call
 
 
 @pytest.fixture(scope="module")
@@ -202,23 +204,105 @@ def test_priors_by_class_and_term(rows):
         build_formula_design(rows, "y ~ x + (1 | g)", priors={"g_sigma": {"dist": "Cauchy"}})
 
 
-@pytest.mark.parametrize(
-    "name", ["pooled", "varying_intercepts", "group_predictors", "varying_slopes"]
-)
-def test_preset_formulas_code_the_templates_columns(small_cases, name):
-    """A registered model's formula (with REFERENCE) has the template's cells and
-    coefficients: the same columns, the same reference levels."""
-    entry = get_model(name)
-    template = build_design(small_cases, CASE_FILE_SPEC)
-    with_cooperation = "cooperation" in entry.formula
-    reference = {k: v for k, v in REFERENCE.items() if with_cooperation or k != "cooperation"}
-    design = build_formula_design(small_cases, entry.formula, reference=reference)
-    if design.blocks:  # the template's cells are always by nationality too
-        assert design.n_cells == len(template.cells)
-    widths = {t.name: t.width for t in template.terms + template.group_terms}
-    expected = 1 + sum(w for n, w in widths.items() if with_cooperation or n != "cooperation")
-    assert design.X.shape[1] == expected
-    for term in template.terms + template.group_terms:
-        if term.kind == "categorical" and (with_cooperation or term.name != "cooperation"):
-            coded = next(t for t in design.common if term.name in t.variables)
-            assert set(coded.levels) == {str(v) for v in term.coded}, term.name
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_a_preset_writes_its_formula_for_case_files(small_cases, name):
+    """preset_call with the case-file columns gives the preset's own formula and
+    reference levels (the table is the one description); the design builds from them."""
+    preset = PRESETS[name]
+    call = preset_call(name, None, small_cases)
+    assert call.formula == preset.formula
+    assert call.reference == {k: v for k, v in preset.reference.items() if k in call.formula}
+    design = build_formula_design(small_cases, call.formula, reference=call.reference)
+    assert design.references == call.reference
+
+
+def test_a_preset_writes_its_formula_for_other_columns(small_cases):
+    """The generic-columns interface writes a formula: the main job's one predictor, the
+    group-level one where the preset uses it, counts as successes | trials(n)."""
+    spec = column_spec(predictors=["n_procedures"])
+    assert preset_call("group_predictors", spec, small_cases).formula == (
+        "assisted ~ n_procedures + cooperation + (1 | nationality)"
+    )
+    assert preset_call("varying_intercepts", spec, small_cases).formula == (
+        "assisted ~ n_procedures + (1 | nationality)"
+    )
+    counts = pd.DataFrame({"s": [1, 2, 3, 4], "n": [5, 5, 6, 6], "g": list("aabb"),
+                           "x": [0.1, 0.2, 0.3, 0.4], "z": ["u", "v", "u", "v"]})  # fmt: skip
+    generic = column_spec(successes="s", trials="n", group="g", predictors=["x", "z"])
+    call = preset_call("varying_slopes", replace(generic, slope="x"), counts)
+    assert call.formula == "s | trials(n) ~ x + z + (1 + x | g)"
+    assert call.priors == {"g_x_sigma": {"dist": "HalfNormal", "sigma": 0.5}}
+    with pytest.raises(ConfigError, match="numeric case-level slope"):
+        preset_call("varying_slopes", replace(generic, slope="z"), counts)
+    with pytest.raises(ConfigError, match="needs the case-file 'outcome'"):
+        preset_call("competing_outcomes", generic, counts)
+
+
+def test_cells_by_splits_the_cells_without_a_term(rows):
+    """cells_by adds a column to the cells, not to the model: the cells are those of the
+    formula with that column as a group, the common terms and counts unchanged."""
+    plain = build_formula_design(rows, "y ~ k + coop")
+    split = build_formula_design(rows, "y ~ k + coop", cells_by=["g", "g"])
+    grouped = build_formula_design(rows, "y ~ k + coop + (1 | g)")
+
+    def table(design):
+        counts = design.cells[["g", "k"]].assign(n=design.trials, s=design.successes)
+        return counts.sort_values(["g", "k"]).reset_index(drop=True)
+
+    pd.testing.assert_frame_equal(table(split), table(grouped))
+    assert split.column_labels() == plain.column_labels() and not split.blocks
+    assert split.n_cells > plain.n_cells and split.successes.sum() == plain.successes.sum()
+    assert "g" in split.factors and split.describe()["cells_by"] == ["g"]
+    assert build_formula_design(rows, "y ~ x + (1 | g)", cells_by=["g"]).cells_by == ()
+    with pytest.raises(ConfigError, match=r"cells_by column\(s\) \['h'\] not in the data"):
+        build_formula_design(rows, "y ~ x", cells_by=["h"])
+
+
+def test_every_preset_has_the_cells_of_group_and_predictors(small_cases):
+    """Every preset's cells are nationality x its predictors, pooled (no nationality
+    term) included, so that PSIS-LOO compares presets cell by cell."""
+    cells = {}
+    for name in ("pooled", "varying_intercepts", "group_predictors", "varying_slopes"):
+        call = preset_call(name, None, small_cases)
+        assert call.cells_by == ("nationality",)
+        design = build_formula_design(
+            small_cases, call.formula, reference=call.reference, cells_by=call.cells_by
+        )
+        key = sorted(set(design.cells.columns) - {"cooperation"})
+        table = design.cells[key].astype(str).assign(n=design.trials)
+        cells[name] = table.sort_values(key).reset_index(drop=True)
+    assert all(table.equals(cells["group_predictors"]) for table in cells.values())
+
+
+def test_preset_priors_merge_under_the_users():
+    preset = {"g_x_sigma": {"dist": "HalfNormal", "sigma": 0.5}}
+    assert merge_preset_priors(preset, {"g_x_sigma": {"sigma": 0.3}}) == {
+        "g_x_sigma": {"dist": "HalfNormal", "sigma": 0.3}
+    }
+    replaced = merge_preset_priors(preset, {"g_x_sigma": {"dist": "Exponential", "lam": 2.0}})
+    assert replaced == {"g_x_sigma": {"dist": "Exponential", "lam": 2.0}}
+
+
+def test_categorical_levels_keep_their_natural_order_and_a_saved_result_rebuilds_it():
+    """Case-file categoricals (cooperation low < medium < high, age groups youngest
+    first) keep their own order after the reference, not the alphabet's; the result
+    records it, so a design rebuilt from saved cells (stored as text) has the same
+    columns in the same order."""
+    import returnmodels as rm
+    from returnmodels.inference.formula_fit import cells_dataset
+
+    cases = rm.simulate_cases(n_cases=2000, random_seed=3).cases
+    design = build_formula_design(
+        cases.assign(y=(cases["outcome"] == "assisted_return").astype(int)),
+        "y ~ cooperation + age_group + (1 | nationality)",
+        reference={"cooperation": "low"},
+    )
+    assert design.orders["cooperation"] == ["low", "medium", "high"]
+    assert design.orders["age_group"][1:] == [
+        a for a in ["0-17", "18-29", "30-44", "45-64", "65+"] if a != design.orders["age_group"][0]
+    ]
+    assert design.column_labels()[1:3] == ["cooperation[medium]", "cooperation[high]"]
+    described = design.describe()
+    assert described["orders"]["cooperation"] == ["low", "medium", "high"]
+    stored = cells_dataset(design).to_dataframe().reset_index(drop=True)
+    assert not isinstance(stored["cooperation"].dtype, pd.CategoricalDtype)  # text on disk

@@ -150,7 +150,7 @@ def test_odds_ratios_stand_beside_the_log_odds(report_inputs):
     row = table[table.iloc[:, 0] == "number of return procedures"].iloc[0]
     bounds = summary.loc["n_procedures", ["mean", "hdi94_lb", "hdi94_ub"]].to_numpy(float)
     assert row[text("odds_ratio")] == ratio(*np.exp(bounds))
-    intercept = table[table.iloc[:, 0] == "intercept (log-odds)"].iloc[0]
+    intercept = table[table.iloc[:, 0] == "intercept at the mean predictors (log-odds)"].iloc[0]
     assert intercept[text("odds_ratio")] == ""  # an intercept's exponent is no odds ratio
 
 

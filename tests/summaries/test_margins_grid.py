@@ -15,9 +15,8 @@ from scipy.special import expit
 import returnmodels as rm
 from fakes import fake_fit, fake_formula_fit, fake_formula_rows
 from returnmodels.errors import ConfigError
-from returnmodels.models.design import Design
 from returnmodels.models.formula import build_formula_design
-from returnmodels.summaries._draws import interval, posterior_of, weighted_mean
+from returnmodels.summaries._draws import interval
 from returnmodels.summaries.margins import margin_draws
 from returnmodels.summaries.margins_grid import natural_values
 
@@ -176,32 +175,6 @@ def test_registered_fits_compare_and_plot_as_before():
     ax = rm.plot_margins(result, margins, "n_procedures")
     assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "3"]
     assert np.allclose(ax.get_lines()[0].get_ydata(), margins["mean"])
-    matplotlib.pyplot.close("all")
-
-
-@pytest.mark.sampling
-def test_a_registered_fit_takes_by_and_grid_as_a_formula_fit_does(smoke_fits):
-    """By cooperation on the registered study model: each row is every cell set to both
-    values, the registered prediction averaged with the cells' cases (by hand here,
-    without merging cells); comparisons and the plot take by= too."""
-    result = smoke_fits("group_predictors")
-    design = Design.from_result(result)
-    posterior = posterior_of(result)
-    table = rm.margins(result, {"n_procedures": [1, 3]}, by="cooperation")
-    assert list(table["cooperation"].unique()) == ["low", "medium", "high"]  # natural order
-    for row in table.itertuples():
-        frame = design.cells.copy()
-        frame["n_procedures"], frame["cooperation"] = int(row.value), row.cooperation
-        by_hand = weighted_mean(posterior, design, frame, design.trials)[:, 0]
-        assert row.mean == pytest.approx(by_hand.mean(), rel=1e-9)
-    grid = rm.margins(result, {"n_procedures": [1, 3], "cooperation": ["low", "high"]}, grid=True)
-    assert len(grid) == 4 and list(grid.columns[:2]) == ["n_procedures", "cooperation"]
-    compared = rm.comparisons(result, "cooperation", by="n_procedures")
-    assert set(compared["baseline"]) == {"low"}  # the registered reference
-    assert set(compared["value"]) == {"medium", "high"}
-    ax = rm.plot_margins(result, {"n_procedures": [1, 3, 6]}, by="cooperation")
-    legend = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert legend[-3:] == ["little", "medium", "extensive"]  # readers' labels, in order
     matplotlib.pyplot.close("all")
 
 

@@ -8,7 +8,7 @@ from scipy.special import expit
 
 import returnmodels as rm
 from fakes import fake_fit
-from returnmodels.models import Design
+from returnmodels.models.formula import FormulaDesign
 
 SIZES = {"AAA": 40, "IRQ": 300, "NGA": 500}
 
@@ -23,11 +23,11 @@ def _draws(fit, name):
 
 
 def test_a_margin_is_the_case_weighted_mean_of_predicted_probabilities(fit):
-    design = Design.from_result(fit)
-    b0, b = _draws(fit, "Intercept_centred"), _draws(fit, "n_procedures")
+    design = FormulaDesign.from_result(fit)
+    b0, b = _draws(fit, "Intercept"), _draws(fit, "n_procedures")
     u = _draws(fit, "nationality_effect")
-    centre = design.term("n_procedures").center
-    index, trials = design.group_index(), design.trials
+    centre = design.centres["n_procedures"]
+    index, trials = design.blocks[0].index, design.trials
     eta = b0[:, None] + b[:, None] * (3 - centre) + u[:, index]
     expected = (expit(eta) * trials).sum(axis=1) / trials.sum()
     table = rm.margins(fit, {"n_procedures": [3]})
@@ -50,8 +50,8 @@ def test_contrast_of_two_groups_is_the_difference_of_their_shares(fit):
 
 
 def test_prediction_for_a_new_group_is_explicit(fit):
-    population = rm.predict_new_group(fit, {"n_procedures": 1}, new_groups="population")
-    sampled = rm.predict_new_group(fit, {"n_procedures": 1}, new_groups="sample")
+    population = rm.predict_new_group(fit, new_groups="population")
+    sampled = rm.predict_new_group(fit, new_groups="sample")
     assert population.shape == sampled.shape
     with pytest.raises(rm.ConfigError, match="new_groups"):
-        rm.predict_new_group(fit, {"n_procedures": 1}, new_groups="guess")
+        rm.predict_new_group(fit, new_groups="guess")

@@ -16,11 +16,8 @@ from fakes import PASSED, fake_fit, fake_formula_rows
 from returnmodels.data.vocabulary import NONREFERENCE_OUTCOMES
 from returnmodels.errors import ConfigError
 from returnmodels.inference.diagnostics import Verdict
-from returnmodels.models import build_design
-from returnmodels.models.design import CASE_FILE_SPEC
 from returnmodels.models.formula import build_formula_design
-from returnmodels.models.presets import preset_formula
-from returnmodels.models.registry import MODELS
+from returnmodels.models.presets import PRESETS
 
 FORMULA = "y ~ x * coop + I(x >= 3) + (1 + x | g)"
 FAILED = PASSED | {
@@ -168,13 +165,6 @@ def test_a_registered_fit_shows_its_name_formula_and_references():
     assert "Correlations" not in text  # an empty table is left out
 
 
-@pytest.mark.parametrize("name", list(MODELS))
-def test_a_registered_models_formula_is_its_FORMULA_on_case_files(name):
-    cases = rm.simulate_cases(n_cases=2000, random_seed=3).cases
-    design = build_design(cases, CASE_FILE_SPEC, outcomes=MODELS[name].outcomes)
-    assert preset_formula(design, name) == MODELS[name].formula
-
-
 def test_competing_outcomes_summarise_each_outcome_against_the_reference(formula_fit):
     """A competing-outcomes formula fit: stage 1 and each non-reference outcome's
     ``competing_`` coefficients, picked by outcome."""
@@ -282,10 +272,10 @@ def test_summary_of_tiny_fits_formula_and_preset():
     assert result.coefficients.term.tolist() == [
         "Intercept",
         "n_procedures",
+        "cooperation[medium]",  # levels in their natural order, the reference left out
         "cooperation[high]",
-        "cooperation[medium]",
-        "n_procedures:cooperation[high]",
         "n_procedures:cooperation[medium]",
+        "n_procedures:cooperation[high]",
     ]
     assert result.sds.group.tolist() == ["nationality", "closing_year"]
     assert result.verdict.line == rm.check_convergence(fitted).line
@@ -295,6 +285,6 @@ def test_summary_of_tiny_fits_formula_and_preset():
     assert set(ratios.term) == set(result.coefficients.term) - {"Intercept"}
     preset = rm.summary(rm.fit(cases, "group_predictors", **tiny))
     assert preset.model == "group_predictors"
-    assert preset.formula == MODELS["group_predictors"].formula
+    assert preset.formula == PRESETS["group_predictors"].formula
     assert "cooperation[high]" in set(preset.coefficients.term)
     assert preset.sds.group.tolist() == ["nationality"]

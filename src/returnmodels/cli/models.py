@@ -1,10 +1,12 @@
-"""``returnmodels models``: list the registered models, one line each."""
+"""``returnmodels models``: list the registered models (the preset table), one line each."""
 
 from __future__ import annotations
 
 import argparse
 
-from returnmodels.models.registry import get_model, list_models
+from returnmodels.models.columns import CASE_FILE_SPEC
+from returnmodels.models.formula import FORMULA_PRIORS
+from returnmodels.models.presets import PRESETS, get_preset, list_models
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -13,28 +15,33 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="list the models, one line on what each is for",
         description="List the registered models; with a NAME, show its documentation.",
     )
-    parser.add_argument("name", nargs="?", help="show this model's likelihood and priors")
+    parser.add_argument("name", nargs="?", help="show this model's formula, references and priors")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.name:
-        entry = get_model(args.name)
-        print(entry.doc.strip())
-        print(f"\nas a formula: {entry.formula}")
-        print("fitted on the precompiled formula engine (nothing compiled); the PyMC model")
-        print("above is its written-out reference; --sampler pymc|numpyro samples the PyMC")
-        print("model of the same term table (returnmodels.models.pymc_model)")
-        print("\ndefault priors:")
-        for name, prior in entry.default_priors.items():
-            print(f"  {name}: {prior}")
+        preset = get_preset(args.name)
+        print(preset.doc)
+        print(f"\nformula (case files): {preset.formula}")
+        references = ", ".join(f"{k}={v}" for k, v in preset.reference.items())
+        print(f"reference levels: {references or 'none'}")
+        print("priors (the engine's defaults by class, then the model's own):")
+        fill = {"group": CASE_FILE_SPEC.group, "slope": CASE_FILE_SPEC.slope}
+        for name, prior in {**FORMULA_PRIORS, **preset.priors}.items():
+            print(f"  {name.format(**fill)}: {prior}")
+        print(
+            "\nfitted as that formula on the precompiled formula engine (nothing compiled); "
+            "--successes/--trials/--group/--predictors write it for other columns"
+        )
         return 0
-    width = max(len(name) for name, _ in list_models())
+    width = max(len(name) for name in PRESETS)
     for name, summary in list_models():
         print(f"{name:<{width}}  {summary}")
-        print(f"{'':<{width}}  formula: {get_model(name).formula}")
+        print(f"{'':<{width}}  formula: {PRESETS[name].formula}")
     print(
-        "\nEach is fitted on the precompiled formula engine (nothing compiled); any other "
-        "model is written as a formula: returnmodels fit --formula '...' (README: Writing a model)."
+        "\nEach is a named formula, fitted on the precompiled formula engine (nothing "
+        "compiled); any other model is written as a formula: returnmodels fit --formula "
+        "'...' (README: Writing a model)."
     )
     return 0

@@ -22,11 +22,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", required=True, help="output file, .parquet or .csv")
     parser.add_argument("--n-cases", type=int, default=DEFAULT_N_CASES, help="number of cases")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed")
+    parser.add_argument(
+        "--person-sd",
+        type=float,
+        default=0.0,
+        help=(
+            "SD of a person frailty on the uptake logit (default 0: none): the cases of a "
+            "person share it; the figures stay calibrated, population-averaged over it"
+        ),
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    simulation = simulate_cases(n_cases=args.n_cases, random_seed=args.seed)
+    simulation = simulate_cases(
+        n_cases=args.n_cases, random_seed=args.seed, person_sigma=args.person_sd
+    )
     for path in write_simulation(simulation, args.out):
         print(f"wrote {path}  sha256 {sha256_file(path)}")
     print(format_summary(summarise_cases(simulation.cases)))

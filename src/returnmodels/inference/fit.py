@@ -40,7 +40,6 @@ import nutpie
 import pandas as pd
 import pymc as pm
 import xarray as xr
-from pytensor.graph.traversal import graph_inputs
 
 from returnmodels.disclosure.posterior import SUPPORT_GROUP, support_dataset
 from returnmodels.errors import ConfigError
@@ -50,35 +49,18 @@ from returnmodels.inference.formula_fit import (
     compile_formula_model,
     complete_formula_result,
 )
-from returnmodels.inference.log_prior import formula_log_prior
-from returnmodels.inference.presets import engine_stages, registered_posterior
 from returnmodels.inference.results import stamp
-from returnmodels.models._common import log_binomial_coefficient
-from returnmodels.models.design import (
-    CASE_FILE_SPEC,
-    CELL_DIM,
-    ColumnSpec,
-    build_design,
-    check_data,
-    read_data,
-)
+from returnmodels.models.columns import CASE_FILE_SPEC, ColumnSpec, check_data, read_data
 from returnmodels.models.formula import (
     FormulaDesign,
     build_formula_design,
+    competing_stage,
     nesting_parent,
     split_response,
 )
-from returnmodels.models.prediction import encode_rows, predict_eta
-from returnmodels.models.presets import preset_design
-from returnmodels.models.priors import merge_priors
+from returnmodels.models.presets import PRESETS, preset_call
 from returnmodels.models.pymc_model import engine_names, pymc_model
-from returnmodels.models.registry import get_model
-from returnmodels.models.support import (
-    registered_aliases,
-    registered_never,
-    stage_prefixes,
-    support_table,
-)
+from returnmodels.models.support import stage_prefixes, support_table
 
 __all__ = [
     "ADAPTATIONS",
@@ -87,9 +69,9 @@ __all__ = [
     "LOW_RANK_MAX_DIM",
     "MAX_SEED",
     "SAMPLERS",
-    "build_model",
     "check_sampling",
     "engine_design",
+    "engine_stages",
     "fit",
     "formula_columns",
     "load_data",
@@ -252,8 +234,8 @@ def _data_checksum(data: pd.DataFrame) -> str:
 
 def _load(data: pd.DataFrame | str | os.PathLike, spec: ColumnSpec) -> tuple[pd.DataFrame, str]:
     """The data and their checksum. A frame gets the checks a file gets
-    (:func:`returnmodels.models.design.check_data`: case files the whole contract, rows
-    counted from 1); a path is read by :func:`returnmodels.models.design.read_data`."""
+    (:func:`returnmodels.models.columns.check_data`: case files the whole contract, rows
+    counted from 1); a path is read by :func:`returnmodels.models.columns.read_data`."""
     frame = check_data(data, spec) if isinstance(data, pd.DataFrame) else read_data(data, spec)
     return frame, _data_checksum(frame)
 
@@ -276,20 +258,6 @@ def load_data(
 def _stage_seed(seed: int, stage: int) -> int:
     """The seed of stage ``stage`` of a model sampled in stages (within 0..MAX_SEED)."""
     return (seed + stage) % (MAX_SEED + 1)
-
-
-def build_model(
-    data: pd.DataFrame,
-    model: str = "group_predictors",
-    *,
-    columns: ColumnSpec | None = None,
-    priors: Mapping | None = None,
-):
-    """``(pm.Model, Design, merged priors)`` for a registered model, without sampling."""
-    entry = get_model(model)
-    merged = merge_priors(entry.default_priors, priors)
-    design = build_design(data, columns or CASE_FILE_SPEC, outcomes=entry.outcomes)
-    return entry.build(design, merged), design, merged
 
 
 #: ``0`` turns the default progress bar off (batch workers set it for their notebooks).
@@ -325,7 +293,14 @@ def fit(
     formula: str | None = None,
     reference: Mapping[str, str] | None = None,
 ) -> xr.DataTree:
-    """Fit registered ``model`` to ``data`` (a frame, or a file path); return the DataTree.
+    """Fit registered ``model`` or ``formula`` to ``data`` (a frame, or a file path);
+    return the DataTree.
+
+    A registered model is a named formula (:data:`returnmodels.models.presets.PRESETS`):
+    ``fit(data, "group_predictors")`` fits the formula, reference levels and priors its
+    preset writes for ``columns`` (:func:`returnmodels.models.presets.preset_call`), on
+    the same path and with the same result contract as any formula; the result records
+    the model's name and the formula fitted.
 
     A frame gets the checks its file would: case files (the default columns, or a
     formula whose response is ``assisted`` or ``outcome``) the whole contract, with rows
@@ -334,9 +309,9 @@ def fit(
     data, all before anything is sampled.
 
     ``columns`` names the columns (:func:`returnmodels.models.column_spec`; default: case
-    files); ``priors`` override the model's defaults by name. Unset sampler settings come
-    from :data:`DEFAULT_SAMPLING`. The result holds posterior, sample_stats, log_prior
-    (engine fits: what ``az.psense_summary`` reads), log_likelihood, observed_data and
+    files); ``priors`` override the model's defaults by class or parameter name. Unset
+    sampler settings come from :data:`DEFAULT_SAMPLING`. The result holds posterior,
+    sample_stats, log_prior (what ``az.psense_summary`` reads), log_likelihood, observed_data and
     constant_data groups; its attributes hold the model name, merged configuration and
     its hash, the data checksum, the package version, timings and the convergence verdict
     (``returnmodels_verdict``).
@@ -353,58 +328,36 @@ def fit(
     ``corr``) and parameter names. A second positional argument holding ``~`` is a
     formula: ``fit(cases, "assisted ~ n_procedures + (1 | nationality)")``.
     """
-    model, formula = _model_or_formula(model, formula)
-    if formula is not None:
-        return _fit_formula(
-            data, formula, reference=reference, priors=priors, columns=columns, cores=cores,
-            progressbar=progressbar,
-            overrides={
-                "draws": draws, "tune": tune, "chains": chains, "random_seed": random_seed,
-                "sampler": sampler, "target_accept": target_accept, "adaptation": adaptation,
-            },
-        )  # fmt: skip
-    if reference is not None:
-        raise ConfigError("reference levels are set with a formula; give formula=...")
-    spec = columns or CASE_FILE_SPEC
     settings = _sampling(
         {
-            "draws": draws,
-            "tune": tune,
-            "chains": chains,
-            "random_seed": random_seed,
-            "sampler": sampler,
-            "target_accept": target_accept,
-            "adaptation": adaptation,
+            "draws": draws, "tune": tune, "chains": chains, "random_seed": random_seed,
+            "sampler": sampler, "target_accept": target_accept, "adaptation": adaptation,
         }
-    )
-    entry = get_model(model)
-    merged = merge_priors(entry.default_priors, priors)
-    frame, checksum = _load(data, spec)
+    )  # fmt: skip
     started = time.perf_counter()
-    design = build_design(frame, spec, outcomes=entry.outcomes)
-    engine_design = _registered_design(design, model, merged, entry.formula)
-    pm_model = entry.build(design, merged)  # its observed data and multinomial likelihood
-    config = {"model": model, "columns": spec.to_dict(), "priors": merged, "sampling": settings}
-    run = settings | {"cores": cores or min(settings["chains"], os.cpu_count() or 1)}
-    run["progressbar"] = show_progress(progressbar)
-    run["timings"] = {}
-    run["details"] = {}
-    built = time.perf_counter()
-    if target_accept is None and any(b.correlated for b in engine_design.blocks):
-        run["target_accept"] = CORRELATED_TARGET_ACCEPT
-    result = _sample_registered_on_engine(engine_design, design, model, run)
-    run["details"]["target_accept"] = run["target_accept"]
-    sampled = time.perf_counter()
-    result = _complete(result, pm_model, design)
-    prefixes = stage_prefixes(engine_design)
-    result[SUPPORT_GROUP] = support_dataset(
-        support_table(
-            engine_design,
-            prefixes=prefixes,
-            aliases=registered_aliases(design.group, prefixes, design.spec.slope),
-            never=registered_never(prefixes),
-        )
+    model, formula, columns = _what_is_fitted(model, formula, reference, columns)
+    frame, checksum = _load(data, columns)
+    design = _design(frame, model, formula, reference, priors, columns)
+    curved = any(block.correlated for block in design.blocks) or any(
+        nesting_parent(design, block) is not None for block in design.blocks
     )
+    if target_accept is None and curved:
+        settings["target_accept"] = CORRELATED_TARGET_ACCEPT
+    config = {
+        "model": model,
+        "formula": design.formula,
+        "reference": design.references,
+        "priors": design.priors,
+        "sampling": settings,
+    }
+    run = settings | {"cores": cores or min(settings["chains"], os.cpu_count() or 1)}
+    run |= {"progressbar": show_progress(progressbar), "timings": {}, "details": {}}
+    built = time.perf_counter()
+    stages = engine_stages(design)
+    sampled_trees = _sample_stages(stages, run)
+    sampled = time.perf_counter()
+    result = complete_formula_result(sampled_trees, stages)
+    result[SUPPORT_GROUP] = support_dataset(support_table(design, prefixes=stage_prefixes(design)))
     stamp(result, model, config, checksum)
     timings = {
         "build_s": built - started,
@@ -430,20 +383,43 @@ def engine_design(
     """The term tables the engine samples for ``model`` or ``formula`` on ``data`` (one,
     or both stages of the competing-outcomes family), every check of :func:`fit` made,
     nothing sampled: what the prior predictive check and simulation-based calibration
-    run the engine on. A registered model whose priors the engine lacks is refused."""
+    run the engine on."""
+    model, formula, columns = _what_is_fitted(model, formula, reference, columns)
+    frame, _ = _load(data, columns)
+    return engine_stages(_design(frame, model, formula, reference, priors, columns))
+
+
+def engine_stages(design: FormulaDesign) -> tuple[FormulaDesign, ...]:
+    """The designs sampled one after the other: the model, or both competing stages."""
+    if design.outcome_counts is None:
+        return (design,)
+    return design, competing_stage(design)
+
+
+def _what_is_fitted(model, formula, reference, columns) -> tuple[str, str | None, ColumnSpec]:
+    """``(model, formula, columns)``: a formula as given (model ``"formula"``, its
+    columns from its response), or registered model ``model`` (formula ``None``, columns
+    default case files), checked before any data are read."""
     model, formula = _model_or_formula(model, formula)
     if formula is not None:
-        frame, _ = _load(data, columns or formula_columns(formula))
-        design = build_formula_design(frame, formula, reference=reference, priors=priors)
-        return engine_stages(design)
+        return "formula", formula, columns or formula_columns(formula)
+    if model not in PRESETS:
+        raise ConfigError(f"unknown model {model!r}; choose one of {list(PRESETS)}")
     if reference is not None:
         raise ConfigError("reference levels are set with a formula; give formula=...")
-    spec = columns or CASE_FILE_SPEC
-    entry = get_model(model)
-    merged = merge_priors(entry.default_priors, priors)
-    frame, _ = _load(data, spec)
-    design = build_design(frame, spec, outcomes=entry.outcomes)
-    return engine_stages(_registered_design(design, model, merged, entry.formula))
+    return model, None, columns or CASE_FILE_SPEC
+
+
+def _design(frame, model, formula, reference, priors, columns) -> FormulaDesign:
+    """The term table of ``formula``, or of registered model ``model`` as the formula its
+    preset writes for ``columns`` (:func:`returnmodels.models.presets.preset_call`),
+    its cells split by the group whether or not the formula has a group term."""
+    if formula is not None:
+        return build_formula_design(frame, formula, reference=reference, priors=priors)
+    call = preset_call(model, columns, frame, priors)
+    return build_formula_design(
+        frame, call.formula, reference=call.reference, priors=call.priors, cells_by=call.cells_by
+    )
 
 
 def _model_or_formula(model: str, formula: str | None) -> tuple[str, str | None]:
@@ -456,49 +432,6 @@ def _model_or_formula(model: str, formula: str | None) -> tuple[str, str | None]
             f"two formulas given: {model!r} in the model's place and formula={formula!r}; give one"
         )
     return "formula", model
-
-
-def _fit_formula(
-    data, formula: str, *, reference, priors, columns, cores, progressbar, overrides
-) -> xr.DataTree:
-    """:func:`fit` of a formula: design (every check before any sampling), sample, stamp."""
-    settings = _sampling(overrides)
-    given_target_accept = overrides.get("target_accept") is not None
-    started = time.perf_counter()
-    columns = columns or formula_columns(formula)
-    frame, checksum = _load(data, columns)
-    design = build_formula_design(frame, formula, reference=reference, priors=priors)
-    curved = any(block.correlated for block in design.blocks) or any(
-        nesting_parent(design, block) is not None for block in design.blocks
-    )
-    if not given_target_accept and curved:
-        settings["target_accept"] = CORRELATED_TARGET_ACCEPT
-    config = {
-        "model": "formula",
-        "formula": formula,
-        "reference": design.references,
-        "priors": design.priors,
-        "sampling": settings,
-    }
-    run = settings | {"cores": cores or min(settings["chains"], os.cpu_count() or 1)}
-    run |= {"progressbar": show_progress(progressbar), "timings": {}, "details": {}}
-    built = time.perf_counter()
-    stages = engine_stages(design)
-    sampled_trees = _sample_stages(stages, run)
-    sampled = time.perf_counter()
-    result = complete_formula_result(sampled_trees, stages)
-    result[SUPPORT_GROUP] = support_dataset(support_table(design, prefixes=stage_prefixes(design)))
-    stamp(result, "formula", config, checksum)
-    timings = {
-        "build_s": built - started,
-        "compile_and_sample_s": sampled - built,
-        **run["timings"],
-        "log_likelihood_s": time.perf_counter() - sampled,
-    }
-    result.attrs["returnmodels_timings"] = json.dumps(timings)
-    result.attrs["returnmodels_sampler"] = json.dumps({"sampler": run["sampler"], **run["details"]})
-    result.attrs["returnmodels_verdict"] = json.dumps(check_convergence(result).to_dict())
-    return result
 
 
 def _sample_on_engine(stages, run: dict) -> list[xr.DataTree]:
@@ -521,33 +454,6 @@ def _sample_on_engine(stages, run: dict) -> list[xr.DataTree]:
         run["timings"] |= {f"{prefix}{k}": v for k, v in settings["timings"].items()}
         run["details"] |= {f"{prefix}{k}": v for k, v in settings["details"].items()}
     return sampled
-
-
-def _sample_registered_on_engine(engine_design, design, model: str, run: dict) -> xr.DataTree:
-    """A registered model's term table sampled (on the engine, or as its PyMC model:
-    :func:`_sample_stages`), with its registered outputs
-    (:func:`returnmodels.inference.presets.registered_posterior`) and the engine
-    parameters' ``log_prior`` (:func:`returnmodels.inference.log_prior.formula_log_prior`)."""
-    stages = engine_stages(engine_design)
-    trees = _sample_stages(stages, run)
-    posterior = xr.merge([tree["posterior"].to_dataset() for tree in trees])
-    log_prior = formula_log_prior(posterior, stages)
-    groups = {
-        "sample_stats" if i == 0 else f"sample_stats_stage{i}": tree["sample_stats"].to_dataset()
-        for i, tree in enumerate(trees)
-    }
-    posterior = registered_posterior(posterior, design, model)
-    return xr.DataTree.from_dict({"posterior": posterior, **groups, "log_prior": log_prior})
-
-
-def _registered_design(design, model: str, priors: dict, formula: str) -> FormulaDesign:
-    """The registered model's term table, which every sampler samples; a prior whose
-    distribution the model does not have is refused
-    (:func:`returnmodels.models.presets.preset_design`), naming the model too."""
-    try:
-        return preset_design(design, model, priors, formula)
-    except ConfigError as error:
-        raise ConfigError(f"model {model!r}: {error}") from None
 
 
 def _sample_stages(stages, run: dict) -> list[xr.DataTree]:
@@ -589,59 +495,3 @@ def _sample_pymc_model(stages, run: dict) -> list[xr.DataTree]:
             f"{prefix}n_dim": int(sum(v.size for v in model.initial_point().values())),
         }
     return sampled
-
-
-def _complete(result: xr.DataTree, model: pm.Model, design) -> xr.DataTree:
-    """Keep posterior, sample_stats and log_prior (the engine's); add log-likelihood,
-    observed and constant data."""
-    names = ["posterior", *sorted(n for n in result.children if n.startswith("sample_stats"))]
-    names += ["log_prior"] if "log_prior" in result.children else []
-    groups = {name: result[name].to_dataset() for name in names}
-    for name in names[1:]:
-        stats = groups[name]
-        groups[name] = stats.drop_vars([k for k, v in stats.data_vars.items() if v.dtype == object])
-    tree = xr.DataTree.from_dict(groups)
-    if len(model.observed_RVs) == 1 and not design.outcomes:
-        tree["log_likelihood"] = _binomial_log_likelihood(groups["posterior"], design)
-    else:  # competing outcomes: PyMC compiles the multinomial's pointwise log-likelihood
-        tree = pm.compute_log_likelihood(tree, model=model, progressbar=False)
-        tree["log_likelihood"] = tree["log_likelihood"].to_dataset().astype("float32")
-    tree["observed_data"] = _observed(model, design)
-    tree["constant_data"] = design.to_dataset()
-    return tree
-
-
-def _binomial_log_likelihood(posterior: xr.Dataset, design, chunk: int = 50) -> xr.Dataset:
-    """Pointwise log p(s_c | n_c, eta_c) of every cell and draw, in NumPy (float32).
-
-    The same values as ``pm.compute_log_likelihood`` (a test checks it) without compiling
-    a PyTensor function or looping over draws in Python: eta comes from the NumPy mirror
-    (:func:`returnmodels.models.prediction.predict_eta`), a chunk of draws at a time.
-    """
-    n, k = design.trials.astype(float), design.successes.astype(float)
-    constant = log_binomial_coefficient(n, k)
-    rows = encode_rows(design, design.cells)
-    chains, draws = posterior.sizes["chain"], posterior.sizes["draw"]
-    out = np.empty((chains, draws, len(n)), dtype=np.float32)
-    for start in range(0, draws, chunk):
-        part = slice(start, min(start + chunk, draws))
-        eta = predict_eta(posterior, design, rows, draws=part)
-        logp = k * eta - n * np.logaddexp(0.0, eta) + constant
-        out[:, part] = logp.reshape(chains, -1, len(n))
-    coords = {"chain": posterior["chain"].values, "draw": posterior["draw"].values}
-    coords[CELL_DIM] = np.arange(len(n))
-    name = design.spec.response
-    return xr.Dataset({name: (("chain", "draw", CELL_DIM), out)}, coords=coords)
-
-
-def _observed(model: pm.Model, design) -> xr.Dataset:
-    """The observed values, as the model holds them (data variables, possibly cast)."""
-    data = {}
-    for rv in model.observed_RVs:
-        dims = model.named_vars_to_dims.get(rv.name, (CELL_DIM,))
-        value = model.rvs_to_values[rv]
-        (source,) = [v for v in graph_inputs([value]) if v.owner is None]
-        held = source.get_value() if hasattr(source, "get_value") else source.data
-        data[rv.name] = (dims, np.asarray(held).astype(value.dtype))
-    coords = {dim: np.asarray(model.coords[dim]) for var in data.values() for dim in var[0]}
-    return xr.Dataset(data, coords=coords)

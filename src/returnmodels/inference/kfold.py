@@ -60,11 +60,9 @@ from scipy.special import logsumexp
 
 from returnmodels.errors import ConfigError
 from returnmodels.inference.fit import fit, formula_columns, load_data
+from returnmodels.inference.log_likelihood import log_binomial_coefficient
 from returnmodels.inference.loo import PARETO_K_GOOD, GroupedKFold, cell_table, pointwise_loo
-from returnmodels.models._common import log_binomial_coefficient
-from returnmodels.models.design import ColumnSpec, Design
-from returnmodels.models.formula import FormulaDesign, group_labels
-from returnmodels.models.prediction import encode_rows, predict_eta, stack_draws, stacked
+from returnmodels.models.formula import FormulaDesign, group_labels, stack_draws
 
 __all__ = [
     "GROUP_DRAWS",
@@ -186,38 +184,6 @@ def _formula_prediction(trained: xr.DataTree, cells: pd.DataFrame) -> HeldOutPre
     return HeldOutPrediction(eta, blocks)
 
 
-def _registered_prediction(trained: xr.DataTree, cells: pd.DataFrame) -> HeldOutPrediction:
-    """A registered fit's linear predictor of ``cells`` through the prediction mirror
-    (:func:`returnmodels.models.prediction.predict_eta`, new groups at zero)."""
-    design = Design.from_result(trained)
-    posterior = trained["posterior"].to_dataset()
-    try:
-        rows = encode_rows(design, cells)
-    except ConfigError as error:
-        raise ConfigError(f"the held-out cells cannot be predicted by the refit: {error}") from None
-    eta = predict_eta(posterior, design, rows, new_groups="population")
-    g = design.group
-    if f"{g}_effect" not in posterior:  # pooled: no group effects
-        return HeldOutPrediction(eta, [])
-    sigmas = [stacked(posterior, f"{g}_sigma")]
-    z = [np.ones(len(cells))]
-    corr = None
-    slope = design.spec.slope
-    if f"{g}_{slope}_effect" in posterior:
-        sigmas.append(stacked(posterior, f"{g}_{slope}_sigma"))
-        z.append(rows["slope"])
-        corr = _packed_corr(stacked(posterior, f"{g}_corr")[:, None], 2)
-    labels = cells[g].astype(str).to_numpy()
-    L = _cholesky(np.column_stack(sigmas), corr)
-    return HeldOutPrediction(eta, [(L, np.column_stack(z), labels, rows["index"] < 0)])
-
-
-def _prediction(trained: xr.DataTree, cells: pd.DataFrame) -> HeldOutPrediction:
-    if trained.attrs.get("returnmodels_model") == "formula":
-        return _formula_prediction(trained, cells)
-    return _registered_prediction(trained, cells)
-
-
 def heldout_elpd(
     prediction: HeldOutPrediction,
     successes: np.ndarray,
@@ -263,23 +229,13 @@ def _config(result: xr.DataTree) -> dict:
     if "returnmodels_config" not in result.attrs:
         raise ConfigError("not a returnmodels fit: it has no returnmodels_config attribute")
     config = json.loads(result.attrs["returnmodels_config"])
-    competing = config.get("model") == "competing_outcomes" or (
-        config.get("model") == "formula"
-        and json.loads(result.attrs.get("returnmodels_design", "{}")).get("family")
-        == "competing_outcomes"
-    )
-    if competing:
+    described = json.loads(result.attrs.get("returnmodels_design", "{}"))
+    if described.get("family") == "competing_outcomes":
         raise ConfigError(
             "cross-validation by refitting is for the binary models; the competing-outcomes "
             "family (six outcomes per cell) is not supported"
         )
     return config
-
-
-def _columns(config: dict) -> ColumnSpec:
-    if config["model"] == "formula":
-        return formula_columns(config["formula"])
-    return ColumnSpec.from_dict(config["columns"])
 
 
 def _refit_settings(result: xr.DataTree, config: dict, overrides: dict) -> dict:
@@ -293,15 +249,15 @@ def _refit_settings(result: xr.DataTree, config: dict, overrides: dict) -> dict:
 
 
 def _refit(config: dict, data: pd.DataFrame, settings: dict) -> xr.DataTree:
+    """The fit's formula (a registered model's as its preset wrote it), reference levels
+    and merged priors, refitted on ``data``."""
     common = {"priors": config["priors"], "progressbar": False, **settings}
-    if config["model"] == "formula":
-        return fit(data, formula=config["formula"], reference=config["reference"], **common)
-    return fit(data, config["model"], columns=ColumnSpec.from_dict(config["columns"]), **common)
+    return fit(data, formula=config["formula"], reference=config["reference"], **common)
 
 
 def _checked_data(result: xr.DataTree, config: dict, data) -> pd.DataFrame:
     """``data`` as the fit read it, refused unless it is the fit's data (checksum)."""
-    frame, checksum = load_data(data, _columns(config))
+    frame, checksum = load_data(data, formula_columns(config["formula"]))
     if checksum != result.attrs.get("returnmodels_data_sha256"):
         raise ConfigError(
             "these data are not the data of this fit (their checksum differs from the fit's "
@@ -368,7 +324,7 @@ def kfold(
         at = cell_labels.isin(held).to_numpy()
         _check_cases(int(labels.isin(held).sum()), int(cells["trials"].to_numpy()[at].sum()))
         try:
-            prediction = _prediction(trained, cells.loc[at].reset_index(drop=True))
+            prediction = _formula_prediction(trained, cells.loc[at].reset_index(drop=True))
         except ConfigError as error:
             raise ConfigError(f"fold {fold} ({list(held)[:5]}...): {error}") from None
         values, effective = heldout_elpd(
@@ -448,7 +404,9 @@ def reloo(
         trained = _refit(config, frame.loc[~inside], settings)
         held = cells.iloc[[cell]].reset_index(drop=True)
         value, _ = heldout_elpd(
-            _prediction(trained, held), held["successes"].to_numpy(), held["trials"].to_numpy(),
+            _formula_prediction(trained, held),
+            held["successes"].to_numpy(),
+            held["trials"].to_numpy(),
             np.array(["cell"]), group_draws=group_draws,
             rng=np.random.default_rng([random_seed, int(cell)]),
         )  # fmt: skip

@@ -18,6 +18,7 @@ from returnmodels.models.formula import FormulaDesign, stored_positions
 
 __all__ = [
     "formula_log_likelihood",
+    "log_binomial_coefficient",
     "rebuildable",
     "result_log_likelihood",
     "stage_linear_predictor",
@@ -52,6 +53,12 @@ def stage_linear_predictor(design: FormulaDesign, beta, effects, part: slice) ->
             at_cell = effect[:, part][..., block.index]  # (chains, d, M, C)
             eta += np.swapaxes(at_cell, -1, -2) * block.values[:, r][:, None]
     return eta
+
+
+def log_binomial_coefficient(trials: np.ndarray, successes: np.ndarray) -> np.ndarray:
+    """log C(n, k) per cell: the data-only term of the binomial log-likelihood."""
+    n, k = np.asarray(trials, float), np.asarray(successes, float)
+    return gammaln(n + 1.0) - gammaln(k + 1.0) - gammaln(n - k + 1.0)
 
 
 def formula_log_likelihood(

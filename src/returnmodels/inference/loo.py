@@ -2,9 +2,10 @@
 
 A fresh fit holds the pointwise log-likelihood (draws x cells). A saved result keeps
 it when it is small (:data:`returnmodels.inference.results.LOG_LIKELIHOOD_MAX_BYTES`);
-a formula fit that leaves it out rebuilds it from its posterior and cells when it is
-asked for (:func:`with_log_likelihood`: the same values), and a registered fit keeps a
-``loo`` group in its place (:func:`loo_group`: ``elpd_i`` and ``pareto_k`` per cell,
+a fit that leaves it out rebuilds it from its posterior and cells when it is asked for
+(:func:`with_log_likelihood`: the same values); a result that cannot be rebuilt (saved
+by a version whose registered models were not formulas) keeps a ``loo`` group in its
+place (:func:`loo_group`: ``elpd_i`` and ``pareto_k`` per cell,
 the totals as attributes). :func:`pointwise_loo` reads any of them. The ``loo`` group
 is computed for every cell at once (:func:`fast_loo`,
 :mod:`returnmodels.inference.psis`): ArviZ's numbers, to the rounding of the float32
@@ -33,7 +34,6 @@ from arviz_stats.utils import ELPDData, ELPDDataLOOKFold
 from returnmodels.errors import ConfigError
 from returnmodels.inference.log_likelihood import rebuildable, result_log_likelihood
 from returnmodels.inference.psis import good_k, psis_loo, relative_efficiency
-from returnmodels.models.design import Design
 
 __all__ = [
     "LOO_LEFT_OUT",
@@ -88,7 +88,7 @@ def with_log_likelihood(result: xr.DataTree) -> xr.DataTree:
 
 def pointwise_loo(result: xr.DataTree) -> ELPDData:
     """PSIS-LOO of one fit, pointwise: from its log-likelihood (rebuilt where a saved
-    formula fit left it out), or the ``loo`` group a saved registered fit keeps."""
+    fit left it out), or the ``loo`` group an older saved result keeps."""
     result = with_log_likelihood(result)
     if "log_likelihood" in result.children:
         with warnings.catch_warnings():  # counted instead: pareto_note
@@ -97,10 +97,11 @@ def pointwise_loo(result: xr.DataTree) -> ELPDData:
     if "loo" not in result.children:
         raise ConfigError(
             f"model {result.attrs.get('returnmodels_model')!r} has neither a log_likelihood "
-            "nor a loo group, so it cannot be compared: a saved registered fit keeps its "
-            "log_likelihood only up to returnmodels.inference.results.LOG_LIKELIHOOD_MAX_BYTES "
-            "(save_result(log_likelihood=True) keeps it at any size), and a fit with "
-            "several observed variables (competing_outcomes) gets no loo group"
+            "nor a loo group, and its log-likelihood cannot be rebuilt from its posterior and "
+            "cells (a fit with several observed variables, competing_outcomes), so it cannot "
+            "be compared: save it with its log_likelihood (kept up to "
+            "returnmodels.inference.results.LOG_LIKELIHOOD_MAX_BYTES, at any size with "
+            "save_result(log_likelihood=True))"
         )
     stored = result["loo"].to_dataset()
     totals = {key: stored.attrs[key] for key in _LOO_ATTRS}
@@ -126,16 +127,11 @@ def cell_table(result: xr.DataTree) -> tuple[pd.DataFrame, list[str]]:
     variables' raw values, ``trials`` and ``successes``, and ``key`` the variables that
     make a cell (a case is in the cell whose key values it has). Read from the stored
     groups alone (``constant_data``, ``observed_data``)."""
-    if result.attrs.get("returnmodels_model") == "formula":
-        cells = result["constant_data"].to_dataset().to_dataframe().reset_index(drop=True)
-        key = [c for c in cells.columns if c != "trials"]
-        observed = result["observed_data"].to_dataset()
-        response = json.loads(result.attrs["returnmodels_design"])["response"]
-        return cells.assign(successes=observed[response].to_numpy()), key
-    design = Design.from_result(result)
-    spec = design.spec
-    key = list(dict.fromkeys([spec.group, *spec.predictors, *spec.group_predictors]))
-    return design.cells.assign(trials=design.trials, successes=design.successes), key
+    cells = result["constant_data"].to_dataset().to_dataframe().reset_index(drop=True)
+    key = [c for c in cells.columns if c != "trials"]
+    observed = result["observed_data"].to_dataset()
+    response = json.loads(result.attrs["returnmodels_design"])["response"]
+    return cells.assign(successes=observed[response].to_numpy()), key
 
 
 def refit_cells(loo: ELPDData) -> list[int]:

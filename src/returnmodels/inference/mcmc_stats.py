@@ -28,6 +28,9 @@ gets NaN, a constant one (a correlation's diagonal) ArviZ's values for it.
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
+
 import arviz as az
 import numpy as np
 import pandas as pd
@@ -174,24 +177,48 @@ def stacked_draws(posterior: xr.Dataset) -> tuple[list[str], list[str], np.ndarr
     return labels, variables, np.concatenate(blocks)
 
 
-def diagnostics_table(posterior: xr.Dataset) -> pd.DataFrame:
-    """``az.summary(kind="diagnostics")`` of ``posterior``: one row per parameter element
-    (ArviZ's labels and order), :data:`DIAGNOSTIC_COLUMNS`, and the ``variable`` each
-    row belongs to."""
-    labels, variables, draws = stacked_draws(posterior)
-    if not labels:
-        return pd.DataFrame(columns=[*DIAGNOSTIC_COLUMNS, "variable"])
+#: Diagnostics computed in this process, by the content of a parameter's draws: the
+#: convergence gate computes every parameter's after sampling, and the summary the fit's
+#: writer makes right after asks for them again (:func:`diagnostics_table`).
+_KNOWN: OrderedDict[bytes, np.ndarray] = OrderedDict()
+_KNOWN_MAX = 50_000
+
+
+def _content_keys(draws: np.ndarray, prob: float) -> list[bytes]:
+    """A digest of each parameter's draws (values, chains and draws, the tail
+    probability): equal keys, equal draws, equal diagnostics."""
+    shape = np.asarray([*draws.shape[1:], prob], dtype=np.float64).tobytes()
+    return [hashlib.blake2b(row.tobytes() + shape, digest_size=16).digest() for row in draws]
+
+
+def _diagnostics(draws: np.ndarray, prob: float) -> np.ndarray:
+    """(P, 5): :data:`DIAGNOSTIC_COLUMNS` of each parameter of ``draws``."""
     split = _split(np.nan_to_num(draws))
     z = _z_scale(split)  # the bulk R-hat's and the bulk ESS's
     folded = np.abs(split - np.median(split.reshape(len(split), -1), axis=1)[:, None, None])
-    one_chain, two_chains = _valid(draws, 1), _valid(draws, 2)
     mcse_mean, mcse_sd = _mcse(draws)
-    columns = {
-        "ess_bulk": _masked(_ess(z), one_chain),
-        "ess_tail": ess_tail(draws),
-        "r_hat": _masked(np.maximum(_rhat(z), _rhat(_z_scale(folded))), two_chains),
-        "mcse_mean": mcse_mean,
-        "mcse_sd": mcse_sd,
-        "variable": variables,
-    }
-    return pd.DataFrame(columns, index=pd.Index(labels))
+    r_hat = _masked(np.maximum(_rhat(z), _rhat(_z_scale(folded))), _valid(draws, 2))
+    bulk = _masked(_ess(z), _valid(draws, 1))
+    return np.column_stack([bulk, ess_tail(draws, prob), r_hat, mcse_mean, mcse_sd])
+
+
+def diagnostics_table(posterior: xr.Dataset) -> pd.DataFrame:
+    """``az.summary(kind="diagnostics")`` of ``posterior``: one row per parameter element
+    (ArviZ's labels and order), :data:`DIAGNOSTIC_COLUMNS`, and the ``variable`` each
+    row belongs to. A parameter whose draws were diagnosed before in this process (by
+    the gate, before the summary) is not computed again."""
+    labels, variables, draws = stacked_draws(posterior)
+    if not labels:
+        return pd.DataFrame(columns=[*DIAGNOSTIC_COLUMNS, "variable"])
+    draws = np.ascontiguousarray(draws)
+    prob = float(az.rcParams["stats.ci_prob"])
+    keys = _content_keys(draws, prob)
+    missing = [i for i, key in enumerate(keys) if key not in _KNOWN]
+    if missing:
+        for i, row in zip(missing, _diagnostics(draws[missing], prob), strict=True):
+            _KNOWN[keys[i]] = row
+        while len(_KNOWN) > _KNOWN_MAX:
+            _KNOWN.popitem(last=False)
+    values = np.stack([_KNOWN[key] for key in keys])
+    table = pd.DataFrame(values, columns=list(DIAGNOSTIC_COLUMNS), index=pd.Index(labels))
+    return table.assign(variable=variables)

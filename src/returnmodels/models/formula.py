@@ -43,13 +43,14 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from numbers import Real
 
 import formulae.expr as fexpr
 import numpy as np
 import pandas as pd
+import xarray as xr
 from formulae.environment import Environment
 from formulae.matrices import DesignMatrices
 from formulae.parser import ParseError
@@ -105,6 +106,7 @@ __all__ = [
     "prior_class",
     "prior_of",
     "split_response",
+    "stack_draws",
     "stored_positions",
 ]
 
@@ -215,7 +217,9 @@ class FormulaDesign:
     priors: dict[str, dict]
     coefficient_priors: np.ndarray = field(repr=False)  # (P, 3): nu, mu, sigma
     orders: dict[str, list[str]] = field(default_factory=dict)  # coded categoricals
-    factors: frozenset[str] = frozenset()  # grouping variables
+    #: columns that are no common term: the grouping variables of the blocks and the
+    #: ``cells_by`` columns (text, never a predictor of a margin or a check)
+    factors: frozenset[str] = frozenset()
     matrices: object = field(default=None, repr=False, compare=False)  # formulae's
     #: the competing-outcomes family (``outcome ~ ...`` on a case file): each cell's
     #: cases per outcome, (C, 6) in ``OUTCOMES`` order; None for a binary response
@@ -234,6 +238,9 @@ class FormulaDesign:
     #: (:mod:`returnmodels.models.integrated`); the cells are those of the formula
     #: without it
     integrated: IntegratedTerm | None = field(default=None, repr=False)
+    #: columns the cells are split by beyond the formula's variables (a preset without
+    #: group effects keeps its group's cells: see :func:`build_formula_design`)
+    cells_by: tuple[str, ...] = ()
 
     @property
     def n_linear(self) -> int:
@@ -265,6 +272,8 @@ class FormulaDesign:
                 raise ConfigError(f"{column!r}: level(s) {unknown[:5]} are not in the model")
             coded[column] = pd.Categorical(text, categories=order, ordered=True)
         for column in self.factors:
+            if column in self.cells_by and column not in frame:
+                continue  # a cells_by column enters no term: rows need not hold it
             coded[column] = frame[column].astype(str).to_numpy(dtype=object)
         for column, raw in self.raw_columns.items():
             coded[raw] = frame[column]
@@ -310,6 +319,11 @@ class FormulaDesign:
             formula = without_group_term(formula, integrated["factor"])
         rhs = formula.split("~", 1)[1]
         frame = cells.assign(rm_successes=successes, rm_trials=trials)
+        for column, order in described.get("orders", {}).items():
+            if column in frame and not _is_numeric(frame[column]):  # stored as text:
+                frame[column] = pd.Categorical(  # the level order the fit had
+                    frame[column].astype(str), categories=order, ordered=True
+                )
         priors = config["priors"]
         design = build_formula_design(
             frame,
@@ -321,6 +335,7 @@ class FormulaDesign:
                 if not k.startswith("competing_")
                 and not (integrated and k == f"{integrated['factor']}_sigma")
             },
+            cells_by=described.get("cells_by", ()),
         )
         outcome_counts = None
         if described.get("family") == "competing_outcomes":  # stage 1, with stage 2's counts
@@ -363,10 +378,18 @@ class FormulaDesign:
             "call_centres": self.call_centres,
             "references": self.references,
             "integrated": None if self.integrated is None else self.integrated.describe(),
+            "orders": self.orders,
+            "cells_by": list(self.cells_by),
         }
 
 
 # ---------------------------------------------------------------- parsing and checking
+
+
+def stack_draws(posterior: xr.Dataset) -> xr.Dataset:
+    """The posterior with chain and draw flattened into one plain ``sample`` dim."""
+    flat = posterior.stack(sample=("chain", "draw"))
+    return flat.drop_vars(["sample", "chain", "draw"]).transpose("sample", ...)
 
 
 def split_response(formula: str) -> tuple[str, str | None, str]:
@@ -726,6 +749,7 @@ def build_formula_design(
     reference: Mapping[str, str] | None = None,
     priors: Mapping | None = None,
     integrate: tuple[str, ...] | list[str] = (),
+    cells_by: Sequence[str] = (),
 ) -> FormulaDesign:
     """The :class:`FormulaDesign` of ``formula`` on ``data`` (rows or aggregated counts).
 
@@ -740,11 +764,16 @@ def build_formula_design(
     marked = set(integrate)
     term = _integrated_factor(formula, parsed, data, marked)
     if term is None:
-        return _build_design(data, formula, reference=reference, priors=priors)
+        return _build_design(data, formula, reference=reference, priors=priors, cells_by=cells_by)
     factor, reason = term
     reduced = without_group_term(formula, factor)
     design = _build_design(
-        data, reduced, reference=reference, priors=priors, extra_names=[f"{factor}_sigma"]
+        data,
+        reduced,
+        reference=reference,
+        priors=priors,
+        extra_names=[f"{factor}_sigma"],
+        cells_by=cells_by,
     )
     frame = _prepare(data, parsed.response, None, formula, set(design.cells.columns))
     rows = frame[list(design.cells.columns)]
@@ -829,10 +858,18 @@ def _build_design(
     reference: Mapping[str, str] | None = None,
     priors: Mapping | None = None,
     extra_names: list[str] | None = None,
+    cells_by: Sequence[str] = (),
 ) -> FormulaDesign:
     """The :class:`FormulaDesign` of ``formula`` on ``data`` (rows or aggregated counts):
     :func:`build_formula_design` without an integrated term (``extra_names``: its
     parameters, whose priors the user may give).
+
+    The cells are the observed combinations of the formula's variables and of the
+    columns ``cells_by`` (which enter no term): a preset without group effects names its
+    group there, so that its cells, and so its LOO observations, are those of the
+    presets with them (cases of one group and the same predictor values). The
+    posterior is the same either way: the binomial likelihood of the cases depends
+    only on their totals per combination of the terms' values.
 
     Refuses, naming what and where: syntax it cannot parse, a function that is not one of
     the allowed ones, an unknown column (with the nearest name), a response that is
@@ -857,6 +894,8 @@ def _build_design(
     _check_columns(formula, names, frame)
     factors = {v for term in description.group_terms for v in term.factor.var_names}
     used = sorted(names)
+    extra = _cells_by_columns(cells_by, used, frame)
+    factors |= set(extra)
     reference = dict(reference or {})
     _check_decimal_commas(frame, [c for c in used if c not in factors])
     _check_references(formula, reference, usage, frame, factors, used)
@@ -872,16 +911,17 @@ def _build_design(
         counted = {}
         y = frame[response].astype(float)
     sums = ["_s", "_n", *counted]
-    columns = {c: frame[c] for c in used} | {"_s": y, "_n": weights_rows} | counted
+    keys = used + extra
+    columns = {c: frame[c] for c in keys} | {"_s": y, "_n": weights_rows} | counted
     grouped = (
         pd.DataFrame(columns)
-        .groupby(used, observed=True, sort=True, dropna=False)[sums]
+        .groupby(keys, observed=True, sort=True, dropna=False)[sums]
         .sum()
         .reset_index()
-        if used
+        if keys
         else pd.DataFrame({k: [np.sum(v)] for k, v in columns.items()})
     )
-    nulls = [c for c in used if grouped[c].isna().any()]
+    nulls = [c for c in keys if grouped[c].isna().any()]
     if nulls:
         raise ConfigError(
             f"formula {formula!r}: missing values in column(s) {nulls}; expected a value in "
@@ -949,14 +989,41 @@ def _build_design(
         outcome_counts=outcome_counts,
         raw_columns=aliases,
         call_centres=call_centres,
+        cells_by=tuple(extra),
     )
+
+
+def _cells_by_columns(cells_by: Sequence[str], used: list[str], frame: pd.DataFrame) -> list[str]:
+    """The ``cells_by`` columns the formula does not use already, each once; a column
+    not in the data is refused, naming it."""
+    if isinstance(cells_by, str):
+        cells_by = [cells_by]
+    missing = [c for c in cells_by if c not in frame.columns]
+    if missing:
+        raise ConfigError(
+            f"cells_by column(s) {missing} not in the data; it has {list(frame.columns)}"
+        )
+    return [c for c in dict.fromkeys(cells_by) if c not in used]
+
+
+def _levels_in_order(values: pd.Series) -> list[str]:
+    """The levels present in ``values`` as text, in their natural order: a categorical
+    column's own order (cooperation low, medium, high; age groups youngest first),
+    numbers ascending, other text alphabetically."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        present = set(values.astype(str).unique())
+        return [str(level) for level in values.cat.categories if str(level) in present]
+    if _is_numeric(values):
+        return [str(v) for v in sorted(values.unique())]
+    return sorted(values.astype(str).unique())
 
 
 def _code(cells, n, used, usage: Usage, reference: dict, factors: set):
     """``(coded cells, centres, references, orders, raw-column names)``: how formulae
     sees each variable. Grouping factors as text; numeric variables that stand alone
-    centred at their case-weighted mean; categorical ones in their level order, the
-    reference first (``reference``, else the most common level), except those formulae
+    centred at their case-weighted mean; categorical ones in their natural level order
+    (:func:`_levels_in_order`), the reference first (``reference``, else the most common
+    level), except those formulae
     orders itself (``C(x)`` without a reference, ``C(x, Treatment(level))``). A variable
     used inside a call also gets a raw column (``"<name> (raw)"``) that the call reads
     (``C(x)`` reads the coded column where the model orders x's levels itself)."""
@@ -975,11 +1042,7 @@ def _code(cells, n, used, usage: Usage, reference: dict, factors: set):
             pass  # C(x) without a reference: formulae's levels, in their natural order
         elif column not in usage.treatment:
             text = values.astype(str)
-            levels = (
-                [str(v) for v in sorted(values.unique())]
-                if _is_numeric(values)
-                else sorted(text.unique())
-            )
+            levels = _levels_in_order(values)
             ref = str(reference.get(column, _most_common(values, n)))
             if ref not in levels:
                 raise ConfigError(

@@ -1,212 +1,290 @@
-r"""The registered models as term tables of the formula engine.
+r"""The registered models: named formulas, stored as data.
 
-Each registered model is a formula (``FORMULA`` in its module, :data:`registry.REFERENCE`
-for case files) and is fitted on the same precompiled sampler as any formula. Here its
-:class:`FormulaDesign` is built straight from the model's :class:`Design` (the cells and
-codings of its :class:`ColumnSpec`), so that any column specification works, the
-coefficients keep the registered names and dims (``n_procedures``, ``gender`` with dim
-``gender_level``, ``nationality_sigma``, ...), and the priors are the model's own:
+A registered model (a *preset*) is a formula with its reference levels, its priors and
+its documentation, nothing more: ``fit(cases, "group_predictors")`` is
+``fit(cases, formula=PRESETS["group_predictors"].formula,
+reference=PRESETS["group_predictors"].reference, priors=PRESETS["group_predictors"].priors)``
+and samples on the one precompiled formula engine like any other formula. The table
+:data:`PRESETS` is what ``returnmodels models`` lists.
 
-=====================================  ================================================
-registered prior                       engine prior
-=====================================  ================================================
-``intercept``, ``coefficients``        the ``Intercept``, and each case-level term
-``group_coefficients``                 each group-level term (``cooperation``)
-``group_sigma``                        ``<group>_sigma``
-``slope_sigma``, ``slope_lkj``         ``<group>_<slope>_sigma``, ``<group>_corr``
-``competing_<prior>``                  the same for stage 2, ``competing_<name>``
-=====================================  ================================================
-
-A ``Cauchy(alpha, beta)`` prior is the engine's ``StudentT(1, alpha, beta)`` and a
-``HalfCauchy(beta)`` its ``HalfStudentT(1, beta)`` (the same densities); a ``Gamma`` or
-``LogNormal`` is refused, naming the prior and the distributions there are: the formula
-engine and the PyMC model of the term table (``--sampler pymc|numpyro``,
-:mod:`returnmodels.models.pymc_model`) are one model, so no sampler falls back to another.
-
-The linear predictor is the registered one,
-:math:`\eta_c = \beta_0 + x_c^\top\beta + z_{j}^\top\gamma + a_j [+ b_j \tilde x_c]`,
-with :math:`x_c` centred and coded as the :class:`Design` codes it and :math:`z_j` the
-group-level terms (none in ``varying_intercepts``).
+A preset's ``formula`` is written for case files (:data:`CASE_FILE_SPEC`). For other
+columns (``returnmodels fit --successes --trials --group --predictors``, or the main
+job's fewer predictors) :func:`preset_call` writes the preset's formula for them: the
+case-level predictors, the group-level ones where the preset uses them, and its group
+block, with the reference levels the columns give. Its ``priors`` are merged over the
+formula engine's defaults (:data:`returnmodels.models.formula.FORMULA_PRIORS`), by class
+(``intercept``, ``coefficients``, ``sigma``, ``corr``) or by parameter name, in which
+``{group}`` and ``{slope}`` stand for the grouping column and the varying slope.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 
-import numpy as np
+import pandas as pd
 
+from returnmodels.data.reading import offending_rows
 from returnmodels.errors import ConfigError
-from returnmodels.models.design import Design, Term
-from returnmodels.models.formula import (
-    CLASS_DISTRIBUTIONS,
-    CommonTerm,
-    FormulaDesign,
-    GroupBlock,
-    merge_formula_priors,
-    prior_class,
-    prior_of,
+from returnmodels.models.columns import CASE_FILE_SPEC, ColumnSpec
+
+__all__ = [
+    "PRESETS",
+    "Preset",
+    "PresetCall",
+    "get_preset",
+    "list_models",
+    "merge_preset_priors",
+    "preset_call",
+]
+
+_LIKELIHOOD = (
+    "s_c ~ Binomial(n_c, logit^-1(eta_c)) over the binomial cells c (cases sharing their group "
+    "and every value the formula uses); numeric predictors "
+    "centred at their case-weighted mean, so Intercept is the log-odds of an average case "
+    "at the reference levels."
 )
 
-__all__ = ["ENGINE_MODELS", "preset_design", "preset_formula"]
 
-#: How each registered model uses the design: group-level terms as fixed effects, group
-#: effects, the varying slope, the competing stage.
-ENGINE_MODELS: dict[str, dict[str, bool]] = {
-    "pooled": {"group_terms": True, "effects": False, "slope": False},
-    "varying_intercepts": {"group_terms": False, "effects": True, "slope": False},
-    "group_predictors": {"group_terms": True, "effects": True, "slope": False},
-    "varying_slopes": {"group_terms": True, "effects": True, "slope": True},
-    "competing_outcomes": {"group_terms": True, "effects": True, "slope": False},
-}
+@dataclass(frozen=True)
+class Preset:
+    """One registered model: a formula on case files with its reference levels and
+    priors, what it is for, and which parts of a column specification it uses (so that
+    :func:`preset_call` can write it for other columns)."""
 
-
-def _common_term(term: Term, group_level_of: str | None = None) -> CommonTerm:
-    levels = None if term.kind == "numeric" else term.coded
-    return CommonTerm(
-        name=term.name,
-        labels=tuple(term.labels()),
-        levels=levels,
-        group_level_of=group_level_of,
-        variables=(term.name,),
-    )
-
-
-def _engine_priors(name: str, design: Design, priors: Mapping, terms, slope) -> dict:
-    """The registered priors by the engine's classes and names (see the module); a prior
-    whose distribution the model does not have is refused (:func:`_check_distribution`)."""
-    g = design.group
-    stages = ("", "competing_") if name == "competing_outcomes" else ("",)
-    source: dict[str, str] = {}  # the engine's name: the registered prior's
-    for p in stages:
-        source[f"{p}Intercept"] = f"{p}intercept"
-        for term in terms:
-            key = "group_coefficients" if term.group_level_of else "coefficients"
-            source[f"{p}{term.name}"] = f"{p}{key}"
-        if ENGINE_MODELS[name]["effects"]:
-            source[f"{p}{g}_sigma"] = f"{p}group_sigma"
-        if slope is not None:
-            source[f"{p}{g}_{slope.name}_sigma"] = f"{p}slope_sigma"
-            source[f"{p}{g}_corr"] = f"{p}slope_lkj"
-    by_name = {}
-    for engine_name, registered in source.items():
-        spec = _same_as(priors[registered])
-        _check_distribution(registered, spec, engine_name)
-        by_name[engine_name] = spec
-    return merge_formula_priors(by_name, list(by_name))
+    name: str
+    summary: str
+    formula: str
+    reference: Mapping[str, str]
+    doc: str
+    #: Priors over the engine's defaults (``{group}``, ``{slope}`` filled in per fit).
+    priors: Mapping[str, dict] = field(default_factory=dict)
+    #: Group-level predictors (``cooperation``) enter as terms.
+    group_terms: bool = True
+    #: A varying intercept per group: ``(1 | group)``.
+    effects: bool = True
+    #: The slope predictor varies by group too: ``(1 + slope | group)``.
+    slope: bool = False
+    #: The six outcomes (two stages), which only case files have.
+    outcomes: bool = False
 
 
-#: Registered priors that are a distribution the engine has under another name: a Cauchy
-#: is a Student-t with one degree of freedom, a half-Cauchy a half Student-t.
-_SAME_AS = {
-    "Cauchy": lambda s: {"dist": "StudentT", "nu": 1.0, "mu": s["alpha"], "sigma": s["beta"]},
-    "HalfCauchy": lambda s: {"dist": "HalfStudentT", "nu": 1.0, "sigma": s["beta"]},
-}
+_CASE_TERMS = "n_procedures + C(closing_year) + gender + age_group + family"
+_CASE_REFERENCE = {k: v for k, v in CASE_FILE_SPEC.reference.items() if k != "cooperation"}
 
-
-def _same_as(spec: Mapping) -> dict:
-    """``spec`` as the engine names its distribution (:data:`_SAME_AS`), else itself."""
-    return _SAME_AS[spec["dist"]](spec) if spec["dist"] in _SAME_AS else dict(spec)
-
-
-def _check_distribution(registered: str, spec: Mapping, engine_name: str) -> None:
-    """Refuse a prior whose distribution neither the engine nor the PyMC model of the
-    term table has, naming it and the distributions there are: every sampler samples
-    that one model, so there is nothing to fall back to."""
-    allowed = CLASS_DISTRIBUTIONS[prior_class(engine_name)]
-    if spec["dist"] not in allowed:
-        raise ConfigError(
-            f"prior {registered!r} is a {spec['dist']}, which the model does not have for "
-            f"{engine_name!r}: use one of {list(allowed)} (every sampler, nutpie, pymc and "
-            f"numpyro, samples the same model with the same priors)"
-        )
-
-
-def preset_formula(design: Design, name: str) -> str:
-    """Registered model ``name`` on ``design`` written as a formula: its case-level terms
-    (``C(x)`` for a categorical term stored as numbers), its group-level terms where the
-    model uses them, and its group block. On case files with every predictor this is the
-    model's ``FORMULA``; with fewer predictors (the main job's), the formula it is."""
-    use = ENGINE_MODELS[name]
-    spec = design.spec
-    if design.outcomes:
-        response = "outcome"
-    elif spec.successes:
-        response = f"{spec.successes} | trials({spec.trials})"
-    else:
-        response = spec.response
-    terms = list(design.terms) + (list(design.group_terms) if use["group_terms"] else [])
-    written = [_written_term(term, design.cells[term.name]) for term in terms]
-    if use["effects"]:
-        slope = f" + {spec.slope}" if use["slope"] and spec.slope else ""
-        written.append(f"(1{slope} | {design.group})")
-    return f"{response} ~ {' + '.join(written) or '1'}"
-
-
-def _written_term(term: Term, values) -> str:
-    numbers = np.issubdtype(np.asarray(values).dtype, np.number)
-    return f"C({term.name})" if term.kind == "categorical" and numbers else term.name
-
-
-def preset_design(design: Design, name: str, priors: Mapping, formula: str = "") -> FormulaDesign:
-    """The :class:`FormulaDesign` of registered model ``name`` on ``design`` with its
-    merged ``priors``. Raises :class:`ConfigError` when a prior is a distribution the
-    engine does not have (``HalfCauchy``, ``Gamma``, ...), naming it and the ones it has."""
-    use = ENGINE_MODELS[name]
-    g = design.group
-    index = design.group_index()
-    columns = [np.ones((len(design.cells), 1)), design.case_matrix()]
-    terms = [_common_term(t) for t in design.terms]
-    if use["group_terms"] and design.group_terms:
-        columns.append(design.group_matrix()[index])
-        terms += [_common_term(t, group_level_of=g) for t in design.group_terms]
-    intercept = CommonTerm(name="Intercept", labels=("Intercept",), levels=None)
-    common = (intercept, *terms)
-    X = np.hstack(columns)
-    slope = None
-    if use["slope"]:
-        slope = design.term(design.spec.slope) if design.spec.slope else None
-        if slope is None or slope.kind != "numeric" or slope not in design.terms:
-            raise ConfigError(
-                f"varying_slopes needs a numeric case-level slope predictor "
-                f"(ColumnSpec.slope); got {design.spec.slope!r}"
-            )
-    blocks = ()
-    if use["effects"]:
-        values = [np.ones(len(design.cells))]
-        if slope is not None:
-            values.append(slope.encode(design.cells[slope.name])[:, 0])
-        blocks = (
-            GroupBlock(
-                factor=g,
-                levels=tuple(design.groups),
-                columns=("Intercept",) + ((slope.name,) if slope is not None else ()),
-                index=index,
-                values=np.column_stack(values),
+#: The registered models, in the order ``returnmodels models`` lists them.
+PRESETS: dict[str, Preset] = {
+    preset.name: preset
+    for preset in (
+        Preset(
+            name="pooled",
+            summary="logistic regression without nationality effects: the baseline",
+            formula=f"assisted ~ {_CASE_TERMS} + cooperation",
+            reference=dict(CASE_FILE_SPEC.reference),
+            effects=False,
+            doc=(
+                "Logistic regression of assisted return on the case-level predictors and "
+                "the nationality-level cooperation, with no nationality effects: every "
+                f"nationality shares one intercept. {_LIKELIHOOD} Priors: the engine's "
+                "defaults (Intercept and coefficients Normal(0, 2.5))."
             ),
-        )
-    merged = _engine_priors(name, design, priors, terms, slope)
-    rows = [
-        _prior_row(prior_of(merged, term.name)) for term in common for _ in term.labels
-    ]  # fmt: skip
-    outcome_counts = design.counts if design.outcomes else None
-    return FormulaDesign(
-        formula=formula,
-        response=design.spec.response,
-        trials_column=None,
-        cells=design.cells,
-        successes=design.successes,
-        trials=design.trials,
-        common=common,
-        X=X,
-        blocks=blocks,
-        centres={t.name: t.center for t in design.terms if t.kind == "numeric"},
-        references={t.name: t.reference for t in design.terms if t.reference},
-        priors=merged,
-        coefficient_priors=np.array(rows, dtype=float).reshape(-1, 3),
-        factors=frozenset({g}),
-        outcome_counts=outcome_counts,
+        ),
+        Preset(
+            name="varying_intercepts",
+            summary="nationality random intercepts with the case-level predictors",
+            formula=f"assisted ~ {_CASE_TERMS} + (1 | nationality)",
+            reference=_CASE_REFERENCE,
+            group_terms=False,
+            doc=(
+                "Case-level predictors and a varying intercept per nationality, "
+                "u_j ~ N(0, sigma^2); no nationality-level predictor. "
+                f"{_LIKELIHOOD} Priors: the engine's defaults (Normal(0, 2.5) for Intercept "
+                "and coefficients, HalfNormal(1) for nationality_sigma)."
+            ),
+        ),
+        Preset(
+            name="group_predictors",
+            summary="random intercepts plus nationality-level predictors (cooperation)",
+            formula=f"assisted ~ {_CASE_TERMS} + cooperation + (1 | nationality)",
+            reference=dict(CASE_FILE_SPEC.reference),
+            doc=(
+                "varying_intercepts plus the nationality-level cooperation (reference low): "
+                "nationality_effect is a nationality's deviation from its cooperation "
+                "level. The study's model (CALIBRATION.md). "
+                f"{_LIKELIHOOD} Priors: the engine's defaults (Normal(0, 2.5) for Intercept "
+                "and coefficients, HalfNormal(1) for nationality_sigma)."
+            ),
+        ),
+        Preset(
+            name="varying_slopes",
+            summary="random intercepts and n_procedures slopes by nationality, correlated (LKJ)",
+            formula=f"assisted ~ {_CASE_TERMS} + cooperation + (1 + n_procedures | nationality)",
+            reference=dict(CASE_FILE_SPEC.reference),
+            priors={"{group}_{slope}_sigma": {"dist": "HalfNormal", "sigma": 0.5}},
+            slope=True,
+            doc=(
+                "group_predictors with the n_procedures slope varying by nationality too, "
+                "intercept and slope deviations correlated, (a_j, b_j) ~ N(0, Sigma), "
+                f"Sigma = diag(sigma) R diag(sigma). {_LIKELIHOOD} Priors: the engine's "
+                "defaults, with HalfNormal(0.5) for the slope SD "
+                "(nationality_n_procedures_sigma) and LKJ(2) for R (nationality_corr)."
+            ),
+        ),
+        Preset(
+            name="competing_outcomes",
+            summary=(
+                "two-stage multinomial model of the six outcomes: what assisted return "
+                "competes with"
+            ),
+            formula=f"outcome ~ {_CASE_TERMS} + cooperation + (1 | nationality)",
+            reference=dict(CASE_FILE_SPEC.reference),
+            outcomes=True,
+            doc=(
+                "The six case outcomes in two stages, each with the terms of "
+                "group_predictors: stage 1 assisted return against the rest (binomial), "
+                "stage 2 the other five outcomes (multinomial against the reference "
+                "unsupervised_departure; parameters competing_<name> with leading dim "
+                "nonreference_outcome). The stages share no parameter, so they are sampled "
+                "one after the other and joined draw by draw. Priors: the engine's "
+                "defaults in both stages."
+            ),
+        ),
     )
+}
 
 
-def _prior_row(spec: Mapping) -> tuple[float, float, float]:
-    return (float(spec.get("nu", np.inf)), float(spec["mu"]), float(spec["sigma"]))
+def get_preset(name: str) -> Preset:
+    """The registered model ``name``; a :class:`ConfigError` lists the names otherwise."""
+    if name not in PRESETS:
+        raise ConfigError(f"unknown model {name!r}; choose one of {list(PRESETS)}")
+    return PRESETS[name]
+
+
+def list_models() -> list[tuple[str, str]]:
+    """``(name, one line on what it is for)`` for every registered model."""
+    return [(preset.name, preset.summary) for preset in PRESETS.values()]
+
+
+@dataclass(frozen=True)
+class PresetCall:
+    """What :func:`returnmodels.fit` fits for a preset: a formula, its reference levels
+    and priors (the preset's under the user's)."""
+
+    formula: str
+    reference: dict[str, str]
+    priors: dict[str, dict]
+    #: the cells are split by the group too where the formula has no group term, so
+    #: that every preset's LOO observations are the same (group x predictors) cells
+    cells_by: tuple[str, ...] = ()
+
+
+def merge_preset_priors(preset: Mapping[str, dict], user: Mapping | None) -> dict[str, dict]:
+    """The user's priors over the preset's, name by name: parameters of the same
+    distribution merged, a new ``dist`` replacing the preset's prior whole."""
+    merged = {name: dict(spec) for name, spec in preset.items()}
+    for name, spec in (user or {}).items():
+        if not isinstance(spec, Mapping):
+            raise ConfigError(f"prior {name!r} must be a mapping (dist and its parameters)")
+        base = merged.get(name, {})
+        new_dist = "dist" in spec and spec["dist"] != base.get("dist")
+        merged[name] = dict(spec) if new_dist else base | dict(spec)
+    return merged
+
+
+def preset_call(
+    name: str, columns: ColumnSpec | None, data: pd.DataFrame, priors: Mapping | None = None
+) -> PresetCall:
+    """Preset ``name`` written for ``columns`` (default: case files) on ``data`` (the
+    checked frame): the formula, the reference levels of the categorical columns it uses
+    and the priors (``priors`` over the preset's). Refuses, naming the column: a column
+    not in the data, a column named twice, a group-level predictor that varies within a
+    group (whether or not the preset uses it), a numeric predictor that holds no
+    numbers, a varying slope that is not a numeric case-level predictor, the
+    competing-outcomes model without case files."""
+    preset = get_preset(name)
+    spec = columns or CASE_FILE_SPEC
+    _check_columns(preset, spec, data)
+    terms = list(spec.predictors) + (list(spec.group_predictors) if preset.group_terms else [])
+    written, reference = [], {}
+    for column in terms:
+        numeric = _is_numeric_term(data[column], column, spec)
+        written.append(
+            column if numeric or not _stored_as_numbers(data[column]) else f"C({column})"
+        )
+        if not numeric:
+            level = spec.reference.get(column)
+            if level is None and pd.api.types.is_bool_dtype(data[column]):
+                level = "False"  # a flag's coefficient is the effect of True
+            if level is not None:
+                reference[column] = str(level)
+    if preset.effects:
+        slope = f" + {_slope(spec, data)}" if preset.slope else ""
+        written.append(f"(1{slope} | {spec.group})")
+    formula = f"{_response(preset, spec)} ~ {' + '.join(written) or '1'}"
+    fill = {"group": spec.group, "slope": spec.slope or ""}
+    base = {key.format(**fill): dict(spec_) for key, spec_ in preset.priors.items()}
+    return PresetCall(formula, reference, merge_preset_priors(base, priors), (spec.group,))
+
+
+def _response(preset: Preset, spec: ColumnSpec) -> str:
+    if preset.outcomes:
+        return "outcome"
+    if spec.successes:
+        return f"{spec.successes} | trials({spec.trials})"
+    return spec.response
+
+
+def _stored_as_numbers(values: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+
+
+def _is_numeric_term(values: pd.Series, column: str, spec: ColumnSpec) -> bool:
+    """Numeric (one coefficient, centred): named in ``spec.numeric``, or a float column;
+    every other column is categorical (a flag too: its level True against False)."""
+    if column in spec.numeric:
+        if not _stored_as_numbers(values):
+            bad = ~values.map(lambda v: isinstance(v, int | float)).to_numpy(dtype=bool)
+            raise ConfigError(
+                f"numeric predictor {column!r} holds non-numeric values: "
+                f"{offending_rows(values, bad)}; expected numbers"
+            )
+        return True
+    return not isinstance(values.dtype, pd.CategoricalDtype) and pd.api.types.is_float_dtype(values)
+
+
+def _slope(spec: ColumnSpec, data: pd.DataFrame) -> str:
+    slope = spec.slope
+    if (
+        slope is None
+        or slope not in spec.predictors
+        or not _is_numeric_term(data[slope], slope, spec)
+    ):
+        raise ConfigError(
+            f"varying_slopes needs a numeric case-level slope predictor "
+            f"(ColumnSpec.slope, one of the predictors); got {slope!r}"
+        )
+    return slope
+
+
+def _check_columns(preset: Preset, spec: ColumnSpec, data: pd.DataFrame) -> None:
+    if preset.outcomes and not spec.is_case_file:
+        raise ConfigError("the competing-outcomes model needs the case-file 'outcome' column")
+    named = [spec.group, *spec.predictors, *spec.group_predictors]
+    named += [c for c in (spec.outcome, spec.successes, spec.trials) if c]
+    if spec.is_case_file or preset.outcomes:
+        named.append("outcome")
+    missing = [c for c in dict.fromkeys(named) if c not in data.columns]
+    if missing:
+        raise ConfigError(f"column(s) {missing} not in the data; it has {list(data.columns)}")
+    overlap = set(spec.predictors) & set(spec.group_predictors)
+    if overlap or spec.group in set(spec.predictors) | set(spec.group_predictors):
+        raise ConfigError("a column can be the group, a case-level or a group-level predictor once")
+    keyed = data[spec.group].astype(str)
+    for column in spec.group_predictors:  # checked where the preset leaves them out too
+        counts = data[column].groupby(keyed, observed=True).nunique(dropna=False)
+        varying = sorted(counts.index[counts > 1])
+        if varying:
+            raise ConfigError(
+                f"group-level predictor {column!r} is not constant within {spec.group!r}: "
+                f"it varies in {len(varying)} group(s), e.g. {varying[:5]}"
+            )

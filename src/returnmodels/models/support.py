@@ -43,8 +43,6 @@ from returnmodels.models.formula import FormulaDesign, group_labels
 
 __all__ = [
     "SUPPORT_COLUMNS",
-    "registered_aliases",
-    "registered_never",
     "stage_prefixes",
     "support_table",
 ]
@@ -59,20 +57,6 @@ SUPPORT_COLUMNS = ("kind", "key", "label", "n", "smallest", "smallest_nonzero")
 def stage_prefixes(design: FormulaDesign) -> tuple[str, ...]:
     """The parameter-name prefixes of a fit of ``design``: its stages."""
     return ("",) if design.outcome_counts is None else ("", "competing_")
-
-
-def registered_aliases(
-    group: str, prefixes: tuple[str, ...], slope: str | None = None
-) -> dict[str, str]:
-    """A registered model's names for what the engine names otherwise: the groups of
-    each parameterisation (``nationality_centred``), ``Intercept_centred``, the
-    correlation's ``corr_unit`` and the varying slope's ``offset``."""
-    aliases = {f"{group}_{slope}_offset": f"{group}_{slope}_effect"} if slope else {}
-    for p in prefixes:
-        aliases |= {f"{p}{group}_centred": group, f"{p}{group}_noncentred": group}
-        aliases[f"{p}Intercept_centred"] = f"{p}Intercept"
-        aliases[f"{p}{group}_corr_unit"] = f"{p}{group}_corr"
-    return aliases
 
 
 def _category_counts(design: FormulaDesign) -> np.ndarray:
@@ -222,30 +206,11 @@ def _variance_rows(block, count: _Counter, weights, prefixes) -> list[tuple]:
     return rows
 
 
-def registered_never(prefixes: tuple[str, ...]) -> tuple[str, ...]:
-    """A registered model's variables that are never published: its ``Intercept`` at
-    x = 0 is ``Intercept_centred`` minus the sum of the numeric coefficients times the
-    predictors' exact means, so the two together give those means back from the draws
-    (differencing two releases would then give one person's values)."""
-    return tuple(f"{p}Intercept" for p in prefixes)
-
-
-def support_table(
-    design: FormulaDesign,
-    *,
-    prefixes: tuple[str, ...] = ("",),
-    aliases: dict | None = None,
-    never: tuple[str, ...] = (),
-) -> pd.DataFrame:
+def support_table(design: FormulaDesign, *, prefixes: tuple[str, ...] = ("",)) -> pd.DataFrame:
     """The counts behind every quantity of a fit of ``design`` (module docstring).
 
     ``prefixes``: the parameter-name prefixes of its stages (``("", "competing_")`` for
-    the competing-outcomes family); ``aliases`` maps a dim or variable to the one whose
-    rows it shares (a registered model's ``nationality_centred`` is ``nationality``,
-    its ``Intercept_centred`` the ``Intercept``); ``never``: variables that are never
-    published, whatever their cases (zero counts): a registered model's ``Intercept``
-    at x = 0, which beside ``Intercept_centred`` gives the exact means of the
-    predictors back draw by draw (:func:`registered_never`).
+    the competing-outcomes family).
     """
     count = _Counter(design)
     everything = np.ones(design.n_cells, dtype=bool)
@@ -296,12 +261,4 @@ def support_table(
             rows.append(("column", column, value, *count(labels == value)))
 
     table = pd.DataFrame(rows, columns=list(SUPPORT_COLUMNS))
-    for alias, key in (aliases or {}).items():
-        shared = table[table["kind"].isin(("dim", "variable")) & (table["key"] == key)]
-        table = pd.concat([table, shared.assign(key=alias)], ignore_index=True)
-    if never:
-        table = table[~((table["kind"] == "variable") & table["key"].isin(never))]
-        hidden = pd.DataFrame([("variable", name, "", 0, 0, 0) for name in never])
-        table = pd.concat([table, hidden.set_axis(list(SUPPORT_COLUMNS), axis=1)])
-        table = table.reset_index(drop=True)
     return table.astype({"n": "int64", "smallest": "int64", "smallest_nonzero": "int64"})

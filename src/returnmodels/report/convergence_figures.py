@@ -81,12 +81,13 @@ def rank_band(points: np.ndarray, n: int, total: int, prob: float = RANK_BAND_PR
 
 
 def _grid(count: int, height: float):
+    """A figure with ``count`` panels, :data:`COLUMNS` to a row (only the panels drawn
+    are made: an axes costs more than its lines)."""
     rows = max(1, -(-count // COLUMNS))
     columns = min(count, COLUMNS) or 1
-    figure, axes = plt.subplots(rows, columns, figsize=(3.1 * columns, height * rows))
-    axes = np.atleast_1d(axes).ravel()
-    for ax in axes[count:]:
-        ax.set_visible(False)
+    figure = plt.figure(figsize=(3.1 * columns, height * rows))
+    cells = figure.add_gridspec(rows, columns)
+    axes = np.array([figure.add_subplot(cells[k // columns, k % columns]) for k in range(count)])
     figure.subplots_adjust(
         left=0.07 if columns > 1 else 0.15, right=0.98, bottom=0.6 / (height * rows),
         top=1 - 0.45 / (height * rows), hspace=0.55, wspace=0.3,

@@ -8,7 +8,9 @@ tiny floating-point differences between machines cannot change the drawn data.
 
 Uptake (stage 1): least squares over 10 coefficients (intercept, procedures slope,
 cooperation medium and high, six year effects) on 12 figures: the five predictive
-margins and the assisted share of each closing year.
+margins and the assisted share of each closing year. With a person frailty the
+figures are population-averaged over it (the logistic-normal mean), so the published
+shares hold for the cases while the coefficients are conditional on the person.
 
 Competing outcomes (stage 2): per closing year, an iterative proportional fit of the
 four non-reference logits so that each outcome's expected share of the year's cases
@@ -25,7 +27,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 from scipy.optimize import least_squares
-from scipy.special import expit, softmax
+from scipy.special import softmax
 
 from returnmodels.data.vocabulary import COOPERATION_LEVELS
 from returnmodels.simulate.targets import (
@@ -38,6 +40,7 @@ from returnmodels.simulate.truth import (
     REFERENCE_OUTCOME,
     LogitEffects,
     TrueParameters,
+    logistic_normal_mean,
 )
 
 __all__ = ["calibrate_uptake", "calibrate_competing", "uptake_figures"]
@@ -48,13 +51,14 @@ _MARGIN_WEIGHT = 3.0
 
 
 def uptake_figures(effects: LogitEffects, cases: pd.DataFrame) -> dict[str, float]:
-    """Expected uptake figures on ``cases`` under ``effects``: margins and year shares."""
+    """Expected uptake figures on ``cases`` under ``effects``: margins and year shares,
+    population-averaged over the person frailty (as a share of cases is)."""
     figures = {}
     for value in PROCEDURE_MARGINS:
         figures[f"n_procedures={value}"] = _margin(effects, cases, "n_procedures", value)
     for level in COOPERATION_MARGINS:
         figures[f"cooperation={level}"] = _margin(effects, cases, "cooperation", level)
-    probability = expit(effects.linear_predictor(cases))
+    probability = logistic_normal_mean(effects.linear_predictor(cases), effects.person_sigma)
     by_year = pd.Series(probability).groupby(cases["closing_year"].to_numpy()).mean()
     figures.update({f"closing_year={year}": float(s) for year, s in by_year.items()})
     return figures
@@ -62,7 +66,8 @@ def uptake_figures(effects: LogitEffects, cases: pd.DataFrame) -> dict[str, floa
 
 def _margin(effects: LogitEffects, cases: pd.DataFrame, column: str, value) -> float:
     counterfactual = cases.assign(**{column: value})
-    return float(expit(effects.linear_predictor(counterfactual)).mean())
+    eta = effects.linear_predictor(counterfactual)
+    return float(logistic_normal_mean(eta, effects.person_sigma).mean())
 
 
 def calibrate_uptake(effects: LogitEffects, cases: pd.DataFrame) -> LogitEffects:
@@ -87,18 +92,21 @@ def calibrate_uptake(effects: LogitEffects, cases: pd.DataFrame) -> LogitEffects
         + [by_year[y]["assisted_return"] for y in years]
     )
 
+    def share(eta: np.ndarray) -> np.ndarray:  # population-averaged over the frailty
+        return logistic_normal_mean(eta, effects.person_sigma)
+
     def figures(x: np.ndarray) -> np.ndarray:
         coop_effect = np.array([0.0, x[2], x[3]])
         year_effect = np.concatenate([[0.0], x[4:]])
         base = fixed + x[0] + year_effect[year]
         procedures = [
-            expit(base + coop_effect[coop] + x[1] * (k - 1)).mean() for k in PROCEDURE_MARGINS
+            share(base + coop_effect[coop] + x[1] * (k - 1)).mean() for k in PROCEDURE_MARGINS
         ]
         cooperation = [
-            expit(base + coop_effect[COOPERATION_LEVELS.index(level)] + x[1] * extra).mean()
+            share(base + coop_effect[COOPERATION_LEVELS.index(level)] + x[1] * extra).mean()
             for level in COOPERATION_MARGINS
         ]
-        observed = expit(base + coop_effect[coop] + x[1] * extra)
+        observed = share(base + coop_effect[coop] + x[1] * extra)
         shares = np.bincount(year, observed, len(years)) / np.bincount(year, minlength=len(years))
         return np.concatenate([procedures, cooperation, shares])
 

@@ -57,19 +57,27 @@ ANCHORED_UPTAKE_OFFSETS = {"NGA": -0.75, "IRQ": 0.5}
 
 
 def simulate_cases(
-    n_cases: int = DEFAULT_N_CASES, random_seed: int = DEFAULT_SEED
+    n_cases: int = DEFAULT_N_CASES, random_seed: int = DEFAULT_SEED, person_sigma: float = 0.0
 ) -> SimulatedCases:
     """Draw ``n_cases`` case files in the contract, with the true parameters.
 
-    The same ``(n_cases, random_seed)`` always gives the same cases and truth.
+    The same ``(n_cases, random_seed, person_sigma)`` always gives the same cases and
+    truth. ``person_sigma``: SD of a person frailty on the uptake logit (persons with
+    several cases share it; :mod:`.truth`), recorded in the truth; the calibration then
+    matches the published figures population-averaged over it. Its draws come from a
+    stream of their own, so every other draw is the same as without it.
     """
     _check_arguments(n_cases, random_seed)
+    if not (np.isfinite(person_sigma) and person_sigma >= 0):
+        raise ConfigError(f"person_sigma must be a number >= 0, got {person_sigma!r}")
     rng = np.random.default_rng(random_seed)
     truth = _draw_truth(rng)
+    truth.uptake.person_sigma = float(person_sigma)
     covariates = _draw_cases(rng, n_cases)
     truth.uptake = calibrate_uptake(truth.uptake, covariates)
     truth = calibrate_competing(truth, covariates)
-    outcome = _draw_outcomes(rng, truth, covariates)
+    frailty = _draw_frailty(random_seed, covariates) if person_sigma > 0 else None
+    outcome = _draw_outcomes(rng, truth, covariates, frailty)
     cases = _finish(rng, covariates, outcome)
     return SimulatedCases(cases=cases, truth=truth, seed=random_seed)
 
@@ -230,11 +238,26 @@ def _centred_within_cooperation(offset: dict[str, float]) -> dict[str, float]:
     return {code: round(float(z), 4) for code, z in centred.items()}
 
 
+#: The frailty's own stream: ``default_rng([seed, PERSON_STREAM])``.
+PERSON_STREAM = 24
+
+
+def _draw_frailty(random_seed: int, cases: pd.DataFrame) -> np.ndarray:
+    """Each case's person frailty :math:`v_p \\sim N(0, 1)`, one draw per person."""
+    persons = cases["person"].to_numpy()
+    draws = np.random.default_rng([random_seed, PERSON_STREAM]).standard_normal(persons.max() + 1)
+    return draws[persons]
+
+
 def _draw_outcomes(
-    rng: np.random.Generator, truth: TrueParameters, cases: pd.DataFrame
+    rng: np.random.Generator,
+    truth: TrueParameters,
+    cases: pd.DataFrame,
+    frailty: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Stage 1 (assisted or not), then stage 2 among the others, by inverse CDF."""
-    assisted = rng.random(len(cases)) < truth.uptake_probability(cases)
+    """Stage 1 (assisted or not, given the person's frailty), then stage 2 among the
+    others, by inverse CDF."""
+    assisted = rng.random(len(cases)) < truth.uptake_probability(cases, frailty)
     cumulative = np.cumsum(truth.competing_probabilities(cases), axis=1)
     uniform = rng.random(len(cases))[:, None]
     index = np.minimum((uniform > cumulative).sum(axis=1), len(COMPETING_OUTCOMES) - 1)

@@ -25,7 +25,6 @@ from returnmodels.summaries.comparison import compare_models, loo_table
 from returnmodels.summaries.fit_summary import FitSummary, summary
 from returnmodels.summaries.margins import (
     comparisons,
-    default_margin_values,
     margin_draws,
     margins,
 )
@@ -39,7 +38,6 @@ __all__ = [
     "compare_models",
     "comparisons",
     "contrast",
-    "default_margin_values",
     "group_effects",
     "loo_table",
     "margin_draws",

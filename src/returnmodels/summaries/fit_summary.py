@@ -8,8 +8,7 @@ the correlations; and the power-scaling sensitivity check (:func:`sensitivity`, 
 ``psense_summary``): the parameters whose posterior moves when the prior or the
 likelihood is power-scaled, a line and a table of the flagged ones. It reads the result
 alone: the posterior and the attributes every fit carries (``returnmodels_config``,
-``returnmodels_design`` of a formula fit or the ``Design`` in ``constant_data`` of a
-registered one, ``returnmodels_sampler``, ``returnmodels_verdict``) and, for the check,
+``returnmodels_design``, ``returnmodels_sampler``, ``returnmodels_verdict``) and, for the check,
 the ``log_prior`` and ``log_likelihood`` groups, so a saved result is summarised without PyMC.
 
 It is the analyst's view, not a controlled output: the tables hold every parameter
@@ -33,8 +32,6 @@ import xarray as xr
 from returnmodels.data.vocabulary import ASSISTED, NONREFERENCE_OUTCOMES, REFERENCE_OUTCOME
 from returnmodels.errors import ConfigError
 from returnmodels.inference.diagnostics import Verdict, verdict_of
-from returnmodels.models.design import Design
-from returnmodels.models.presets import ENGINE_MODELS, preset_formula
 from returnmodels.summaries._draws import HDI_PROB
 
 __all__ = ["FitSummary", "coefficient_draws", "power_scaling", "sensitivity", "summary"]
@@ -55,7 +52,7 @@ SHOWN_LEVEL_EFFECTS = 10
 
 @dataclass(frozen=True)
 class _Layout:
-    """What a summary needs of a fit's structure, formula or registered model alike:
+    """What a summary needs of a fit's structure (every fit is a formula's):
     the common terms ``(name, labels)``, the group blocks ``(factor, columns, levels)``
     and whether a second, multinomial stage (``competing_`` parameters) follows."""
 
@@ -89,7 +86,7 @@ def _formula_layout(result: xr.DataTree, config: dict) -> _Layout:
     described = _attr(result, "returnmodels_design")
     competing = described.get("family") == "competing_outcomes"
     return _Layout(
-        model="formula",
+        model=config.get("model", "formula"),
         formula=config["formula"],
         family=_family(competing),
         references=dict(described.get("references") or {}),
@@ -103,38 +100,8 @@ def _formula_layout(result: xr.DataTree, config: dict) -> _Layout:
     )
 
 
-def _registered_layout(result: xr.DataTree, model: str) -> _Layout:
-    if model not in ENGINE_MODELS:
-        raise ConfigError(
-            f"not a returnmodels result of a known model: returnmodels_model is {model!r}, "
-            f"expected 'formula' or one of {list(ENGINE_MODELS)}"
-        )
-    design = Design.from_result(result)
-    use = ENGINE_MODELS[model]
-    terms = list(design.terms) + (list(design.group_terms) if use["group_terms"] else [])
-    groups = ()
-    if use["effects"]:
-        slope = (design.spec.slope,) if use["slope"] and design.spec.slope else ()
-        groups = ((design.group, ("Intercept", *slope), len(design.groups)),)
-    return _Layout(
-        model=model,
-        formula=preset_formula(design, model),
-        family=_family(bool(design.outcomes)),
-        references={t.name: t.reference for t in terms if t.reference is not None},
-        common=(("Intercept", ("Intercept",)),) + tuple((t.name, tuple(t.labels())) for t in terms),
-        groups=groups,
-        competing=bool(design.outcomes),
-        intercept="log-odds at the reference levels and the numeric predictors at 0 "
-        "(Intercept_centred: at their case-weighted means)",
-    )
-
-
 def _layout(result: xr.DataTree) -> _Layout:
-    config = _attr(result, "returnmodels_config")
-    model = result.attrs.get("returnmodels_model", "")
-    if model == "formula":
-        return _formula_layout(result, config)
-    return _registered_layout(result, model)
+    return _formula_layout(result, _attr(result, "returnmodels_config"))
 
 
 def _stages(layout: _Layout) -> list[tuple[str, str | None, str]]:

@@ -46,7 +46,6 @@ __all__ = [
     "formula_margins",
     "formula_new_group",
     "formula_ppc",
-    "is_formula_fit",
 ]
 
 _CHUNK = 250  # draws at a time: rows x draws stays small
@@ -55,10 +54,6 @@ _CHUNK = 250  # draws at a time: rows x draws stays small
 _CHUNK_ELEMENTS = 2**20
 #: Up to this many common columns the linear predictor is an einsum (see :func:`_eta`).
 _FEW_COLUMNS = 16
-
-
-def is_formula_fit(result: xr.DataTree) -> bool:
-    return result.attrs.get("returnmodels_model") == "formula"
 
 
 class FitDraws:

@@ -13,10 +13,8 @@ for one variable (CALIBRATION.md's definition):
 * :func:`formula_comparisons`: differences :math:`m_s(b) - m_s(a)` and ratios
   :math:`m_s(b) / m_s(a)` of two such averages, draw by draw, per level of ``by``.
 
-Both take a formula fit or a registered one: :func:`counterfactuals_of` reads either into
-the same interface (:class:`Counterfactuals` from the formula's design,
-:class:`RegisteredCounterfactuals` from the registered model's), so a setting of
-several variables is one call whatever the fit.
+Both take any fit (a registered model is a named formula): :class:`Counterfactuals`
+reads its design and draws once, so a setting of several variables is one call.
 
 Population-averaged, unlike brms's ``conditional_effects`` (which predicts one typical
 case). Tables here are for interactive use: a published table must first pass the
@@ -35,14 +33,10 @@ import xarray as xr
 
 from returnmodels.data.vocabulary import CATEGORY_VALUES, NONREFERENCE_OUTCOMES, OUTCOMES
 from returnmodels.errors import ConfigError
-from returnmodels.models.design import TRIALS, Design
 from returnmodels.models.formula import FormulaDesign
 from returnmodels.summaries._draws import (
     HDI_PROB,
     interval,
-    outcome_names,
-    posterior_of,
-    weighted_mean,
 )
 from returnmodels.summaries.formula import (
     FitDraws,
@@ -50,26 +44,20 @@ from returnmodels.summaries.formula import (
     average_share,
     cells_frame,
     default_values,
-    is_formula_fit,
 )
 
 __all__ = [
     "COMPARISON_COLUMNS",
     "Counterfactuals",
-    "RegisteredCounterfactuals",
     "counterfactuals_of",
-    "default_margin_values",
     "comparison_pairs",
     "comparison_rows",
     "formula_comparisons",
     "formula_grid_margins",
     "natural_values",
-    "registered_shares",
 ]
 
 SHARE_COLUMNS = ["mean", "hdi_lower", "hdi_upper"]
-#: n_procedures values reported by default (the study's figures are 1, 3 and 6).
-MAX_COUNT_VALUES = 8
 COMPARISON_COLUMNS = [
     "variable", "value", "baseline", "measure", "mean", "hdi_lower", "hdi_upper", "p_positive",
 ]  # fmt: skip
@@ -129,91 +117,9 @@ class Counterfactuals:
         return average_outcome_shares(self.stages, X, encoded, weights)
 
 
-def default_margin_values(design: Design) -> dict[str, list]:
-    """Every predictor of a registered model: categorical ones at each level, integer
-    counts at their smallest :data:`MAX_COUNT_VALUES` values, other numeric ones at five
-    quantiles."""
-    values: dict[str, list] = {}
-    for term in design.terms + design.group_terms:
-        if term.kind == "categorical":
-            values[term.name] = list(term.levels)
-            continue
-        column = design.cells[term.name]
-        if pd.api.types.is_bool_dtype(column):
-            values[term.name] = [False, True]
-        elif pd.api.types.is_integer_dtype(column):
-            observed = np.unique(column)
-            values[term.name] = [int(v) for v in observed[:MAX_COUNT_VALUES]]
-        else:
-            values[term.name] = [float(v) for v in np.quantile(column, [0.1, 0.3, 0.5, 0.7, 0.9])]
-    return values
-
-
-class RegisteredCounterfactuals:
-    """:class:`Counterfactuals` of a registered model: its cells set to a setting of
-    its predictors (case-level or group-level), merged where they became identical
-    (their cases summed), and the registered prediction averaged over them."""
-
-    def __init__(self, result: xr.DataTree):
-        self.design = Design.from_result(result)
-        self.posterior = posterior_of(result)
-        self.competing = bool(self.design.outcomes)
-
-    @property
-    def outcomes(self) -> tuple[str, ...]:
-        return tuple(outcome_names(self.design)) if self.competing else ("",)
-
-    def check(self, variable: str) -> None:
-        """Refuse what is not one of the model's predictors."""
-        names = [t.name for t in self.design.terms + self.design.group_terms]
-        if variable not in names:
-            raise ConfigError(f"no margins of {variable!r}: the model's predictors are {names}")
-
-    def natural_values(self, variable: str) -> list:
-        """The predictor's default values; a case-file category in the schema's order."""
-        values = self.default_values()[variable]
-        schema = CATEGORY_VALUES.get(variable)
-        if schema is not None:
-            return [level for level in schema if level in values]
-        return values
-
-    def reference_of(self, variable: str) -> str | None:
-        term = self.design.term(variable)
-        return term.reference if term.kind == "categorical" else None
-
-    def default_values(self) -> dict[str, list]:
-        return default_margin_values(self.design)
-
-    def shares(self, setting: Mapping[str, object]) -> np.ndarray:
-        """(draws, outcomes) as :meth:`Counterfactuals.shares`."""
-        for variable in setting:
-            self.check(variable)
-        return registered_shares(self.design, self.posterior, setting)
-
-
-def registered_shares(
-    design: Design, posterior: xr.Dataset, setting: Mapping[str, object]
-) -> np.ndarray:
-    """(draws, outcomes): a registered model's cells set to ``setting`` (predictor ->
-    value, case-level or group-level), merged where they became identical (their cases
-    summed: it changes nothing but the run time), and the registered prediction
-    averaged over them, weighted by their cases."""
-    frame = design.cells.copy()
-    for variable, value in setting.items():
-        term = design.term(variable)
-        if term.kind == "categorical" and str(value) not in term.levels:
-            raise ConfigError(f"{variable} has no level {value!r}; levels are {term.levels}")
-        frame[variable] = str(value) if term.kind == "categorical" else value
-    columns = list(
-        dict.fromkeys([design.group, *(t.name for t in design.terms + design.group_terms)])
-    )
-    merged = frame.groupby(columns, sort=False, observed=True)[TRIALS].sum().reset_index()
-    return weighted_mean(posterior, design, merged, merged[TRIALS].to_numpy(float))
-
-
-def counterfactuals_of(result: xr.DataTree) -> Counterfactuals | RegisteredCounterfactuals:
-    """The counterfactual shares of a formula fit or of a registered one."""
-    return Counterfactuals(result) if is_formula_fit(result) else RegisteredCounterfactuals(result)
+def counterfactuals_of(result: xr.DataTree) -> Counterfactuals:
+    """The counterfactual shares of a fit (every fit is a formula's)."""
+    return Counterfactuals(result)
 
 
 def natural_values(design: FormulaDesign, variable: str) -> list:
