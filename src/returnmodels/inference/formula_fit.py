@@ -205,6 +205,7 @@ def _likelihood(v, beta, u, multinomial: bool, unit_sigma=None):
     # X column-major: BLAS's matrix-vector products on 29,454 x 15-17 cells took 18-22%
     # less time than on X row-major (and the same on 1,199 cells)
     X, Zidx, Zval, n = v["Xt"].T, v["Zidx"], v["Zval"], v["trials"]
+    g_sigma = 0.0  # no integrated units: the multinomial family has none
     if multinomial:
         C, K = Zidx.shape
         Q, M = u.shape
@@ -225,7 +226,6 @@ def _likelihood(v, beta, u, multinomial: bool, unit_sigma=None):
         small = pt.exp(-pt.abs(eta))  # exp(-|eta|): no overflow either side
         lik = pt.sum(y * eta - n * (pt.maximum(eta, 0.0) + pt.log1p(small)))
         g = y - n * pt.switch(eta >= 0, 1.0, small) / (1.0 + small)
-        g_sigma = 0.0
         if unit_sigma is not None:
             unit_lik, g_eta, g_sigma = _unit_likelihood(v, eta, unit_sigma)
             lik, g = lik + unit_lik, g + g_eta
