@@ -303,8 +303,12 @@ def test_a_level_for_every_case_is_refused(rows):
     with pytest.raises(ConfigError, match=r"the term 'case' has a level for every case \(600"):
         build_formula_design(frame, "y ~ x + case")
     mostly = rows.assign(person=[f"p{i}" if i < 500 else f"q{i % 20}" for i in range(len(rows))])
+    # many small levels (>= 500): integrated out by quadrature (models.integrated)
+    integrated = build_formula_design(mostly, "y ~ x + (1 | person)").integrated
+    assert integrated is not None and integrated.factor == "person"
+    few = rows.iloc[:330].assign(person=[f"p{i}" if i < 300 else f"q{i % 5}" for i in range(330)])
     with pytest.raises(ConfigError, match="its SD rests on the few levels of several cases"):
-        build_formula_design(mostly, "y ~ x + (1 | person)")
+        build_formula_design(few, "y ~ x + (1 | person)")  # too few levels to integrate
     with pytest.raises(
         ConfigError,
         match=r"the term 'person' has nearly a level for every case \(520 levels for 600 "

@@ -461,6 +461,13 @@ def _sample_stages(stages, run: dict) -> list[xr.DataTree]:
     PyMC's or NumPyro's NUTS on the PyMC model of each stage's term table."""
     if run["sampler"] == "nutpie":
         return _sample_on_engine(stages, run)
+    integrated = [s.integrated.factor for s in stages if s.integrated is not None]
+    if integrated:
+        raise ConfigError(
+            f"'(1 | {integrated[0]})' is integrated out by quadrature on the engine "
+            f"(sampler 'nutpie'); the {run['sampler']!r} sampler's PyMC model has no such "
+            "term: fit it with the default sampler"
+        )
     return _sample_pymc_model(stages, run)
 
 

@@ -40,6 +40,12 @@ family (binomial, multinomial) has two graphs: the general one, and a lean one w
 the machinery of correlated and nested blocks for the designs that have neither
 (:func:`needs_general`), as fast per gradient as the registered templates.
 
+A ``(1 | g)`` term integrated out (:mod:`returnmodels.models.integrated`: ``(1 |
+person_id)``) adds one SD, the last of sigma, and no effects; the cases then enter as
+the units' outcome patterns (``unit_entry``, ``unit_count``) under Gauss-Hermite nodes
+and weights (``gh``), all data, in a third graph per family (:func:`_unit_likelihood`)
+so that formulas without such a term run exactly the graphs they ran before.
+
 The likelihood's gradient with respect to the linear predictor is written by hand, so
 that one pass over the cells computes both the log-likelihood and its gradient (one
 exponential and one logarithm a cell); autodiff takes the rest.
@@ -58,6 +64,7 @@ import pytensor.tensor as pt
 import xarray as xr
 from nutpie import compile_pymc as nutpie_pymc
 from pytensor.gradient import disconnected_grad
+from scipy.special import roots_hermite
 
 from returnmodels.data.vocabulary import COMPETING_OUTCOMES, OUTCOMES
 from returnmodels.errors import ConfigError
@@ -80,12 +87,13 @@ __all__ = [
     "complete_formula_result",
     "crossed_ridge",
     "engine_inputs",
+    "has_units",
     "log_density",
     "needs_general",
 ]
 
 #: Bump when the graph or the callback template changes.
-ENGINE_VERSION = 6
+ENGINE_VERSION = 7
 
 _SD_KINDS = {"HalfNormal": 0, "Exponential": 1, "HalfStudentT": 2}
 
@@ -118,6 +126,12 @@ INPUTS: tuple[tuple[str, str, int], ...] = (
     ("shear_weight", "float64", 1),  # (H,) 1 / (levels of the effect's block)
     ("shear_column", "float64", 1),  # (P,) 1 at the intercept's column (0s: no shear)
     ("order", "int64", 1),  # the expanded draw: its parameters in the layout's order
+    # an intercept integrated out (models.integrated), empty without one; its SD is the
+    # last of sigma. Few arrays: the callback passes them all as arguments, and numba
+    # cannot compile a call of more than 30 (Python builds it as a list)
+    ("gh", "float64", 2),  # (2, K) sqrt(2) x_k and log(w_k / sqrt(pi)): Gauss-Hermite
+    ("unit_entry", "int64", 2),  # (3, E) each pattern entry's cell, pattern, 2 y - 1
+    ("unit_count", "float64", 1),  # (N_p,) units of each pattern
 )
 
 
@@ -147,17 +161,51 @@ def _prior_lp(v, beta, log_sigma):
     return lp + pt.sum(sd_lp) + pt.sum(log_sigma)
 
 
-def _likelihood(v, beta, u, multinomial: bool):
+def _unit_likelihood(v, eta, sigma):
+    r"""The log-likelihood of the units' outcome patterns with their intercept integrated
+    out (:mod:`returnmodels.models.integrated`), and its gradients with respect to the
+    cells' linear predictor and the units' SD :math:`\sigma`, by hand.
+
+    With :math:`t_{ek} = s_e(\eta_{c_e} + \sigma\sqrt2 x_k)`, :math:`s_e = 2y_e - 1`,
+    the pattern's log-likelihood at node k is :math:`\ell_{pk} = \log(w_k/\sqrt\pi) +
+    \sum_{e \in p} \log\operatorname{logit}^{-1} t_{ek}`, and the log-likelihood
+    :math:`\sum_p n_p \operatorname{logsumexp}_k \ell_{pk}`; its gradient with respect to
+    :math:`t_{ek}` is :math:`n_p r_{pk} \operatorname{logit}^{-1}(-t_{ek})` with
+    :math:`r_{p\cdot} = \operatorname{softmax}_k \ell_{p\cdot}` (the nodes' posterior
+    weights), times :math:`s_e` for :math:`\eta` and :math:`s_e\sqrt2 x_k` for
+    :math:`\sigma`."""
+    cell, pattern = v["unit_entry"][0], v["unit_entry"][1]
+    sign, node = pt.cast(v["unit_entry"][2], "float64")[:, None], v["gh"][0][None, :]
+    count = v["unit_count"]
+    t = sign * (eta[cell][:, None] + sigma * node)  # (E, K)
+    small = pt.exp(-pt.abs(t))
+    log_expit = -(pt.maximum(-t, 0.0) + pt.log1p(small))
+    per = pt.zeros((count.shape[0], node.shape[1]))[pattern].inc(log_expit) + v["gh"][1]
+    top = pt.max(per, axis=1, keepdims=True)
+    scaled = pt.exp(per - top)
+    total = pt.sum(scaled, axis=1, keepdims=True)
+    lik = pt.sum(count * (top[:, 0] + pt.log(total[:, 0])))
+    expit_minus = pt.switch(t >= 0, small, 1.0) / (1.0 + small)
+    d = ((count[:, None] * scaled / total)[pattern] * expit_minus) * sign  # (E, K)
+    g_eta = pt.zeros(eta.shape)[cell].inc(pt.sum(d, axis=1))
+    return lik, g_eta, pt.sum(d * node)
+
+
+def _likelihood(v, beta, u, multinomial: bool, unit_sigma=None):
     r"""The cells' log-likelihood and its gradient with respect to the linear predictor,
     in one pass over the cells (autodiff would take a second, recomputing the
     exponentials): binomial, :math:`\sum_c y_c\eta_c - n_c \log(1 + e^{\eta_c})` with
     gradient :math:`y_c - n_c \operatorname{logit}^{-1}\eta_c`, or multinomial against the
     reference, :math:`\sum_{ck} y_{ck}\eta_{ck} - n_c \log(1 + \sum_k e^{\eta_{ck}})` with
     gradient :math:`y_{ck} - n_c\,\mathrm{softmax}_k`; :math:`\log\binom{n}{y}` left out.
-    Returns the log-likelihood and its gradients with respect to beta and u."""
+    With ``unit_sigma`` (binomial only) the cells' counts are empty and the units'
+    patterns (:func:`_unit_likelihood`) hold the cases.
+    Returns the log-likelihood and its gradients with respect to beta, u and
+    ``unit_sigma`` (0 without)."""
     # X column-major: BLAS's matrix-vector products on 29,454 x 15-17 cells took 18-22%
     # less time than on X row-major (and the same on 1,199 cells)
     X, Zidx, Zval, n = v["Xt"].T, v["Zidx"], v["Zval"], v["trials"]
+    g_sigma = 0.0  # no integrated units: the multinomial family has none
     if multinomial:
         C, K = Zidx.shape
         Q, M = u.shape
@@ -178,12 +226,15 @@ def _likelihood(v, beta, u, multinomial: bool):
         small = pt.exp(-pt.abs(eta))  # exp(-|eta|): no overflow either side
         lik = pt.sum(y * eta - n * (pt.maximum(eta, 0.0) + pt.log1p(small)))
         g = y - n * pt.switch(eta >= 0, 1.0, small) / (1.0 + small)
+        if unit_sigma is not None:
+            unit_lik, g_eta, g_sigma = _unit_likelihood(v, eta, unit_sigma)
+            lik, g = lik + unit_lik, g + g_eta
         g_u = pt.zeros(u.shape)[Zidx].inc(Zval * g[:, None])
         g_beta = pt.dot(g, X)
-    return lik, g_beta, g_u
+    return lik, g_beta, g_u, g_sigma
 
 
-def _graph(multinomial: bool, general: bool = True):
+def _graph(multinomial: bool, general: bool = True, units: bool = False):
     """The log density, its gradient and the expansion, as PyTensor graphs: of the
     binomial family (M = 1, in vectors) or of the multinomial one (any M, the copies as
     columns); the vector form is about a sixth faster per gradient on 29,454 cells.
@@ -191,7 +242,9 @@ def _graph(multinomial: bool, general: bool = True):
     ``general=False`` leaves out the machinery of correlated and nested blocks (the
     Cholesky factors, the off-diagonal terms, centring at a parent level), which PyTensor
     runs even on empty arrays, at about 1 us a gather or scatter: for designs that have
-    neither (:func:`needs_general`), where its inputs are empty and it adds nothing."""
+    neither (:func:`needs_general`), where its inputs are empty and it adds nothing.
+    ``units=True`` adds the likelihood of an integrated intercept's patterns
+    (:func:`_unit_likelihood`, binomial only), for the same reason a graph of its own."""
     theta = pt.dvector("theta")
     v = {name: pt.tensor(name, dtype=dtype, shape=(None,) * ndim) for name, dtype, ndim in INPUTS}
     P, S, R, Q, n_pairs, M = (v["sizes"][i] for i in range(6))
@@ -260,12 +313,15 @@ def _graph(multinomial: bool, general: bool = True):
     lp += _prior_lp(v, beta, log_sigma.T if multinomial else log_sigma)
 
     # the likelihood's gradient by hand, the rest's by autodiff
-    lik, g_beta, g_u = _likelihood(v, beta, u, multinomial)
+    unit_sigma = sigma[-1] if units and not multinomial else None
+    lik, g_beta, g_u, g_sigma = _likelihood(v, beta, u, multinomial, unit_sigma)
+    # the units' SD enters as a linear stand-in for its part of the likelihood
+    sigma_in = 0.0 if unit_sigma is None else disconnected_grad(g_sigma) * unit_sigma
     if general:  # beta depends on u: the likelihood's part enters as a linear stand-in
         stand_in = pt.sum(disconnected_grad(g_u) * u) + pt.sum(disconnected_grad(g_beta) * beta)
-        grad = pt.grad(lp + stand_in, theta)
+        grad = pt.grad(lp + stand_in + sigma_in, theta)
     else:
-        grad = pt.grad(lp, theta, known_grads={u: g_u})
+        grad = pt.grad(lp + sigma_in, theta, known_grads={u: g_u})
         grad = pt.inc_subtensor(grad[:b1], g_beta.ravel())
     lp = lp + lik
 
@@ -331,7 +387,7 @@ class _Engine:
 
 #: The compiled engines of this process, by family (``binomial``, ``multinomial``) and
 #: whether general (:func:`needs_general`).
-_ENGINES: dict[tuple[str, bool], _Engine] = {}
+_ENGINES: dict[tuple[str, bool, bool], _Engine] = {}
 
 
 def _offsets() -> dict[str, int]:
@@ -342,12 +398,14 @@ def _offsets() -> dict[str, int]:
     return offsets
 
 
-def _engine(family: str = "binomial", general: bool = True) -> _Engine:
-    """The compiled engine of ``family``, general or not (:func:`_graph`): built once per
-    process, loaded from disk when cached."""
-    if (family, general) in _ENGINES:
-        return _ENGINES[(family, general)]
-    theta, inputs, lp, grad, expanded = _graph(family == "multinomial", general)
+def _engine(family: str = "binomial", general: bool = True, units: bool = False) -> _Engine:
+    """The compiled engine of ``family``, general or not, with an integrated intercept's
+    patterns or not (:func:`_graph`): built once per process, loaded from disk when
+    cached."""
+    key = (family, general, units)
+    if key in _ENGINES:
+        return _ENGINES[key]
+    theta, inputs, lp, grad, expanded = _graph(family == "multinomial", general, units)
     mode = "NUMBA"
     logp_fn = pytensor.function([theta, *inputs], [lp, grad], mode=mode, on_unused_input="ignore")
     expand_fn = pytensor.function([theta, *inputs], [expanded], mode=mode, on_unused_input="ignore")
@@ -364,7 +422,7 @@ def _engine(family: str = "binomial", general: bool = True) -> _Engine:
     graph = pytensor.printing.debugprint([lp, grad, expanded], file="str", print_type=True)
     digest = hashlib.sha256(
         (
-            f"formula engine {ENGINE_VERSION} {family} {general}\n"
+            f"formula engine {ENGINE_VERSION} {family} {general} {units}\n"
             f"{library_versions()}\n{source}\n{graph}"
         ).encode()
     ).hexdigest()[:32]
@@ -373,10 +431,8 @@ def _engine(family: str = "binomial", general: bool = True) -> _Engine:
     )
     hits = logp_callback.cache_hits + expand_callback.cache_hits
     status = "off" if not cacheable else ("hit" if hits == 2 else "miss")
-    _ENGINES[(family, general)] = _Engine(
-        logp_fn, expand_fn, logp_callback, expand_callback, status
-    )
-    return _ENGINES[(family, general)]
+    _ENGINES[key] = _Engine(logp_fn, expand_fn, logp_callback, expand_callback, status)
+    return _ENGINES[key]
 
 
 def family_of(design: FormulaDesign) -> str:
@@ -447,6 +503,11 @@ def engine_inputs(
             sd_rows.append(
                 _sd_row(prior_of(design.priors, f"{design.prefix}{block.column_name(r)}_sigma"))
             )
+    unit = design.integrated
+    if unit is not None:  # its SD is sampled with the others; it has no levels in u
+        if design.lead is not None:
+            raise ConfigError("an integrated group term is for the binary family only")
+        sd_rows.append(_sd_row(prior_of(design.priors, f"{design.prefix}{unit.sigma_name}")))
     S = len(sd_rows)
     q_of, Q = {}, 0  # q(b, r, j) = start of (b, r) + j
     for b, block in enumerate(blocks):
@@ -577,8 +638,9 @@ def engine_inputs(
         "Xt": design.X.T,
         "coef_prior": design.coefficient_priors,
         "sd_prior": np.array(sd_rows, dtype=float).reshape(S, 3),
-        "counts": likelihood_weight * design.linear_counts(),
-        "trials": likelihood_weight * design.trials.astype(float),
+        # with an integrated intercept the cases are the units' patterns, not the cells'
+        "counts": likelihood_weight * (unit is None) * design.linear_counts(),
+        "trials": likelihood_weight * (unit is None) * design.trials.astype(float),
         "Zidx": Zidx,
         "Zval": Zval,
         "w_weight": w_weight,
@@ -597,10 +659,39 @@ def engine_inputs(
         "shear_weight": shear_weight,
         "shear_column": shear_column,
     }
+    arrays |= _unit_inputs(unit, likelihood_weight)
     layout = _layout(design, S, R, Q, pair_labels)
     arrays["order"] = layout.order
     arrays = {name: np.ascontiguousarray(arrays[name], dtype=dtype) for name, dtype, _ in INPUTS}
     return arrays, layout
+
+
+def _unit_inputs(unit, likelihood_weight: int) -> dict[str, np.ndarray]:
+    r"""The engine arrays of an integrated intercept (``unit``, or None: all empty; its
+    SD is the last column of sigma): the Gauss-Hermite nodes and weights of
+    ``unit.nodes`` points (scaled to the normal: :math:`\sqrt2 x_k`,
+    :math:`\log(w_k/\sqrt\pi)`), and the patterns. Without a likelihood
+    (``likelihood_weight=0``) the patterns are left out: the SD follows its prior."""
+    empty = {
+        "gh": np.zeros((2, 0)),
+        "unit_entry": np.zeros((3, 0), dtype=np.int64),
+        "unit_count": np.zeros(0),
+    }
+    if unit is None or not likelihood_weight:
+        return empty
+    x, w = roots_hermite(unit.nodes)
+    sign = 2 * unit.entry_y.astype(np.int64) - 1
+    return {
+        "gh": np.stack([np.sqrt(2.0) * x, np.log(w) - 0.5 * np.log(np.pi)]),
+        "unit_entry": np.stack([unit.entry_cell, unit.entry_pattern, sign]),
+        "unit_count": unit.pattern_count.astype(float),
+    }
+
+
+def has_units(arrays: dict[str, np.ndarray]) -> bool:
+    """Whether a design's engine inputs hold an integrated intercept's patterns (the
+    graph with :func:`_unit_likelihood`)."""
+    return bool(arrays["unit_count"].size > 0)
 
 
 def _shear(
@@ -720,6 +811,8 @@ def _layout(design: FormulaDesign, S: int, R: int, Q: int, pair_labels) -> Layou
         for r in range(block.width):
             add(f"{block.column_name(r)}_sigma", M * P, S, s)
             s += 1
+    if design.integrated is not None:
+        add(design.integrated.sigma_name, M * P, S, s)
     p = 0
     for b, block in enumerate(design.blocks):
         if b in pair_labels:
@@ -782,9 +875,9 @@ def compile_formula_model(design: FormulaDesign, likelihood_weight: int = 1) -> 
     (``likelihood_weight=0``: its prior alone, :func:`engine_inputs`)."""
     family = family_of(design)
     arrays, layout = engine_inputs(design, likelihood_weight)
-    general = needs_general(arrays)
-    fresh = (family, general) not in _ENGINES
-    engine = _engine(family, general)
+    general, units = needs_general(arrays), has_units(arrays)
+    fresh = (family, general, units) not in _ENGINES
+    engine = _engine(family, general, units)
     table = []
     for name, _, _ in INPUTS:
         value = arrays[name]
@@ -810,7 +903,8 @@ def compile_formula_model(design: FormulaDesign, likelihood_weight: int = 1) -> 
         logp_func=engine.logp_fn,
         expand_func=engine.expand_fn,
         cache_status=engine.cache_status if fresh else "process",
-        graph=f"{family}, {'general' if general else 'lean'}",
+        graph=f"{family}, {'general' if general else 'lean'}"
+        + (f", {design.integrated.factor} integrated" if units else ""),
         crossed_ridge=crossed_ridge(arrays),
     )
 
@@ -820,9 +914,8 @@ def log_density(
 ) -> tuple[float, np.ndarray]:
     """The engine's log density and gradient at ``theta`` (for tests and checks)."""
     arrays, _ = engine_inputs(design, likelihood_weight)
-    value, grad = _engine(family_of(design), needs_general(arrays)).logp_fn(
-        np.asarray(theta, float), *(arrays[n] for n, _, _ in INPUTS)
-    )
+    engine = _engine(family_of(design), needs_general(arrays), has_units(arrays))
+    value, grad = engine.logp_fn(np.asarray(theta, float), *(arrays[n] for n, _, _ in INPUTS))
     return float(value), np.asarray(grad)
 
 
@@ -870,12 +963,19 @@ def complete_formula_result(
             dims=("cell", "competing_outcome"),
             coords=cell | {"competing_outcome": list(COMPETING_OUTCOMES)},
         )
+    # with an integrated intercept the cells are not independent given the draws (a
+    # person's cases share the person), so no pointwise log-likelihood per cell is kept
+    pointwise = (
+        {}
+        if design.integrated is not None
+        else {"log_likelihood": xr.merge([formula_log_likelihood(posterior, d) for d in designs])}
+    )
     tree = xr.DataTree.from_dict(
         {
             "posterior": posterior,
             **groups,
             "log_prior": formula_log_prior(posterior, designs),
-            "log_likelihood": xr.merge([formula_log_likelihood(posterior, d) for d in designs]),
+            **pointwise,
             "observed_data": observed,
             "constant_data": cells_dataset(design),
         }

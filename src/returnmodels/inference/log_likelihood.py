@@ -92,7 +92,8 @@ def rebuildable(result: xr.DataTree) -> bool:
     :func:`result_log_likelihood` can rebuild from its stored groups."""
     if "returnmodels_design" not in result.attrs or "constant_data" not in result.children:
         return False
-    return json.loads(result.attrs["returnmodels_design"]).get("family") != "competing_outcomes"
+    described = json.loads(result.attrs["returnmodels_design"])
+    return described.get("family") != "competing_outcomes" and not described.get("integrated")
 
 
 def result_log_likelihood(result: xr.DataTree) -> xr.Dataset:

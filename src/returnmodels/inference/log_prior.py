@@ -91,13 +91,13 @@ def _stage_log_prior(posterior: xr.Dataset, design: FormulaDesign) -> dict[str, 
         normal = stats.norm.logpdf(values, mu, sigma)
         student = stats.t.logpdf(values, np.where(np.isinf(nu), 1.0, nu), mu, sigma)
         out[design.prefix + term.name] = np.where(np.isinf(nu), normal, student).sum((2, 3))
+    sigmas = [f"{b.column_name(r)}_sigma" for b in design.blocks for r in range(b.width)]
+    if design.integrated is not None:
+        sigmas.append(design.integrated.sigma_name)
+    for name in sigmas:
+        spec = prior_of(design.priors, design.prefix + name)
+        out[design.prefix + name] = prior_logpdf(spec, _draws(posterior, design, name)).sum((2, 3))
     for block in design.blocks:
-        for r in range(block.width):
-            name = f"{block.column_name(r)}_sigma"
-            spec = prior_of(design.priors, design.prefix + name)
-            out[design.prefix + name] = prior_logpdf(spec, _draws(posterior, design, name)).sum(
-                (2, 3)
-            )
         if block.correlated:
             name = f"{block.factor}_corr"
             eta = prior_of(design.priors, design.prefix + name)["eta"]

@@ -84,6 +84,12 @@ from returnmodels.models.formula_functions import (
     term_bound,
 )
 from returnmodels.models.formula_functions import position_error as _position_error
+from returnmodels.models.integrated import (
+    IntegratedTerm,
+    integration_reason,
+    unit_patterns,
+    without_group_term,
+)
 
 __all__ = [
     "CENTRING_INFORMATION",
@@ -228,6 +234,10 @@ class FormulaDesign:
     raw_columns: dict[str, str] = field(default_factory=dict)
     #: each centred call's case-weighted mean (a list for poly's columns)
     call_centres: dict[str, object] = field(default_factory=dict)
+    #: a ``(1 | g)`` term integrated out of the likelihood, not sampled
+    #: (:mod:`returnmodels.models.integrated`); the cells are those of the formula
+    #: without it
+    integrated: IntegratedTerm | None = field(default=None, repr=False)
     #: columns the cells are split by beyond the formula's variables (a preset without
     #: group effects keeps its group's cells: see :func:`build_formula_design`)
     cells_by: tuple[str, ...] = ()
@@ -303,7 +313,11 @@ class FormulaDesign:
         trials = cells.pop("trials").to_numpy()
         observed = result["observed_data"].to_dataset()
         successes = observed[response].to_numpy()
-        rhs = config["formula"].split("~", 1)[1]
+        formula = config["formula"]
+        integrated = described.get("integrated")
+        if integrated:  # its units are not in the cells: the design without it
+            formula = without_group_term(formula, integrated["factor"])
+        rhs = formula.split("~", 1)[1]
         frame = cells.assign(rm_successes=successes, rm_trials=trials)
         for column, order in described.get("orders", {}).items():
             if column in frame and not _is_numeric(frame[column]):  # stored as text:
@@ -315,7 +329,12 @@ class FormulaDesign:
             frame,
             f"rm_successes | trials(rm_trials) ~ {rhs}",
             reference=config.get("reference") or None,
-            priors={k: v for k, v in priors.items() if not k.startswith("competing_")},
+            priors={
+                k: v
+                for k, v in priors.items()
+                if not k.startswith("competing_")
+                and not (integrated and k == f"{integrated['factor']}_sigma")
+            },
             cells_by=described.get("cells_by", ()),
         )
         outcome_counts = None
@@ -358,6 +377,7 @@ class FormulaDesign:
             "centres": self.centres,
             "call_centres": self.call_centres,
             "references": self.references,
+            "integrated": None if self.integrated is None else self.integrated.describe(),
             "orders": self.orders,
             "cells_by": list(self.cells_by),
         }
@@ -728,9 +748,121 @@ def build_formula_design(
     *,
     reference: Mapping[str, str] | None = None,
     priors: Mapping | None = None,
+    integrate: tuple[str, ...] | list[str] = (),
     cells_by: Sequence[str] = (),
 ) -> FormulaDesign:
     """The :class:`FormulaDesign` of ``formula`` on ``data`` (rows or aggregated counts).
+
+    A ``(1 | g)`` term whose factor ``integrate`` names, or whose levels are many and
+    small (:func:`returnmodels.models.integrated.integration_reason`), is integrated out
+    of the likelihood (:mod:`returnmodels.models.integrated`): the design is the
+    formula's without it, its cases collapsed into outcome patterns
+    (``design.integrated``), and the reason recorded. Such a term needs one row a case
+    and the binary family; the competing outcomes and aggregated counts are refused.
+    """
+    parsed = _parse(formula)
+    marked = set(integrate)
+    term = _integrated_factor(formula, parsed, data, marked)
+    if term is None:
+        return _build_design(data, formula, reference=reference, priors=priors, cells_by=cells_by)
+    factor, reason = term
+    reduced = without_group_term(formula, factor)
+    design = _build_design(
+        data,
+        reduced,
+        reference=reference,
+        priors=priors,
+        extra_names=[f"{factor}_sigma"],
+        cells_by=cells_by,
+    )
+    frame = _prepare(data, parsed.response, None, formula, set(design.cells.columns))
+    rows = frame[list(design.cells.columns)]
+    cell = stored_positions(design.cells, rows) if len(design.cells.columns) else 0
+    cell = np.broadcast_to(cell, (len(frame),))
+    y = frame[parsed.response].astype(float).to_numpy()
+    units = frame[factor].astype(str).to_numpy()
+    entry_cell, entry_y, entry_pattern, pattern_count = unit_patterns(cell, y, units)
+    integrated = IntegratedTerm(
+        factor=factor,
+        reason=reason,
+        n_levels=len(pd.unique(units)),
+        entry_cell=entry_cell,
+        entry_y=entry_y,
+        entry_pattern=entry_pattern,
+        pattern_count=pattern_count,
+    )
+    return replace(design, formula=formula, integrated=integrated)
+
+
+def _integrated_factor(formula, parsed, data, marked: set[str]) -> tuple[str, str] | None:
+    """The factor of the formula's group term to integrate out and why, or None; a
+    marked factor that cannot be integrated, a second such term, and such a term with
+    aggregated counts or the competing outcomes are refused."""
+    found = []
+    for names in parsed.blocks:
+        factors = {name.split("|", 1)[1] for name in names}
+        columns = [name.split("|", 1)[0] for name in names]
+        factor = next(iter(factors))
+        if len(factors) != 1 or factor not in data.columns:
+            if factor in marked:
+                _check_columns(formula, {factor}, data)  # refused: nearest name
+            continue
+        totals = pd.Series(1, index=data.index).groupby(data[factor].astype(str).to_numpy()).sum()
+        reason = integration_reason(factor, columns, totals, factor in marked)
+        if factor in marked and reason is None:
+            raise _position_error(
+                formula,
+                f"{factor!r} is marked to integrate out, but only an intercept of a plain "
+                f"factor can be, written '(1 | {factor})' alone",
+                factor.split(":")[-1],
+            )
+        if reason is not None:
+            found.append((factor, reason))
+    unknown = sorted(marked - {f for f, _ in found})
+    if unknown:
+        raise ConfigError(
+            f"integrate names {unknown}, which is not the factor of a '(1 | g)' term of "
+            f"formula {formula!r}"
+        )
+    if not found:
+        return None
+    if len(found) > 1:
+        raise ConfigError(
+            f"formula {formula!r}: one group term can be integrated out, not "
+            f"{[f for f, _ in found]}; sample the others"
+        )
+    factor, reason = found[0]
+    competing = parsed.response == "outcome" and "outcome" in data
+    if parsed.trials is not None or (competing and _is_outcome_column(data["outcome"])):
+        raise ConfigError(
+            f"formula {formula!r}: '(1 | {factor})' is integrated out ({reason}), which "
+            "the engine does for a binary response with one row a case, not yet for "
+            "aggregated counts (trials) or the competing outcomes ('outcome ~ ...'); "
+            f"fit 'assisted ~ ...' on the case rows"
+        )
+    totals = pd.Series(1, index=data.index).groupby(data[factor].astype(str).to_numpy()).sum()
+    if (totals == 1).all():
+        raise _position_error(
+            formula,
+            f"the group {factor!r} has a level for every case ({len(totals)} levels of one "
+            "case each): its SD cannot be told apart from the binomial noise",
+            factor,
+        )
+    return found[0]
+
+
+def _build_design(
+    data: pd.DataFrame,
+    formula: str,
+    *,
+    reference: Mapping[str, str] | None = None,
+    priors: Mapping | None = None,
+    extra_names: list[str] | None = None,
+    cells_by: Sequence[str] = (),
+) -> FormulaDesign:
+    """The :class:`FormulaDesign` of ``formula`` on ``data`` (rows or aggregated counts):
+    :func:`build_formula_design` without an integrated term (``extra_names``: its
+    parameters, whose priors the user may give).
 
     The cells are the observed combinations of the formula's variables and of the
     columns ``cells_by`` (which enter no term): a preset without group effects names its
@@ -832,6 +964,7 @@ def build_formula_design(
     blocks = _group_blocks(matrices, parsed.blocks, cells, coded, formula)
     common_terms = _mark_group_level(common_terms, X, blocks)
     term_names = [t.name for t in common_terms] + _group_parameter_names(blocks)
+    term_names += list(extra_names or [])
     if competing:  # stage 2's parameters, by the same names with its prefix
         term_names += [f"competing_{name}" for name in term_names]
     merged = merge_formula_priors(priors, term_names)
@@ -999,8 +1132,10 @@ def _check_levels_have_cases(formula, cells, n, blocks, categorical) -> None:
     """Refuse a group, or a categorical term, with (nearly) a level for every case: the
     variance of one effect per case cannot be told from the binomial noise (its SD
     follows its prior) and one coefficient per case is not identified. Nearly: fewer
-    than :data:`MIN_CASES_PER_LEVEL` cases a level on average (as ``person_id``, most
-    people one case), where also formulae's one-hot coding of the levels outgrows memory."""
+    than :data:`MIN_CASES_PER_LEVEL` cases a level on average (as ``case_id``), where
+    also formulae's one-hot coding of the levels outgrows memory. ``(1 | person_id)``
+    does not get here: its levels are many and small, so it is integrated out
+    (:mod:`returnmodels.models.integrated`)."""
     factors = dict.fromkeys(name.split("|", 1)[1] for names in blocks for name in names)
     for factor in factors:
         totals = _cases_per_level(group_labels(cells, factor), n)
