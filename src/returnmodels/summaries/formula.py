@@ -19,6 +19,7 @@ Intervals are 94% HDIs, shares on the 0-1 scale.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -46,6 +47,7 @@ __all__ = [
     "formula_margins",
     "formula_new_group",
     "formula_ppc",
+    "with_persons",
 ]
 
 _CHUNK = 250  # draws at a time: rows x draws stays small
@@ -82,6 +84,20 @@ class FitDraws:
         ]
         self.posterior = posterior
         self.n = n
+        integrated = _integrated_factor(result) if outcome is None else None
+        #: draws of the SD of an integrated per-unit effect (``person_id_sigma``), which
+        #: the shares average over (population-averaged), or None
+        self.unit_sigma = (
+            None if integrated is None else posterior[f"{integrated}_sigma"].values.astype(float)
+        )
+
+    def typical_unit(self) -> FitDraws:
+        """These draws with the integrated unit effect at 0: shares of a typical person
+        (conditional on the person) instead of averaged over persons."""
+        typical = object.__new__(FitDraws)
+        typical.__dict__.update(self.__dict__)
+        typical.unit_sigma = None
+        return typical
 
     def single_precision(self) -> FitDraws:
         """These draws in float32, for the margins' fast path (:func:`_average_shares`)."""
@@ -89,7 +105,54 @@ class FitDraws:
         single.__dict__.update(self.__dict__)
         single.beta = self.beta.astype(np.float32)
         single.effects = [effects.astype(np.float32) for effects in self.effects]
+        if self.unit_sigma is not None:
+            single.unit_sigma = self.unit_sigma.astype(np.float32)
         return single
+
+
+#: What a share averages over when the fit integrated a per-unit effect out
+#: (``(1 | person_id)``): every person (population-averaged) or a typical one.
+PERSONS = ("averaged", "typical")
+
+
+def with_persons(draws: FitDraws, persons: str) -> FitDraws:
+    """``draws`` whose shares are population-averaged over the integrated person effect
+    (``"averaged"``, the default: what a share of cases is, and what the study
+    published) or those of a typical person, whose effect is 0 (``"typical"``: the
+    coefficients' own, conditional scale). Without an integrated term both are the
+    same."""
+    if persons not in PERSONS:
+        raise ConfigError(f"persons must be one of {list(PERSONS)}, got {persons!r}")
+    return draws.typical_unit() if persons == "typical" else draws
+
+
+def _integrated_factor(result: xr.DataTree) -> str | None:
+    """The factor of the fit's integrated ``(1 | g)`` term (``person_id``), or None."""
+    described = json.loads(result.attrs.get("returnmodels_design", "{}"))
+    integrated = described.get("integrated")
+    return None if not integrated else integrated["factor"]
+
+
+#: Gauss-Hermite nodes for averaging a share over an integrated unit effect.
+_UNIT_NODES = 20
+
+
+def _share(draws: FitDraws, eta: np.ndarray, part: slice, fast: bool = False) -> np.ndarray:
+    r"""The predicted share of rows at linear predictor ``eta`` (draws in ``part`` x
+    rows): :math:`\operatorname{logit}^{-1}(\eta)`, or with an integrated unit effect of
+    SD :math:`\tau_s` its average over units,
+    :math:`\sum_k (w_k/\sqrt\pi)\operatorname{logit}^{-1}(\eta + \sqrt2\,\tau_s x_k)`
+    (Gauss-Hermite, :data:`_UNIT_NODES` nodes). ``fast``: in place, in single precision
+    (:func:`_expit_in_place`)."""
+    if draws.unit_sigma is None:
+        return _expit_in_place(eta) if fast else expit(eta)
+    nodes, weights = np.polynomial.hermite.hermgauss(_UNIT_NODES)
+    scale = (np.sqrt(2.0) * draws.unit_sigma[part])[:, None].astype(eta.dtype)
+    out = np.zeros_like(eta)
+    for node, weight in zip(nodes, weights / np.sqrt(np.pi), strict=True):
+        shifted = eta + scale * eta.dtype.type(node)
+        out += eta.dtype.type(weight) * (_expit_in_place(shifted) if fast else expit(shifted))
+    return out
 
 
 def average_outcome_shares(stages, X, encoded, weights) -> np.ndarray:
@@ -151,7 +214,7 @@ def average_share(draws, X, encoded, weights, skip=frozenset(), extra=None) -> n
         eta = _eta(draws, X, encoded, part, skip)
         if extra is not None:
             eta = eta + extra(part)
-        out[part] = expit(eta) @ w
+        out[part] = _share(draws, eta, part) @ w
     return out
 
 
@@ -200,7 +263,7 @@ def _average_shares(draws, X, encoded, setting, weights) -> np.ndarray:
     for start in range(0, draws.n, chunk):
         part = slice(start, min(draws.n, start + chunk))
         eta = _eta(single, X, encoded, part, distinct=distinct)
-        shares = _expit_in_place(eta) * normalised
+        shares = _share(single, eta, part, fast=True) * normalised
         out[part] = np.add.reduceat(shares, starts, axis=1, dtype=np.float64)
     return out
 
@@ -265,12 +328,18 @@ def default_values(design: FormulaDesign) -> dict[str, list]:
 
 
 def formula_margins(
-    result: xr.DataTree, values: Mapping[str, Sequence] | None = None, *, prob: float = HDI_PROB
+    result: xr.DataTree,
+    values: Mapping[str, Sequence] | None = None,
+    *,
+    prob: float = HDI_PROB,
+    persons: str = "averaged",
 ) -> pd.DataFrame:
     """Margins table (predictor, value, mean, hdi_lower, hdi_upper) of a formula fit;
-    ``values`` maps variables to the values to set (default :func:`default_values`)."""
+    ``values`` maps variables to the values to set (default :func:`default_values`);
+    ``persons``: over an integrated person effect, averaged or typical
+    (:func:`with_persons`)."""
     design = FormulaDesign.from_result(result)
-    draws = FitDraws(result, design)
+    draws = with_persons(FitDraws(result, design), persons)
     competing = design.outcome_counts is not None
     stages = (
         (draws, [FitDraws(result, design, o) for o in NONREFERENCE_OUTCOMES]) if competing else None

@@ -45,9 +45,19 @@ def margins(
     by: str | None = None,
     grid: bool | Sequence[str] = False,
     prob: float = HDI_PROB,
+    persons: str = "averaged",
 ) -> pd.DataFrame:
-    """Margins table: predictor, value, mean, hdi_lower, hdi_upper (0-1 scale); an
+    r"""Margins table: predictor, value, mean, hdi_lower, hdi_upper (0-1 scale); an
     ``outcome`` column is added for ``competing_outcomes``.
+
+    With a person effect integrated out (``(1 | person_id)``) the coefficients are
+    conditional on the person, and a share of cases is not the inverse logit of a
+    typical person's log-odds: ``persons="averaged"`` (the default) averages each
+    case's probability over the fitted distribution of persons,
+    :math:`\int \operatorname{logit}^{-1}(\eta + v)\,N(v \mid 0, \tau^2)\,dv`, which is
+    what the study's shares (19/9/2 %) are; ``persons="typical"`` gives the shares of a
+    person whose effect is 0, closer to 0 or 1 than the averaged ones. Without such a
+    term both are the same.
 
     ``values`` maps variables to the values to set (default: every variable of the
     formula, :func:`returnmodels.summaries.formula.default_values`; for case files
@@ -58,8 +68,8 @@ def margins(
     (``report.notebook.controlled_margins``) first.
     """
     if by is not None or grid is not False:
-        return formula_grid_margins(result, values, by=by, grid=grid, prob=prob)
-    return formula_margins(result, values, prob=prob)
+        return formula_grid_margins(result, values, by=by, grid=grid, prob=prob, persons=persons)
+    return formula_margins(result, values, prob=prob, persons=persons)
 
 
 def comparisons(
@@ -69,11 +79,12 @@ def comparisons(
     *,
     by: str | None = None,
     prob: float = HDI_PROB,
+    persons: str = "averaged",
 ) -> pd.DataFrame:
     """Differences and ratios of ``variable``'s margins between its values, draw by
     draw: each of ``values`` after the first against the first (default: a categorical
     variable's levels against its reference, a number's default values against the
     smallest), per level of ``by``; mean, 94% HDI and p_positive (P(difference > 0),
-    P(ratio > 1)). Any fit:
+    P(ratio > 1)); ``persons`` as for :func:`margins`. Any fit:
     :func:`~returnmodels.summaries.margins_grid.formula_comparisons`."""
-    return formula_comparisons(result, variable, values, by=by, prob=prob)
+    return formula_comparisons(result, variable, values, by=by, prob=prob, persons=persons)

@@ -44,6 +44,7 @@ from returnmodels.summaries.formula import (
     average_share,
     cells_frame,
     default_values,
+    with_persons,
 )
 
 __all__ = [
@@ -67,9 +68,9 @@ class Counterfactuals:
     """A formula fit's design and draws, read once, and the per-draw average share of
     any setting of its variables (:meth:`shares`)."""
 
-    def __init__(self, result: xr.DataTree):
+    def __init__(self, result: xr.DataTree, persons: str = "averaged"):
         self.design = FormulaDesign.from_result(result)
-        self.draws = FitDraws(result, self.design)
+        self.draws = with_persons(FitDraws(result, self.design), persons)
         self.competing = self.design.outcome_counts is not None
         self.stages = (
             (self.draws, [FitDraws(result, self.design, o) for o in NONREFERENCE_OUTCOMES])
@@ -117,9 +118,10 @@ class Counterfactuals:
         return average_outcome_shares(self.stages, X, encoded, weights)
 
 
-def counterfactuals_of(result: xr.DataTree) -> Counterfactuals:
-    """The counterfactual shares of a fit (every fit is a formula's)."""
-    return Counterfactuals(result)
+def counterfactuals_of(result: xr.DataTree, persons: str = "averaged") -> Counterfactuals:
+    """The counterfactual shares of a fit (every fit is a formula's); ``persons``: see
+    :func:`~returnmodels.summaries.formula.with_persons`."""
+    return Counterfactuals(result, persons)
 
 
 def natural_values(design: FormulaDesign, variable: str) -> list:
@@ -171,6 +173,7 @@ def formula_grid_margins(
     by: str | None = None,
     grid: bool | Sequence[str] = False,
     prob: float = HDI_PROB,
+    persons: str = "averaged",
 ) -> pd.DataFrame:
     """Margins of a fit (formula or registered) by ``by`` or on a ``grid``; each cell
     sets every case to its values together.
@@ -185,7 +188,7 @@ def formula_grid_margins(
     The competing-outcomes family has an ``outcome`` column first. Values are shown as
     given (``3``, ``"high"``). Published grid tables must pass the disclosure control
     first (module docstring)."""
-    counterfactuals = counterfactuals_of(result)
+    counterfactuals = counterfactuals_of(result, persons)
     values = counterfactuals.default_values() if values is None else dict(values)
     if grid is not False:
         variables = _grid_variables(values, grid, by)
@@ -252,6 +255,7 @@ def formula_comparisons(
     *,
     by: str | None = None,
     prob: float = HDI_PROB,
+    persons: str = "averaged",
 ) -> pd.DataFrame:
     """Differences and ratios of the margins of ``variable`` between its values
     (:func:`comparison_pairs`), per level of ``by``, draw by draw from the same
@@ -259,7 +263,7 @@ def formula_comparisons(
     baseline, (``<by>``), measure (``difference``: value minus baseline; ``ratio``:
     value over baseline), mean, hdi_lower, hdi_upper, p_positive (P(difference > 0),
     P(ratio > 1)); an ``outcome`` column first for the competing-outcomes family."""
-    counterfactuals = counterfactuals_of(result)
+    counterfactuals = counterfactuals_of(result, persons)
     counterfactuals.check(variable)
     if by == variable:
         raise ConfigError(f"comparisons of {variable!r} cannot also be by {by!r}")
