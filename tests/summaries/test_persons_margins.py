@@ -44,8 +44,8 @@ def test_margins_average_over_persons_unless_asked_for_a_typical_one(person_fit)
     typical = typical.set_index("value")
     for v in (1, 3, 6):
         eta = a + b * (v - centre)
-        per_draw = [logistic_normal_mean(np.array([e]), t)[0] for e, t in zip(eta, tau, strict=True)]
-        by_hand = np.mean(per_draw)
+        pairs = zip(eta, tau, strict=True)
+        by_hand = np.mean([logistic_normal_mean(np.array([e]), t)[0] for e, t in pairs])
         assert averaged.loc[str(v), "mean"] == pytest.approx(by_hand, abs=1e-5)
         assert typical.loc[str(v), "mean"] == pytest.approx(expit(eta).mean(), abs=1e-6)
         # below one half, averaging over persons pulls a share towards one half
