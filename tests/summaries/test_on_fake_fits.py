@@ -31,7 +31,8 @@ def test_a_margin_is_the_case_weighted_mean_of_predicted_probabilities(fit):
     eta = b0[:, None] + b[:, None] * (3 - centre) + u[:, index]
     expected = (expit(eta) * trials).sum(axis=1) / trials.sum()
     table = rm.margins(fit, {"n_procedures": [3]})
-    assert table["mean"].iloc[0] == pytest.approx(expected.mean(), rel=1e-9)
+    # computed in single precision: within 1e-6 of a share, never more
+    assert table["mean"].iloc[0] == pytest.approx(expected.mean(), abs=1e-6)
 
 
 def test_group_effects_report_each_groups_own_draws(fit):
