@@ -18,6 +18,7 @@ import pytest
 from scipy.special import log_expit, logsumexp, roots_hermite
 
 import returnmodels as rm
+from returnmodels.cli import main
 from returnmodels.errors import ConfigError
 from returnmodels.inference.formula_fit import INPUTS, _engine, engine_inputs, has_units
 from returnmodels.inference.formula_fit import needs_general as needs_general_engine
@@ -219,3 +220,27 @@ def test_a_fit_recovers_the_person_sd():
     assert 0.6 < sd < 1.4, sd
     verdict = rm.check_convergence(result)
     assert verdict.passed, str(verdict)
+
+
+@pytest.mark.sampling
+def test_fit_and_the_cli_integrate_a_term_the_user_names(tmp_path):
+    """``integrate=`` (and ``--integrate``) integrates a (1 | g) term the automatic rule
+    would sample (few, larger levels), and the result says the user asked for it."""
+    data = _persons_with_frailty(1500, sd=1.0, seed=5)
+    small = data.assign(household=data["person_id"].str[:-1])  # a handful of persons each
+    tiny = {"draws": 30, "tune": 50, "chains": 2, "random_seed": 1, "progressbar": False}
+    result = rm.fit(small, "y ~ n_procedures + (1 | household)", integrate=["household"], **tiny)
+    described = json.loads(result.attrs["returnmodels_design"])["integrated"]
+    assert described["factor"] == "household" and "marked" in described["reason"]
+    assert "household_effect" not in result["posterior"]
+    assert json.loads(result.attrs["returnmodels_config"])["integrate"] == ["household"]
+    sampled = rm.fit(small, "y ~ n_procedures + (1 | household)", **tiny)
+    assert "household_effect" in sampled["posterior"]
+    path = tmp_path / "households.csv"
+    small.to_csv(path, index=False)
+    out = tmp_path / "fit"
+    arguments = ["fit", "--data", str(path), "--formula", "y ~ n_procedures + (1 | household)"]
+    arguments += ["--integrate", "household", "--out", str(out), "--draws", "30", "--tune", "50"]
+    assert main([*arguments, "--chains", "2"]) in (0, 3)  # 3: a tiny fit may fail the gate
+    config = json.loads((out / "fit_manifest.json").read_text())["config"]
+    assert config["integrate"] == ["household"]

@@ -56,6 +56,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="COLUMN=LEVEL",
         help="reference level of a categorical predictor in a formula (repeatable)",
     )
+    parser.add_argument(
+        "--integrate",
+        action="append",
+        metavar="COLUMN",
+        default=[],
+        help="integrate the formula's (1 | COLUMN) term out of the likelihood by "
+        "quadrature instead of sampling an effect per level (repeatable; (1 | person_id) "
+        "on case files is integrated without it)",
+    )
     parser.add_argument("--out", required=True, metavar="DIR", help="new output folder")
     d = DEFAULT_SAMPLING
     parser.add_argument("--draws", type=int, default=d["draws"])
@@ -161,6 +170,7 @@ def _run_formula(args: argparse.Namespace, out: Path, rules: DisclosureRules) ->
         formula=args.formula,
         reference=_references(args.reference),
         priors=_priors(args.priors),
+        integrate=args.integrate,
         **_sampling(args),
     )
     return _write(result, args, out, rules, f"fit of {args.formula}")

@@ -33,7 +33,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import nutpie
@@ -292,6 +292,7 @@ def fit(
     progressbar: bool | None = None,
     formula: str | None = None,
     reference: Mapping[str, str] | None = None,
+    integrate: Sequence[str] = (),
 ) -> xr.DataTree:
     """Fit registered ``model`` or ``formula`` to ``data`` (a frame, or a file path);
     return the DataTree.
@@ -327,6 +328,12 @@ def fit(
     ``priors`` take the formula's classes (``intercept``, ``coefficients``, ``sigma``,
     ``corr``) and parameter names. A second positional argument holding ``~`` is a
     formula: ``fit(cases, "assisted ~ n_procedures + (1 | nationality)")``.
+
+    ``integrate`` names the factors of ``(1 | g)`` terms to integrate out of the
+    likelihood instead of sampling one effect per level (:mod:`returnmodels.models.integrated`:
+    Gauss-Hermite quadrature, exact to its error); a term whose levels are many and small
+    (``(1 | person_id)`` on case files) is integrated without being named. The result
+    records which term was integrated and why.
     """
     settings = _sampling(
         {
@@ -337,7 +344,7 @@ def fit(
     started = time.perf_counter()
     model, formula, columns = _what_is_fitted(model, formula, reference, columns)
     frame, checksum = _load(data, columns)
-    design = _design(frame, model, formula, reference, priors, columns)
+    design = _design(frame, model, formula, reference, priors, columns, integrate)
     curved = any(block.correlated for block in design.blocks) or any(
         nesting_parent(design, block) is not None for block in design.blocks
     )
@@ -349,7 +356,7 @@ def fit(
         "reference": design.references,
         "priors": design.priors,
         "sampling": settings,
-    }
+    } | ({"integrate": sorted(integrate)} if integrate else {})
     run = settings | {"cores": cores or min(settings["chains"], os.cpu_count() or 1)}
     run |= {"progressbar": show_progress(progressbar), "timings": {}, "details": {}}
     built = time.perf_counter()
@@ -379,6 +386,7 @@ def engine_design(
     reference: Mapping[str, str] | None = None,
     priors: Mapping | None = None,
     columns: ColumnSpec | None = None,
+    integrate: Sequence[str] = (),
 ) -> tuple[FormulaDesign, ...]:
     """The term tables the engine samples for ``model`` or ``formula`` on ``data`` (one,
     or both stages of the competing-outcomes family), every check of :func:`fit` made,
@@ -386,7 +394,7 @@ def engine_design(
     run the engine on."""
     model, formula, columns = _what_is_fitted(model, formula, reference, columns)
     frame, _ = _load(data, columns)
-    return engine_stages(_design(frame, model, formula, reference, priors, columns))
+    return engine_stages(_design(frame, model, formula, reference, priors, columns, integrate))
 
 
 def engine_stages(design: FormulaDesign) -> tuple[FormulaDesign, ...]:
@@ -410,15 +418,25 @@ def _what_is_fitted(model, formula, reference, columns) -> tuple[str, str | None
     return model, None, columns or CASE_FILE_SPEC
 
 
-def _design(frame, model, formula, reference, priors, columns) -> FormulaDesign:
+def _design(frame, model, formula, reference, priors, columns, integrate=()) -> FormulaDesign:
     """The term table of ``formula``, or of registered model ``model`` as the formula its
     preset writes for ``columns`` (:func:`returnmodels.models.presets.preset_call`),
-    its cells split by the group whether or not the formula has a group term."""
+    its cells split by the group whether or not the formula has a group term;
+    ``integrate``: factors of ``(1 | g)`` terms to integrate out."""
+    if isinstance(integrate, str):
+        integrate = [integrate]
     if formula is not None:
-        return build_formula_design(frame, formula, reference=reference, priors=priors)
+        return build_formula_design(
+            frame, formula, reference=reference, priors=priors, integrate=list(integrate)
+        )
     call = preset_call(model, columns, frame, priors)
     return build_formula_design(
-        frame, call.formula, reference=call.reference, priors=call.priors, cells_by=call.cells_by
+        frame,
+        call.formula,
+        reference=call.reference,
+        priors=call.priors,
+        cells_by=call.cells_by,
+        integrate=list(integrate),
     )
 
 
