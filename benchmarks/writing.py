@@ -173,6 +173,28 @@ def measure(name: str, formula: str, reference, cases, keep: Path | None) -> dic
     }
 
 
+def measure_cli(name: str, formula: str, reference) -> dict:
+    """``returnmodels fit`` itself, in a process of its own: its manifest's timings
+    (the sampling, and where the writer's time went, first-use costs included)."""
+    with tempfile.TemporaryDirectory(prefix="rm-writing-cli-") as scratch:
+        out = Path(scratch) / "fit"
+        command = [str(ROOT / ".venv" / "bin" / "returnmodels"), "fit", "--data", str(BUNDLED)]
+        command += ["--formula", formula, "--out", str(out), "--seed", "20251"]
+        for column, level in (reference or {}).items():
+            command += ["--reference", f"{column}={level}"]
+        subprocess.run(command, check=True, capture_output=True, text=True)
+        timings = json.loads((out / "fit_manifest.json").read_text())["timings"]
+    sampling = timings["compile_and_sample_s"] - timings.get("compile_s", 0.0)
+    return {
+        "name": name,
+        "formula": formula,
+        "sampling_s": sampling,
+        "write_s": timings["write_s"],
+        "write_pct_of_sampling": 100 * timings["write_s"] / sampling,
+        "parts_s": {k: v for k, v in timings.items() if k.startswith("write_") and k != "write_s"},
+    }
+
+
 def show(rows: list[dict]) -> str:
     """A markdown table: each part's seconds per formula, the totals, the ratio."""
     names = list(dict.fromkeys(p for row in rows for p in row["parts_s"]))
@@ -197,6 +219,9 @@ def main() -> None:
     parser.add_argument(
         "--source-commit", help="the commit of the returnmodels imported, when not this checkout's"
     )
+    parser.add_argument(
+        "--cli", action="store_true", help="measure `returnmodels fit` itself (its manifest)"
+    )
     args = parser.parse_args()
     import returnmodels as rm
 
@@ -206,7 +231,10 @@ def main() -> None:
     for name, (formula, reference) in FORMULAS.items():
         if args.only and name not in args.only:
             continue
-        rows.append(measure(name, formula, reference, cases, keep))
+        if args.cli:
+            rows.append(measure_cli(name, formula, reference))
+        else:
+            rows.append(measure(name, formula, reference, cases, keep))
         print(json.dumps(rows[-1]), flush=True)
     print(show(rows))
     out = Path(args.out)
