@@ -15,9 +15,9 @@ import pandas as pd
 import pytest
 
 from returnmodels.cli import main
+from returnmodels.engine.design import build_formula_design
+from returnmodels.engine.functions import FUNCTIONS, MAX_TERMS, namespace
 from returnmodels.errors import ConfigError
-from returnmodels.models.formula import build_formula_design
-from returnmodels.models.formula_functions import FUNCTIONS, MAX_TERMS, namespace
 from returnmodels.simulate import simulate_cases, write_simulation
 
 

@@ -42,22 +42,15 @@ import pymc as pm
 import xarray as xr
 
 from returnmodels.disclosure.posterior import SUPPORT_GROUP, support_dataset
+from returnmodels.engine.callbacks import ENGINE_VERSION, compile_formula_model
+from returnmodels.engine.design import FormulaDesign, build_formula_design, competing_stage
+from returnmodels.engine.parse import split_response
+from returnmodels.engine.policy import nesting_parent
+from returnmodels.engine.result import complete_formula_result
 from returnmodels.errors import ConfigError
 from returnmodels.inference.diagnostics import check_convergence
-from returnmodels.inference.formula_fit import (
-    ENGINE_VERSION,
-    compile_formula_model,
-    complete_formula_result,
-)
 from returnmodels.inference.results import stamp
 from returnmodels.models.columns import CASE_FILE_SPEC, ColumnSpec, check_data, read_data
-from returnmodels.models.formula import (
-    FormulaDesign,
-    build_formula_design,
-    competing_stage,
-    nesting_parent,
-    split_response,
-)
 from returnmodels.models.presets import PRESETS, preset_call
 from returnmodels.models.pymc_model import engine_names, pymc_model
 from returnmodels.models.support import stage_prefixes, support_table

@@ -31,8 +31,8 @@ import pandas as pd
 import xarray as xr
 from arviz_stats.utils import ELPDData, ELPDDataLOOKFold
 
+from returnmodels.engine.log_likelihood import rebuildable, result_log_likelihood
 from returnmodels.errors import ConfigError
-from returnmodels.inference.log_likelihood import rebuildable, result_log_likelihood
 from returnmodels.inference.psis import good_k, psis_loo, relative_efficiency
 
 __all__ = [

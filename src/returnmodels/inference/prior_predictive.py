@@ -34,11 +34,13 @@ import xarray as xr
 from scipy.special import expit, softmax
 
 from returnmodels.data.vocabulary import COMPETING_OUTCOMES, REFERENCE_OUTCOME
+from returnmodels.engine.callbacks import compile_formula_model
+from returnmodels.engine.design import FormulaDesign
+from returnmodels.engine.log_likelihood import stage_linear_predictor, stage_parameters
+from returnmodels.engine.priors import prior_of
+from returnmodels.engine.result import cells_dataset
 from returnmodels.errors import ConfigError
 from returnmodels.inference.fit import engine_design, sample_compiled
-from returnmodels.inference.formula_fit import cells_dataset, compile_formula_model
-from returnmodels.inference.log_likelihood import stage_linear_predictor, stage_parameters
-from returnmodels.models.formula import FormulaDesign, prior_of
 
 __all__ = ["draw_prior", "prior_predictive", "replicate", "sample_prior"]
 

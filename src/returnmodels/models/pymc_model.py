@@ -49,8 +49,10 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from returnmodels.data.vocabulary import REFERENCE_OUTCOME
+from returnmodels.engine.design import FormulaDesign
+from returnmodels.engine.priors import prior_of
+from returnmodels.engine.terms import GroupBlock
 from returnmodels.errors import ConfigError
-from returnmodels.models.formula import FormulaDesign, GroupBlock, prior_of
 
 __all__ = ["SD_PRIORS", "correlation_pairs", "engine_names", "pymc_model"]
 

@@ -26,7 +26,8 @@ import xarray as xr
 from scipy import stats
 from scipy.special import betaln
 
-from returnmodels.models.formula import FormulaDesign, prior_of
+from returnmodels.engine.design import FormulaDesign
+from returnmodels.engine.priors import prior_of
 
 __all__ = ["formula_log_prior", "lkj_logpdf", "prior_logpdf"]
 
