@@ -1,4 +1,4 @@
-"""returnmodels.inference.compiled: nutpie's C callbacks, cached on disk, data read at run time.
+"""returnmodels.engine.cache: nutpie's C callbacks, cached on disk, data read at run time.
 
 A toy model (log density -sum(w x^2) / 2 with data w, expansion w x) written as the formula
 engine writes its own: the callbacks read the data from the address table they are given,

@@ -2,7 +2,7 @@
 
 Stage 1 is the binary model of ``assisted``; stage 2 the multinomial logit of the other
 five outcomes against ``unsupervised_departure``, one linear predictor per non-reference
-outcome (:func:`returnmodels.models.formula.competing_stage`). Checked here: the counts,
+outcome (:func:`returnmodels.engine.design.competing_stage`). Checked here: the counts,
 the multinomial log density against the model written out, the parameterisation of a
 variance near zero, and a fit's groups, names and pointwise log-likelihood.
 """

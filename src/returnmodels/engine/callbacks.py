@@ -28,6 +28,9 @@ from returnmodels.engine.inputs import (
 ENGINE_VERSION = 7
 
 
+#: The callbacks' module source. Its text is part of the cache key (with ENGINE_VERSION
+#: and the graph), so it keeps the words it was written with, the engine's old module
+#: name included: a new text would only recompile every cached engine.
 _TEMPLATE = '''\
 """nutpie C callbacks of the formula engine (returnmodels.inference.formula_fit)."""
 import numba
@@ -133,7 +136,7 @@ def compiled_engine(
 @dataclass(frozen=True)
 class FormulaModel(nutpie_pymc.CompiledPyMCModel):
     """nutpie's compiled model over the formula engine; ``cache_status`` as in
-    :mod:`returnmodels.inference.compiled` (``process`` when this process had it) and
+    :mod:`returnmodels.engine.cache` (``process`` when this process had it) and
     ``graph``, the compiled graph that samples it (``binomial, lean`` and the like);
     ``crossed_ridge``: whether it has crossed levels that their data pin down, whose
     mean the intercept takes in (:func:`crossed_ridge`)."""

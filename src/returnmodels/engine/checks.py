@@ -177,7 +177,7 @@ def check_levels_have_cases(formula, cells, n, blocks, categorical) -> None:
     than :data:`MIN_CASES_PER_LEVEL` cases a level on average (as ``case_id``), where
     also formulae's one-hot coding of the levels outgrows memory. ``(1 | person_id)``
     does not get here: its levels are many and small, so it is integrated out
-    (:mod:`returnmodels.models.integrated`)."""
+    (:mod:`returnmodels.engine.integrated`)."""
     factors = dict.fromkeys(name.split("|", 1)[1] for names in blocks for name in names)
     for factor in factors:
         totals = _cases_per_level(group_labels(cells, factor), n)

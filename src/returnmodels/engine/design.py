@@ -35,7 +35,7 @@ module adds what a statistician expects of it here:
 
 The result, a :class:`FormulaDesign`, is plain arrays (NumPy, no PyMC): the structure of
 the model *as data*, which the precompiled sampler of
-:mod:`returnmodels.inference.formula_fit` reads without compiling anything new.
+:mod:`returnmodels.engine.graph` reads without compiling anything new.
 
 """
 
@@ -132,7 +132,7 @@ class FormulaDesign:
     #: each centred call's case-weighted mean (a list for poly's columns)
     call_centres: dict[str, object] = field(default_factory=dict)
     #: a ``(1 | g)`` term integrated out of the likelihood, not sampled
-    #: (:mod:`returnmodels.models.integrated`); the cells are those of the formula
+    #: (:mod:`returnmodels.engine.integrated`); the cells are those of the formula
     #: without it
     integrated: IntegratedTerm | None = field(default=None, repr=False)
     #: columns the cells are split by beyond the formula's variables (a preset without
@@ -346,8 +346,8 @@ def build_formula_design(
     """The :class:`FormulaDesign` of ``formula`` on ``data`` (rows or aggregated counts).
 
     A ``(1 | g)`` term whose factor ``integrate`` names, or whose levels are many and
-    small (:func:`returnmodels.models.integrated.integration_reason`), is integrated out
-    of the likelihood (:mod:`returnmodels.models.integrated`): the design is the
+    small (:func:`returnmodels.engine.integrated.integration_reason`), is integrated out
+    of the likelihood (:mod:`returnmodels.engine.integrated`): the design is the
     formula's without it, its cases collapsed into outcome patterns
     (``design.integrated``), and the reason recorded. Such a term needs one row a case
     and the binary family; the competing outcomes and aggregated counts are refused.

@@ -1,6 +1,6 @@
 r"""Fit a formula model with one precompiled sampler: the structure enters as data.
 
-Every binomial-logit mixed model that :mod:`returnmodels.models.formula` can describe
+Every binomial-logit mixed model that :mod:`returnmodels.engine.design` can describe
 shares one log density, written once in PyTensor over a flat parameter vector
 
 .. math::
@@ -22,7 +22,7 @@ Stan's ``cholesky_factor_corr`` (its Jacobian and the LKJ density on the Cholesk
 are one weighted sum of :math:`\log(1 - w^2)` terms, the weights being data). A block's
 intercepts that their own data identify well are sampled centred,
 :math:`a_j \sim \mathcal N(G_j \beta, \sigma)` with :math:`u_j = a_j - G_j\beta` (the same
-model, a shift of Jacobian 1; :func:`returnmodels.models.formula.centred`). A centred
+model, a shift of Jacobian 1; :func:`returnmodels.engine.policy.centred`). A centred
 level nested in another (``(1 | region/nationality)``, nesting read from the data) is
 centred at its parent level's effect as well, :math:`a_j \sim \mathcal N(G_j\beta +
 u_{p(j)}, \sigma)` (hierarchical centring), the parent levels being non-centred; which
@@ -33,14 +33,14 @@ Jacobian 1.
 
 Because no size or index is a graph constant, the graph is the same for every formula of
 a family: PyTensor compiles it to numba once, numba caches it on disk (``~/.pytensor``),
-and so does the nutpie C callback around it (:mod:`returnmodels.inference.compiled`'s
+and so does the nutpie C callback around it (:mod:`returnmodels.engine.cache`'s
 machinery). A new formula, or new data, in a process that has fitted one before
 compiles nothing; in a new process it loads the compiled code from the cache. Each
 family (binomial, multinomial) has two graphs: the general one, and a lean one without
 the machinery of correlated and nested blocks for the designs that have neither
 (:func:`needs_general`), as fast per gradient as the registered templates.
 
-A ``(1 | g)`` term integrated out (:mod:`returnmodels.models.integrated`: ``(1 |
+A ``(1 | g)`` term integrated out (:mod:`returnmodels.engine.integrated`: ``(1 |
 person_id)``) adds one SD, the last of sigma, and no effects; the cases then enter as
 the units' outcome patterns (``unit_entry``, ``unit_count``) under Gauss-Hermite nodes
 and weights (``gh``), all data, in a third graph per family (:func:`_unit_likelihood`)
@@ -88,7 +88,7 @@ def _prior_lp(v, beta, log_sigma):
 
 def _unit_likelihood(v, eta, sigma):
     r"""The log-likelihood of the units' outcome patterns with their intercept integrated
-    out (:mod:`returnmodels.models.integrated`), and its gradients with respect to the
+    out (:mod:`returnmodels.engine.integrated`), and its gradients with respect to the
     cells' linear predictor and the units' SD :math:`\sigma`, by hand.
 
     With :math:`t_{ek} = s_e(\eta_{c_e} + \sigma\sqrt2 x_k)`, :math:`s_e = 2y_e - 1`,

@@ -61,7 +61,7 @@ def crossed_ridge(arrays: dict[str, np.ndarray]) -> bool:
     """Whether a crossed block that gives its mean to the intercept (:func:`intercept_shear`) has
     centred levels, levels its data pin down: their mean is left to their prior, so they
     move together, a correlation a diagonal mass matrix pays for
-    (:func:`returnmodels.models.formula.mean_ridge`) and a low-rank one learns."""
+    (:func:`returnmodels.engine.policy.mean_ridge`) and a low-rank one learns."""
     return bool((arrays["noncentred"][:, arrays["shear"]] == 0).any())
 
 
@@ -160,7 +160,7 @@ def engine_inputs(
             G[q, columns] = design.X[first, columns]
     shear, shear_weight, shear_column = intercept_shear(design, q_of, shifted, likelihood_weight)
     # nested levels: a centred one is centred at its parent level's effect, which is
-    # sampled non-centred (formula.centred) and so is scale_p z_p
+    # sampled non-centred (policy.centred) and so is scale_p z_p
     nest_child, nest_parent, nest_weight = [], [], []
     for b, block in enumerate(blocks):
         nesting = nesting_parent(design, block)
@@ -173,7 +173,7 @@ def engine_inputs(
     nest_child, nest_parent = _cat(nest_child), _cat(nest_parent)
     nest_weight = np.concatenate(nest_weight, axis=1) if nest_weight else np.zeros((M, 0))
     if not (noncentred[:, nest_parent] == 1).all():
-        raise AssertionError("a parent level must be non-centred (formula.centred)")
+        raise AssertionError("a parent level must be non-centred (policy.centred)")
     # Z tables: every cell's (u index, value) for each block column
     K = sum(block.width for block in blocks)
     Zidx = np.zeros((C, K), dtype=np.int64)

@@ -91,7 +91,7 @@ def parse_formula(formula: str):
     ``block factors`` lists, for each ``( ... | g)`` of the formula, the group terms'
     names it expands to (``["1|g", "x|g"]``): the columns that are correlated.
     Syntax errors, and every call that is not one of the allowed functions
-    (:data:`~returnmodels.models.formula_functions.FUNCTIONS`), are refused naming the
+    (:data:`~returnmodels.engine.functions.FUNCTIONS`), are refused naming the
     position, before anything is evaluated.
     """
     parsed = parsed_formula(formula)

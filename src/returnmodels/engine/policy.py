@@ -136,7 +136,7 @@ def mean_ridge(design: FormulaDesign, block: GroupBlock, pooled=None) -> float:
     diagonal mass matrix pays for by about this figure (each level its data pin down
     better than :math:`\hat\tau^2 / J` adds about 1). So the block with the largest
     figure carries the intercept
-    (:func:`returnmodels.inference.formula_fit.engine_inputs`): on the bundled data the
+    (:func:`returnmodels.engine.inputs.engine_inputs`): on the bundled data the
     120 nationalities (about 13) rather than the 7 closing years (about 6), on 300
     persons crossed with 25 items the items (14, the persons 2.3)."""
     _, _, variance = _level_counts(design, block)
@@ -163,7 +163,7 @@ def centred(design: FormulaDesign, block: GroupBlock, pooled=None) -> np.ndarray
 
     Nested groups (:func:`nesting_parent`): a centred child level is centred at its
     parent level's value (hierarchical centring, Gelfand, Sahu and Carlin 1995;
-    :mod:`returnmodels.inference.formula_fit`), so the children's data reach the parent
+    :mod:`returnmodels.engine.graph`), so the children's data reach the parent
     through the children's prior, and the parent levels, whose SD rests on a few levels
     and so reaches towards zero, are sampled non-centred. On the bundled data
     ``(1 | region/nationality)`` then passes the gate without a divergence, where a
@@ -232,7 +232,7 @@ def intercept_shear(
 
 def _crossed_intercepts(design: FormulaDesign) -> list[int]:
     """The intercept blocks that neither are nested in another block nor have one nested
-    in them (:func:`returnmodels.models.formula.nesting_parent`)."""
+    in them (:func:`returnmodels.engine.policy.nesting_parent`)."""
     parents = {
         nesting[0]
         for block in design.blocks

@@ -38,7 +38,7 @@ def complete_formula_result(
     results: xr.DataTree | list[xr.DataTree], designs: FormulaDesign | tuple[FormulaDesign, ...]
 ) -> xr.DataTree:
     """posterior and sample_stats, with log_prior, log_likelihood, observed_data and
-    constant_data (``log_prior``: :func:`returnmodels.inference.log_prior.formula_log_prior`,
+    constant_data (``log_prior``: :func:`returnmodels.engine.log_prior.formula_log_prior`,
     what ``az.psense_summary`` reads).
 
     Several stages (the competing-outcomes family) are joined draw by draw: one

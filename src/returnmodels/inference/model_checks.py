@@ -1,7 +1,7 @@
 r"""Model checks beyond convergence: prior predictive checks and simulation-based calibration.
 
 Both run on the sampler that fits every model, the formula engine
-(:mod:`returnmodels.inference.formula_fit`), for any formula and every registered model:
+(:mod:`returnmodels.engine.graph`), for any formula and every registered model:
 
 * :func:`prior_predictive_shares`: the overall assisted-return share each prior draw
   implies for the observed cells (:func:`~returnmodels.inference.prior_predictive.prior_predictive`:

@@ -1,8 +1,8 @@
 r"""The prior predictive check of any model, on the sampler that fits it.
 
 As rstanarm's ``prior_PD = TRUE``: the engine that samples every fit
-(:mod:`returnmodels.inference.formula_fit`) runs with its likelihood weight at 0
-(:func:`~returnmodels.inference.formula_fit.engine_inputs`), on the same compiled graph, so
+(:mod:`returnmodels.engine.graph`) runs with its likelihood weight at 0
+(:func:`~returnmodels.engine.inputs.engine_inputs`), on the same compiled graph, so
 its draws are draws of the prior
 
 .. math:: \theta \sim p(\theta), \qquad
@@ -51,7 +51,7 @@ _SAMPLE = ("chain", "draw")
 
 
 def _draw(spec: Mapping, rng: np.random.Generator, size) -> np.ndarray:
-    """Draws of one prior as :data:`returnmodels.models.formula.FORMULA_PRIORS` writes it."""
+    """Draws of one prior as :data:`returnmodels.engine.priors.FORMULA_PRIORS` writes it."""
     dist = spec["dist"]
     if dist == "Normal":
         return rng.normal(spec["mu"], spec["sigma"], size)
