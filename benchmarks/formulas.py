@@ -109,10 +109,10 @@ def main() -> None:
     from test_readme_formulas import readme_formulas
 
     import returnmodels as rm
+    from returnmodels.engine.callbacks import compile_formula_model
+    from returnmodels.engine.design import build_formula_design
     from returnmodels.inference.fit import engine_design, fit
-    from returnmodels.inference.formula_fit import compile_formula_model
     from returnmodels.models import MODEL_NAMES, column_spec
-    from returnmodels.models.formula import build_formula_design
     from returnmodels.models.pymc_model import pymc_model
 
     imported = time.perf_counter()

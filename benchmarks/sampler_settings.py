@@ -8,7 +8,7 @@
 Builds the model's term table on the bundled data (``--predictors`` as the main job's
 study model, default every case-level predictor; ``--stage`` picks a stage of the
 competing-outcomes family), compiles it on the formula engine once per centring
-threshold (:data:`returnmodels.models.formula.CENTRING_INFORMATION`; ``1e9`` = every
+threshold (:data:`returnmodels.engine.policy.CENTRING_INFORMATION`; ``1e9`` = every
 group non-centred; smaller values centre the levels whose data pin them down) and
 samples it with nutpie, 4 chains x (``--tune`` + ``--draws``) on the machine's cores,
 for each adaptation. Prints one JSON line per combination: sampling seconds, gradient
@@ -32,16 +32,16 @@ def run(args) -> None:
     import arviz as az
     import nutpie
 
-    import returnmodels.models.formula as formula
+    import returnmodels.engine.policy as policy
     from returnmodels.data.validation import load_cases
+    from returnmodels.engine.callbacks import compile_formula_model
     from returnmodels.inference.fit import engine_design
-    from returnmodels.inference.formula_fit import compile_formula_model
     from returnmodels.models import column_spec
 
     spec = column_spec(predictors=args.predictors.split(",")) if args.predictors else None
     cases = load_cases(args.data)
     for threshold in args.centring:
-        formula.CENTRING_INFORMATION = threshold  # read when the engine's inputs are made
+        policy.CENTRING_INFORMATION = threshold  # read when the engine's inputs are made
         stage = engine_design(cases, args.model, columns=spec)[args.stage]
         compiled = compile_formula_model(stage)
         for adaptation in args.adaptation:

@@ -75,7 +75,7 @@ def write_cells(folder: Path) -> dict:
     import numpy as np
 
     import returnmodels as rm
-    from returnmodels.models.formula import build_formula_design
+    from returnmodels.engine.design import build_formula_design
 
     started = time.perf_counter()
     design = build_formula_design(rm.load_cases(BUNDLED), FORMULA)

@@ -15,10 +15,10 @@ import pandas as pd
 import xarray as xr
 
 from returnmodels.disclosure.posterior import SUPPORT_GROUP, support_dataset
-from returnmodels.inference.formula_fit import cells_dataset
+from returnmodels.engine.design import build_formula_design
+from returnmodels.engine.result import cells_dataset
 from returnmodels.inference.results import stamp
 from returnmodels.models import column_spec
-from returnmodels.models.formula import build_formula_design
 from returnmodels.models.presets import preset_call
 from returnmodels.models.support import support_table
 

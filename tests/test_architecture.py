@@ -1,4 +1,4 @@
-"""The layout of ARCHITECTURE.md, kept: imports flow data -> models -> inference ->
+"""The layout of ARCHITECTURE.md, kept: imports flow data -> engine -> models -> inference ->
 summaries -> report -> batch/cli and never back, no import loops, module-level imports,
 and PyMC only where a model is built."""
 
@@ -20,6 +20,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("data",),
     ("simulate",),
     ("disclosure",),
+    ("engine",),
     ("models",),
     ("inference",),
     ("summaries",),
@@ -160,7 +161,12 @@ def test_imports_are_at_module_level():
     [
         "returnmodels.models",
         "returnmodels.models.columns",
-        "returnmodels.models.formula",
+        "returnmodels.engine.parse",
+        "returnmodels.engine.design",
+        "returnmodels.engine.policy",
+        "returnmodels.engine.log_likelihood",
+        "returnmodels.engine.log_prior",
+        "returnmodels.engine.result",
         "returnmodels.models.presets",
         "returnmodels.summaries",
         "returnmodels.inference.diagnostics",

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import returnmodels as rm
-from returnmodels.models.formula import FormulaDesign
+from returnmodels.engine.design import FormulaDesign
 from returnmodels.models.presets import PRESETS
 
 ROOT = Path(__file__).resolve().parents[1]

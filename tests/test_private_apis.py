@@ -21,21 +21,21 @@ SRC = ROOT / "src" / "returnmodels"
 
 #: (module, attribute, what returnmodels needs of it, the module that uses it)
 PRIVATE_APIS = [
-    ("nutpie.compile_pymc", "address_as_void_pointer", None, "inference/formula_fit.py"),
-    ("formulae.environment", "Environment", None, "models/formula.py"),
-    ("formulae.matrices", "DesignMatrices", None, "models/formula.py"),
-    ("formulae.parser", "ParseError", None, "models/formula.py"),
-    ("formulae.parser", "Parser", None, "models/formula_functions.py"),
-    ("formulae.resolver", "Resolver", None, "models/formula.py"),
-    ("formulae.scanner", "ScanError", None, "models/formula.py"),
-    ("formulae.scanner", "Scanner", None, "models/formula_functions.py"),
-    ("formulae.terms", "Model", None, "models/formula.py"),
-    ("formulae.terms", "Call", None, "models/formula_functions.py"),
-    ("formulae.terms", "Term", None, "models/formula_functions.py"),
-    ("formulae.terms.call_resolver", "LazyCall", None, "models/formula_functions.py"),
-    ("formulae.terms.call_resolver", "LazyOperator", None, "models/formula_functions.py"),
-    ("formulae.terms.call_resolver", "LazyValue", None, "models/formula_functions.py"),
-    ("formulae.terms.call_resolver", "LazyVariable", None, "models/formula_functions.py"),
+    ("nutpie.compile_pymc", "address_as_void_pointer", None, "engine/callbacks.py"),
+    ("formulae.environment", "Environment", None, "engine/design.py"),
+    ("formulae.matrices", "DesignMatrices", None, "engine/design.py"),
+    ("formulae.parser", "ParseError", None, "engine/parse.py"),
+    ("formulae.parser", "Parser", None, "engine/functions.py"),
+    ("formulae.resolver", "Resolver", None, "engine/parse.py"),
+    ("formulae.scanner", "ScanError", None, "engine/parse.py"),
+    ("formulae.scanner", "Scanner", None, "engine/functions.py"),
+    ("formulae.terms", "Model", None, "engine/parse.py"),
+    ("formulae.terms", "Call", None, "engine/functions.py"),
+    ("formulae.terms", "Term", None, "engine/functions.py"),
+    ("formulae.terms.call_resolver", "LazyCall", None, "engine/functions.py"),
+    ("formulae.terms.call_resolver", "LazyOperator", None, "engine/functions.py"),
+    ("formulae.terms.call_resolver", "LazyValue", None, "engine/functions.py"),
+    ("formulae.terms.call_resolver", "LazyVariable", None, "engine/functions.py"),
 ]  # fmt: skip
 
 #: The fields of nutpie's compiled-model dataclass that the engine's model fills in.
@@ -66,7 +66,7 @@ def test_nutpies_compiled_model_still_has_the_fields_the_engine_fills():
     fields = {f.name for f in dataclasses.fields(CompiledPyMCModel)}
     missing = COMPILED_MODEL_FIELDS - fields
     assert not missing, (
-        f"nutpie's CompiledPyMCModel lost {missing}: update inference/formula_fit.py "
+        f"nutpie's CompiledPyMCModel lost {missing}: update engine/callbacks.py "
         "(FormulaModel) and the upper bound in pyproject.toml"
     )
 

@@ -18,10 +18,10 @@ from returnmodels.data.cells import aggregate_cells
 from returnmodels.data.reading import ContractError, TableError, offending_rows
 from returnmodels.data.tables import check_table, read_other_table
 from returnmodels.data.validation import load_cases, validate_cases
+from returnmodels.engine.design import build_formula_design
 from returnmodels.errors import ConfigError
 from returnmodels.inference.fit import engine_design
 from returnmodels.models.columns import CASE_FILE_SPEC, check_data, column_spec, read_data
-from returnmodels.models.formula import build_formula_design
 from returnmodels.simulate import simulate_cases
 
 CASE_ROWS = 100

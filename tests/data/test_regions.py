@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from returnmodels.data.regions import origin_regions, with_origin_region
+from returnmodels.engine.design import build_formula_design
 from returnmodels.errors import ConfigError
-from returnmodels.models.formula import build_formula_design
 
 
 def test_the_table_gives_every_code_one_m49_region():

@@ -30,8 +30,8 @@ from returnmodels.disclosure import DEFAULT_RULES
 from returnmodels.disclosure.audit import audit_results
 from returnmodels.disclosure.marker import mark_controlled, write_controlled_csv
 from returnmodels.disclosure.release import release_results
+from returnmodels.engine.design import build_formula_design
 from returnmodels.errors import ConfigError
-from returnmodels.models.formula import build_formula_design
 from returnmodels.report.notebook import write_fit_folder
 
 pytestmark = pytest.mark.sampling

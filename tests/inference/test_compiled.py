@@ -1,4 +1,4 @@
-"""returnmodels.inference.compiled: nutpie's C callbacks, cached on disk, data read at run time.
+"""returnmodels.engine.cache: nutpie's C callbacks, cached on disk, data read at run time.
 
 A toy model (log density -sum(w x^2) / 2 with data w, expansion w x) written as the formula
 engine writes its own: the callbacks read the data from the address table they are given,
@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from returnmodels.inference import compiled as compiled_module
-from returnmodels.inference.compiled import array_expression, compile_callbacks
+from returnmodels.engine import cache as compiled_module
+from returnmodels.engine.cache import array_expression, compile_callbacks
 
 _DATA = array_expression(0, np.empty(0))
 SOURCE = f'''\
@@ -116,7 +116,7 @@ def test_callbacks_read_the_data_they_are_given_and_load_from_disk_later(cache_d
     script = (
         "import json, pathlib, sys; sys.path.insert(0, sys.argv[2]);"
         "from test_compiled import NAME, SOURCE, _check_values, toy_functions;"
-        "import returnmodels.inference.compiled as c;"
+        "import returnmodels.engine.cache as c;"
         "c.callback_cache_dir = lambda: pathlib.Path(sys.argv[1]);"
         "lp, ex, ok = c.compile_callbacks(NAME, SOURCE, *toy_functions(), True);"
         "_check_values(lp, ex);"

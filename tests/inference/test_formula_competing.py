@@ -2,7 +2,7 @@
 
 Stage 1 is the binary model of ``assisted``; stage 2 the multinomial logit of the other
 five outcomes against ``unsupervised_departure``, one linear predictor per non-reference
-outcome (:func:`returnmodels.models.formula.competing_stage`). Checked here: the counts,
+outcome (:func:`returnmodels.engine.design.competing_stage`). Checked here: the counts,
 the multinomial log density against the model written out, the parameterisation of a
 variance near zero, and a fit's groups, names and pointwise log-likelihood.
 """
@@ -24,23 +24,14 @@ from returnmodels.data.vocabulary import (
     OUTCOMES,
     REFERENCE_OUTCOME,
 )
+from returnmodels.engine.callbacks import compiled_engine, log_density
+from returnmodels.engine.design import FormulaDesign, build_formula_design, competing_stage
+from returnmodels.engine.inputs import INPUTS, engine_inputs, needs_general
+from returnmodels.engine.policy import centred
 from returnmodels.errors import ConfigError
 from returnmodels.inference.fit import fit
-from returnmodels.inference.formula_fit import (
-    INPUTS,
-    _engine,
-    engine_inputs,
-    log_density,
-    needs_general,
-)
 from returnmodels.inference.results import load_result, save_result
 from returnmodels.models import CASE_FILE_SPEC
-from returnmodels.models.formula import (
-    FormulaDesign,
-    build_formula_design,
-    centred,
-    competing_stage,
-)
 from returnmodels.summaries import margins
 
 REFERENCE = {k: CASE_FILE_SPEC.reference[k] for k in ("gender", "cooperation")}
@@ -242,7 +233,7 @@ def test_the_multinomial_shear_moves_the_model_by_a_shear(small_cases):
         "shear_weight": np.zeros(0),
         "shear_column": np.zeros(P),
     }
-    engine = _engine("multinomial", general=True)
+    engine = compiled_engine("multinomial", general=True)
     intercept = int(np.flatnonzero(arrays["shear_column"])[0])
     G = np.zeros((Q, P))
     np.add.at(G, tuple(arrays["G_index"]), arrays["G_value"])

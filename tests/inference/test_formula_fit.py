@@ -15,23 +15,13 @@ from scipy.special import expit
 
 from returnmodels.disclosure import DisclosureRules
 from returnmodels.disclosure.posterior import released_posterior
+from returnmodels.engine.callbacks import compiled_engine, log_density
+from returnmodels.engine.design import build_formula_design
+from returnmodels.engine.inputs import INPUTS, crossed_ridge, engine_inputs, needs_general
+from returnmodels.engine.policy import centred, mean_ridge, nesting_parent
 from returnmodels.inference.diagnostics import check_convergence, verdict_advice
 from returnmodels.inference.fit import fit
-from returnmodels.inference.formula_fit import (
-    INPUTS,
-    _engine,
-    crossed_ridge,
-    engine_inputs,
-    log_density,
-    needs_general,
-)
 from returnmodels.inference.results import load_result, save_result
-from returnmodels.models.formula import (
-    build_formula_design,
-    centred,
-    mean_ridge,
-    nesting_parent,
-)
 
 CBPP = pd.read_csv(__import__("pathlib").Path(__file__).parents[1] / "fixtures" / "cbpp.csv")
 
@@ -169,7 +159,10 @@ def test_the_lean_engine_is_the_general_one(rows, formula):
     arrays, layout = engine_inputs(design)
     assert not needs_general(arrays)
     inputs = [arrays[n] for n, _, _ in INPUTS]
-    lean, general = _engine("binomial", general=False), _engine("binomial", general=True)
+    lean, general = (
+        compiled_engine("binomial", general=False),
+        compiled_engine("binomial", general=True),
+    )
     rng = np.random.default_rng(8)
     for theta in rng.normal(0.0, 0.7, (3, layout.n_dim)):
         value, grad = lean.logp_fn(theta, *inputs)
@@ -283,7 +276,7 @@ def test_the_parameterisation_is_the_model_with_its_jacobian(request, data, form
     assert (arrays["noncentred"] == 0).any() and (arrays["noncentred"] == 1).any()
     assert bool(arrays["nest"].size) == ("/" in formula)  # centred at their region
     assert bool(arrays["shear"].size) == sheared
-    engine = _engine("binomial", general=True)
+    engine = compiled_engine("binomial", general=True)
     inputs = [arrays[n] for n, _, _ in INPUTS]
     P, S = design.X.shape[1], len(design.blocks)
 
@@ -344,7 +337,7 @@ def test_the_shear_leaves_the_posterior_as_it_was(crossed_rows, monkeypatch):
     """The same crossed model sampled with the intercept taking in the persons' mean and
     without (the shear switched off): the same posterior means and SDs within Monte Carlo
     error."""
-    import returnmodels.inference.formula_fit as engine_module
+    import returnmodels.engine.inputs as engine_module
 
     formula = "y ~ x + (1 | person) + (1 | item)"
     settings = {"draws": 600, "tune": 600, "chains": 2, "random_seed": 5}
@@ -352,7 +345,7 @@ def test_the_shear_leaves_the_posterior_as_it_was(crossed_rows, monkeypatch):
     P = 2
     monkeypatch.setattr(
         engine_module,
-        "_shear",
+        "intercept_shear",
         lambda *args: (np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(P)),
     )
     plain = fit(crossed_rows, formula=formula, **settings)["posterior"]

@@ -10,7 +10,7 @@ from scipy.special import expit
 
 import returnmodels as rm
 from conftest import CHAINS, DRAWS, SEED, TUNE
-from returnmodels.models.formula import FormulaDesign
+from returnmodels.engine.design import FormulaDesign
 
 pytestmark = pytest.mark.sampling
 

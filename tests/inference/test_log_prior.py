@@ -16,11 +16,11 @@ from scipy import stats
 import returnmodels as rm
 from fakes import fake_fit, fake_formula_rows
 from returnmodels.disclosure.posterior import INTERNAL_GROUPS
-from returnmodels.inference.formula_fit import engine_inputs
-from returnmodels.inference.log_prior import formula_log_prior, lkj_logpdf
+from returnmodels.engine.design import build_formula_design
+from returnmodels.engine.inputs import engine_inputs
+from returnmodels.engine.log_prior import formula_log_prior, lkj_logpdf
 from returnmodels.inference.loo import PARETO_K_GOOD, pareto_note
 from returnmodels.inference.results import result_config
-from returnmodels.models.formula import build_formula_design
 from returnmodels.summaries.fit_summary import sensitivity
 
 FORMULA = "assisted ~ n_procedures + cooperation + (1 | nationality)"

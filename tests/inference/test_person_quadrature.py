@@ -19,11 +19,12 @@ from scipy.special import log_expit, logsumexp, roots_hermite
 
 import returnmodels as rm
 from returnmodels.cli import main
+from returnmodels.engine.callbacks import compiled_engine
+from returnmodels.engine.design import build_formula_design
+from returnmodels.engine.inputs import INPUTS, engine_inputs, has_units
+from returnmodels.engine.inputs import needs_general as needs_general_engine
+from returnmodels.engine.integrated import unit_patterns, without_group_term
 from returnmodels.errors import ConfigError
-from returnmodels.inference.formula_fit import INPUTS, _engine, engine_inputs, has_units
-from returnmodels.inference.formula_fit import needs_general as needs_general_engine
-from returnmodels.models.formula import build_formula_design
-from returnmodels.models.integrated import unit_patterns, without_group_term
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 STUDY = "assisted ~ n_procedures + (1 | nationality) + (1 | person_id)"
@@ -36,7 +37,7 @@ def cases() -> pd.DataFrame:
 
 
 def _engine_of(arrays):
-    return _engine("binomial", needs_general_engine(arrays), has_units(arrays))
+    return compiled_engine("binomial", needs_general_engine(arrays), has_units(arrays))
 
 
 def _unit_loglik(design, theta) -> float:

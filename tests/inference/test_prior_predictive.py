@@ -8,9 +8,10 @@ import pytest
 from scipy import stats
 
 import returnmodels as rm
+from returnmodels.engine.callbacks import log_density
+from returnmodels.engine.inputs import engine_inputs
 from returnmodels.errors import ConfigError
 from returnmodels.inference.fit import engine_design
-from returnmodels.inference.formula_fit import engine_inputs, log_density
 from returnmodels.inference.prior_predictive import (
     draw_prior,
     lkj_cholesky,

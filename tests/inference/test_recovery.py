@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 
 from conftest import TRUTH
-from returnmodels.models.formula import FormulaDesign
+from returnmodels.engine.design import FormulaDesign
 
 pytestmark = pytest.mark.slow
 

@@ -8,14 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from returnmodels.engine.design import build_formula_design
+from returnmodels.engine.parse import parse_formula
+from returnmodels.engine.policy import between_level_variance, centred
 from returnmodels.errors import ConfigError
 from returnmodels.models import column_spec
-from returnmodels.models.formula import (
-    between_level_variance,
-    build_formula_design,
-    centred,
-    parse_formula,
-)
 from returnmodels.models.presets import PRESETS, merge_preset_priors, preset_call
 
 
@@ -289,7 +286,7 @@ def test_categorical_levels_keep_their_natural_order_and_a_saved_result_rebuilds
     records it, so a design rebuilt from saved cells (stored as text) has the same
     columns in the same order."""
     import returnmodels as rm
-    from returnmodels.inference.formula_fit import cells_dataset
+    from returnmodels.engine.result import cells_dataset
 
     cases = rm.simulate_cases(n_cases=2000, random_seed=3).cases
     design = build_formula_design(

@@ -15,9 +15,9 @@ import pandas as pd
 import pytest
 
 from returnmodels.cli import main
+from returnmodels.engine.design import build_formula_design
+from returnmodels.engine.functions import FUNCTIONS, MAX_TERMS, namespace
 from returnmodels.errors import ConfigError
-from returnmodels.models.formula import build_formula_design
-from returnmodels.models.formula_functions import FUNCTIONS, MAX_TERMS, namespace
 from returnmodels.simulate import simulate_cases, write_simulation
 
 
@@ -303,7 +303,7 @@ def test_a_level_for_every_case_is_refused(rows):
     with pytest.raises(ConfigError, match=r"the term 'case' has a level for every case \(600"):
         build_formula_design(frame, "y ~ x + case")
     mostly = rows.assign(person=[f"p{i}" if i < 500 else f"q{i % 20}" for i in range(len(rows))])
-    # many small levels (>= 500): integrated out by quadrature (models.integrated)
+    # many small levels (>= 500): integrated out by quadrature (engine.integrated)
     integrated = build_formula_design(mostly, "y ~ x + (1 | person)").integrated
     assert integrated is not None and integrated.factor == "person"
     few = rows.iloc[:330].assign(person=[f"p{i}" if i < 300 else f"q{i % 5}" for i in range(330)])

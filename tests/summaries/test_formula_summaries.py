@@ -15,10 +15,10 @@ from scipy.special import expit
 
 import returnmodels.summaries as summaries
 from fakes import fake_formula_fit, fake_formula_rows
+from returnmodels.engine.design import build_formula_design
 from returnmodels.errors import ConfigError
 from returnmodels.inference.fit import fit
 from returnmodels.models import column_spec
-from returnmodels.models.formula import build_formula_design
 
 FORMULA = "y ~ x + coop + (1 | g)"
 BUNDLED = Path(__file__).resolve().parents[2] / "data" / "cases.parquet"

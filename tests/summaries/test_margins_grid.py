@@ -14,8 +14,8 @@ from scipy.special import expit
 
 import returnmodels as rm
 from fakes import fake_fit, fake_formula_fit, fake_formula_rows
+from returnmodels.engine.design import build_formula_design
 from returnmodels.errors import ConfigError
-from returnmodels.models.formula import build_formula_design
 from returnmodels.summaries._draws import interval
 from returnmodels.summaries.margins import margin_draws
 from returnmodels.summaries.margins_grid import natural_values

@@ -8,7 +8,7 @@ from scipy.special import expit
 
 import returnmodels as rm
 from fakes import fake_fit
-from returnmodels.models.formula import FormulaDesign
+from returnmodels.engine.design import FormulaDesign
 
 SIZES = {"AAA": 40, "IRQ": 300, "NGA": 500}
 

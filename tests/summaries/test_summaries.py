@@ -89,7 +89,7 @@ def test_saved_results_compare_exactly_like_fresh_fits(smoke_fits, tmp_path):
     it is rebuilt from the posterior and the cells (pooled's split by nationality,
     which its formula does not name), to the stored values; the comparison from the
     files equals the one from the fits."""
-    from returnmodels.inference.log_likelihood import result_log_likelihood
+    from returnmodels.engine.log_likelihood import result_log_likelihood
     from returnmodels.inference.results import load_result, save_result
 
     names = ("pooled", "varying_intercepts")

@@ -14,9 +14,9 @@ import xarray as xr
 import returnmodels as rm
 from fakes import PASSED, fake_fit, fake_formula_rows
 from returnmodels.data.vocabulary import NONREFERENCE_OUTCOMES
+from returnmodels.engine.design import build_formula_design
 from returnmodels.errors import ConfigError
 from returnmodels.inference.diagnostics import Verdict
-from returnmodels.models.formula import build_formula_design
 from returnmodels.models.presets import PRESETS
 
 FORMULA = "y ~ x * coop + I(x >= 3) + (1 + x | g)"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from returnmodels.engine.priors import FORMULA_PRIORS
 from returnmodels.models.columns import CASE_FILE_SPEC
-from returnmodels.models.formula import FORMULA_PRIORS
 from returnmodels.models.presets import PRESETS, get_preset, list_models
 
 

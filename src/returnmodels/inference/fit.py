@@ -2,7 +2,7 @@
 
 :func:`fit` is the one call behind ``returnmodels fit``. Configuration is checked before
 any compilation. Every model, formula or registered, is a term table
-(:class:`~returnmodels.models.formula.FormulaDesign`) and one model whatever the sampler
+(:class:`~returnmodels.engine.design.FormulaDesign`) and one model whatever the sampler
 (:data:`SAMPLERS`): nutpie, the default, samples it on the precompiled formula engine
 (nothing compiled); ``pymc`` and ``numpyro`` sample the PyMC model generated from the
 same term table (:mod:`returnmodels.models.pymc_model`, the same density, names and dims;
@@ -18,7 +18,7 @@ choice is recorded in ``returnmodels_sampler``. The sampler is always named expl
 so results never depend on what happens to be installed.
 
 The engine's graphs are compiled once per environment: PyTensor caches their numba
-functions and :mod:`returnmodels.inference.compiled` nutpie's C callbacks under
+functions and :mod:`returnmodels.engine.cache` nutpie's C callbacks under
 ``pytensor.config.base_compiledir`` (by default ``~/.pytensor``); ``compile_cache`` in
 ``returnmodels_sampler`` says which served a fit (``process``, ``hit``, ``miss`` or
 ``off``). The pointwise log-likelihood of the binary models is
@@ -42,22 +42,15 @@ import pymc as pm
 import xarray as xr
 
 from returnmodels.disclosure.posterior import SUPPORT_GROUP, support_dataset
+from returnmodels.engine.callbacks import ENGINE_VERSION, compile_formula_model
+from returnmodels.engine.design import FormulaDesign, build_formula_design, competing_stage
+from returnmodels.engine.parse import split_response
+from returnmodels.engine.policy import nesting_parent
+from returnmodels.engine.result import complete_formula_result
 from returnmodels.errors import ConfigError
 from returnmodels.inference.diagnostics import check_convergence
-from returnmodels.inference.formula_fit import (
-    ENGINE_VERSION,
-    compile_formula_model,
-    complete_formula_result,
-)
 from returnmodels.inference.results import stamp
 from returnmodels.models.columns import CASE_FILE_SPEC, ColumnSpec, check_data, read_data
-from returnmodels.models.formula import (
-    FormulaDesign,
-    build_formula_design,
-    competing_stage,
-    nesting_parent,
-    split_response,
-)
 from returnmodels.models.presets import PRESETS, preset_call
 from returnmodels.models.pymc_model import engine_names, pymc_model
 from returnmodels.models.support import stage_prefixes, support_table
@@ -317,20 +310,20 @@ def fit(
     its hash, the data checksum, the package version, timings and the convergence verdict
     (``returnmodels_verdict``).
 
-    ``formula`` (lme4/brms syntax, :mod:`returnmodels.models.formula`) fits that model
+    ``formula`` (lme4/brms syntax, :mod:`returnmodels.engine.design`) fits that model
     instead of a registered one, on the precompiled formula engine
-    (:mod:`returnmodels.inference.formula_fit`: no compile for a new formula), or with
+    (:mod:`returnmodels.engine.graph`: no compile for a new formula), or with
     ``sampler="pymc"|"numpyro"`` as the PyMC model of its term table
     (:mod:`returnmodels.models.pymc_model`: the same model, compiled); a case
     file's ``outcome ~ ...`` is the competing-outcomes family, sampled in two stages
-    (uptake, then the other outcomes: :func:`returnmodels.models.formula.competing_stage`);
+    (uptake, then the other outcomes: :func:`returnmodels.engine.design.competing_stage`);
     ``reference`` sets categorical reference levels (``{"cooperation": "low"}``) and
     ``priors`` take the formula's classes (``intercept``, ``coefficients``, ``sigma``,
     ``corr``) and parameter names. A second positional argument holding ``~`` is a
     formula: ``fit(cases, "assisted ~ n_procedures + (1 | nationality)")``.
 
     ``integrate`` names the factors of ``(1 | g)`` terms to integrate out of the
-    likelihood instead of sampling one effect per level (:mod:`returnmodels.models.integrated`:
+    likelihood instead of sampling one effect per level (:mod:`returnmodels.engine.integrated`:
     Gauss-Hermite quadrature, exact to its error); a term whose levels are many and small
     (``(1 | person_id)`` on case files) is integrated without being named. The result
     records which term was integrated and why.

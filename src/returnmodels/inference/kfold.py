@@ -58,11 +58,12 @@ import xarray as xr
 from arviz_stats.utils import ELPDData
 from scipy.special import logsumexp
 
+from returnmodels.engine.design import FormulaDesign, stack_draws
+from returnmodels.engine.log_likelihood import log_binomial_coefficient
+from returnmodels.engine.terms import group_labels
 from returnmodels.errors import ConfigError
 from returnmodels.inference.fit import fit, formula_columns, load_data
-from returnmodels.inference.log_likelihood import log_binomial_coefficient
 from returnmodels.inference.loo import PARETO_K_GOOD, GroupedKFold, cell_table, pointwise_loo
-from returnmodels.models.formula import FormulaDesign, group_labels, stack_draws
 
 __all__ = [
     "GROUP_DRAWS",

@@ -31,8 +31,8 @@ import pandas as pd
 import xarray as xr
 from arviz_stats.utils import ELPDData, ELPDDataLOOKFold
 
+from returnmodels.engine.log_likelihood import rebuildable, result_log_likelihood
 from returnmodels.errors import ConfigError
-from returnmodels.inference.log_likelihood import rebuildable, result_log_likelihood
 from returnmodels.inference.psis import good_k, psis_loo, relative_efficiency
 
 __all__ = [
@@ -78,7 +78,7 @@ def response_of(result: xr.DataTree) -> str:
 def with_log_likelihood(result: xr.DataTree) -> xr.DataTree:
     """``result`` with its ``log_likelihood`` group: as stored, or rebuilt from its
     posterior and cells where a saved formula fit left it out
-    (:func:`~returnmodels.inference.log_likelihood.result_log_likelihood`)."""
+    (:func:`~returnmodels.engine.log_likelihood.result_log_likelihood`)."""
     if "log_likelihood" in result.children or not rebuildable(result):
         return result
     completed = result.copy()

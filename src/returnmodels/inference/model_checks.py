@@ -1,7 +1,7 @@
 r"""Model checks beyond convergence: prior predictive checks and simulation-based calibration.
 
 Both run on the sampler that fits every model, the formula engine
-(:mod:`returnmodels.inference.formula_fit`), for any formula and every registered model:
+(:mod:`returnmodels.engine.graph`), for any formula and every registered model:
 
 * :func:`prior_predictive_shares`: the overall assisted-return share each prior draw
   implies for the observed cells (:func:`~returnmodels.inference.prior_predictive.prior_predictive`:
@@ -32,12 +32,12 @@ from scipy.special import expit
 
 from returnmodels.data.case_summary import assisted
 from returnmodels.disclosure import DEFAULT_RULES, control_shares, mark_controlled
+from returnmodels.engine.callbacks import compile_formula_model
+from returnmodels.engine.design import FormulaDesign
+from returnmodels.engine.log_likelihood import stage_linear_predictor, stage_parameters
 from returnmodels.errors import ConfigError
 from returnmodels.inference.fit import CORRELATED_TARGET_ACCEPT, engine_design, sample_compiled
-from returnmodels.inference.formula_fit import compile_formula_model
-from returnmodels.inference.log_likelihood import stage_linear_predictor, stage_parameters
 from returnmodels.inference.prior_predictive import draw_prior, prior_predictive
-from returnmodels.models.formula import FormulaDesign
 
 __all__ = [
     "SBCResult",

@@ -1,8 +1,8 @@
 r"""The prior predictive check of any model, on the sampler that fits it.
 
 As rstanarm's ``prior_PD = TRUE``: the engine that samples every fit
-(:mod:`returnmodels.inference.formula_fit`) runs with its likelihood weight at 0
-(:func:`~returnmodels.inference.formula_fit.engine_inputs`), on the same compiled graph, so
+(:mod:`returnmodels.engine.graph`) runs with its likelihood weight at 0
+(:func:`~returnmodels.engine.inputs.engine_inputs`), on the same compiled graph, so
 its draws are draws of the prior
 
 .. math:: \theta \sim p(\theta), \qquad
@@ -34,11 +34,13 @@ import xarray as xr
 from scipy.special import expit, softmax
 
 from returnmodels.data.vocabulary import COMPETING_OUTCOMES, REFERENCE_OUTCOME
+from returnmodels.engine.callbacks import compile_formula_model
+from returnmodels.engine.design import FormulaDesign
+from returnmodels.engine.log_likelihood import stage_linear_predictor, stage_parameters
+from returnmodels.engine.priors import prior_of
+from returnmodels.engine.result import cells_dataset
 from returnmodels.errors import ConfigError
 from returnmodels.inference.fit import engine_design, sample_compiled
-from returnmodels.inference.formula_fit import cells_dataset, compile_formula_model
-from returnmodels.inference.log_likelihood import stage_linear_predictor, stage_parameters
-from returnmodels.models.formula import FormulaDesign, prior_of
 
 __all__ = ["draw_prior", "prior_predictive", "replicate", "sample_prior"]
 
@@ -49,7 +51,7 @@ _SAMPLE = ("chain", "draw")
 
 
 def _draw(spec: Mapping, rng: np.random.Generator, size) -> np.ndarray:
-    """Draws of one prior as :data:`returnmodels.models.formula.FORMULA_PRIORS` writes it."""
+    """Draws of one prior as :data:`returnmodels.engine.priors.FORMULA_PRIORS` writes it."""
     dist = spec["dist"]
     if dist == "Normal":
         return rng.normal(spec["mu"], spec["sigma"], size)

@@ -27,9 +27,9 @@ import arviz as az
 import xarray as xr
 
 from returnmodels import __version__
+from returnmodels.engine.log_likelihood import rebuildable
 from returnmodels.errors import ConfigError
 from returnmodels.files import atomic_write
-from returnmodels.inference.log_likelihood import rebuildable
 from returnmodels.inference.loo import loo_group
 
 __all__ = [

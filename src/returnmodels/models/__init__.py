@@ -1,7 +1,7 @@
 """The model description: formulas, their term tables, and the registered presets.
 
 Every model is a formula (lme4/brms syntax) turned into a term table
-(:class:`~returnmodels.models.formula.FormulaDesign`, :mod:`returnmodels.models.formula`)
+(:class:`~returnmodels.engine.design.FormulaDesign`, :mod:`returnmodels.engine.design`)
 that one precompiled engine samples. A registered model is a named formula stored as
 data (:data:`~returnmodels.models.presets.PRESETS`: formula, reference levels, priors,
 documentation); :class:`~returnmodels.models.columns.ColumnSpec` names the columns a

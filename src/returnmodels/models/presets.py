@@ -12,7 +12,7 @@ columns (``returnmodels fit --successes --trials --group --predictors``, or the 
 job's fewer predictors) :func:`preset_call` writes the preset's formula for them: the
 case-level predictors, the group-level ones where the preset uses them, and its group
 block, with the reference levels the columns give. Its ``priors`` are merged over the
-formula engine's defaults (:data:`returnmodels.models.formula.FORMULA_PRIORS`), by class
+formula engine's defaults (:data:`returnmodels.engine.priors.FORMULA_PRIORS`), by class
 (``intercept``, ``coefficients``, ``sigma``, ``corr``) or by parameter name, in which
 ``{group}`` and ``{slope}`` stand for the grouping column and the varying slope.
 """

@@ -1,9 +1,9 @@
 r"""The PyMC model of a term table: one model for every formula and registered model.
 
-:func:`pymc_model` writes the model a :class:`~returnmodels.models.formula.FormulaDesign`
+:func:`pymc_model` writes the model a :class:`~returnmodels.engine.design.FormulaDesign`
 describes as a PyMC model, from the term table alone (bambi's backend idea: the
 structure is data, the builder one function). It is the model the formula engine
-(:mod:`returnmodels.inference.formula_fit`) samples, with the same density on the model's
+(:mod:`returnmodels.engine.graph`) samples, with the same density on the model's
 parameters, the same names, dims and coords, so that everything downstream reads either
 posterior; ``--sampler pymc|numpyro`` samples it, and it is the written-out oracle the
 engine is tested against. For cells :math:`c`, linear predictors :math:`k = 1..M` (one
@@ -49,8 +49,10 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from returnmodels.data.vocabulary import REFERENCE_OUTCOME
+from returnmodels.engine.design import FormulaDesign
+from returnmodels.engine.priors import prior_of
+from returnmodels.engine.terms import GroupBlock
 from returnmodels.errors import ConfigError
-from returnmodels.models.formula import FormulaDesign, GroupBlock, prior_of
 
 __all__ = ["SD_PRIORS", "correlation_pairs", "engine_names", "pymc_model"]
 
@@ -67,7 +69,7 @@ SD_PRIORS = {
 def pymc_model(design: FormulaDesign) -> pm.Model:
     """The PyMC model of ``design`` (see the module docstring): a binomial model, or a
     multinomial one for a stage with a leading outcome dim
-    (:func:`returnmodels.models.formula.competing_stage`)."""
+    (:func:`returnmodels.engine.design.competing_stage`)."""
     lead = (design.lead,) if design.lead else ()
     with pm.Model(coords=_coords(design)) as model:
         beta = _coefficients(design, lead)  # (M, P)

@@ -39,7 +39,8 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from returnmodels.models.formula import FormulaDesign, group_labels
+from returnmodels.engine.design import FormulaDesign
+from returnmodels.engine.terms import group_labels
 
 __all__ = [
     "SUPPORT_COLUMNS",

@@ -52,12 +52,12 @@ from returnmodels.disclosure.posterior import (
     whole_fit_published,
 )
 from returnmodels.disclosure.rules import round_counts
+from returnmodels.engine.design import FormulaDesign
 from returnmodels.errors import ConfigError
 from returnmodels.files import check_new_folder, removed_on_failure, sha256_file
 from returnmodels.inference.diagnostics import verdict_label, verdict_line, verdict_of
 from returnmodels.inference.results import load_result, result_config
 from returnmodels.models import column_spec
-from returnmodels.models.formula import FormulaDesign
 from returnmodels.paths import bundled_cases, formula_run_name, results_root, run_output
 from returnmodels.report import style
 from returnmodels.report.convergence_figures import plot_rank_ecdf, plot_traces

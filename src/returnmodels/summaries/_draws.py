@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from returnmodels.models.formula import stack_draws
+from returnmodels.engine.design import stack_draws
 
 __all__ = ["HDI_PROB", "interval", "posterior_of", "ppc_table"]
 

@@ -33,8 +33,9 @@ from returnmodels.data.vocabulary import (
     OUTCOMES,
     REFERENCE_OUTCOME,
 )
+from returnmodels.engine.design import FormulaDesign
+from returnmodels.engine.terms import group_labels
 from returnmodels.errors import ConfigError
-from returnmodels.models.formula import FormulaDesign, group_labels
 from returnmodels.summaries._draws import HDI_PROB, interval, posterior_of, ppc_table
 
 __all__ = [

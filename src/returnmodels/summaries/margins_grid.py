@@ -32,8 +32,8 @@ import pandas as pd
 import xarray as xr
 
 from returnmodels.data.vocabulary import CATEGORY_VALUES, NONREFERENCE_OUTCOMES, OUTCOMES
+from returnmodels.engine.design import FormulaDesign
 from returnmodels.errors import ConfigError
-from returnmodels.models.formula import FormulaDesign
 from returnmodels.summaries._draws import (
     HDI_PROB,
     interval,

@@ -36,7 +36,7 @@ when its levels are many and small (:data:`AUTO_MIN_LEVELS` levels or more, fewe
 level would cost the sampler a dimension a level for effects that their data barely
 inform. The reason is recorded with the fit.
 
-No PyMC, no PyTensor: plain arrays that :mod:`returnmodels.inference.formula_fit`
+No PyMC, no PyTensor: plain arrays that :mod:`returnmodels.engine.graph`
 hands to the engine as data.
 """
 

@@ -26,14 +26,15 @@ import xarray as xr
 from scipy import stats
 from scipy.special import betaln
 
-from returnmodels.models.formula import FormulaDesign, prior_of
+from returnmodels.engine.design import FormulaDesign
+from returnmodels.engine.priors import prior_of
 
 __all__ = ["formula_log_prior", "lkj_logpdf", "prior_logpdf"]
 
 
 def prior_logpdf(spec: Mapping, x: np.ndarray) -> np.ndarray:
     """The log density of a Normal, StudentT, HalfNormal, Exponential or HalfStudentT
-    prior ``spec`` (as :data:`returnmodels.models.formula.FORMULA_PRIORS` writes them)."""
+    prior ``spec`` (as :data:`returnmodels.engine.priors.FORMULA_PRIORS` writes them)."""
     dist = spec["dist"]
     if dist == "Normal":
         return stats.norm.logpdf(x, spec["mu"], spec["sigma"])
@@ -70,7 +71,7 @@ def _draws(posterior: xr.Dataset, design: FormulaDesign, name: str) -> np.ndarra
 
 def _correlation_matrices(pairs: np.ndarray, m: int) -> np.ndarray:
     """(..., m, m) from a block's correlations in the engine's pair order: (1,0), (2,0),
-    (2,1), ... (:func:`returnmodels.inference.formula_fit.engine_inputs`)."""
+    (2,1), ... (:func:`returnmodels.engine.inputs.engine_inputs`)."""
     omega = np.broadcast_to(np.eye(m), (*pairs.shape[:-1], m, m)).copy()
     p = 0
     for r in range(1, m):

@@ -14,7 +14,7 @@ import numpy as np
 import xarray as xr
 from scipy.special import gammaln
 
-from returnmodels.models.formula import FormulaDesign, stored_positions
+from returnmodels.engine.design import FormulaDesign, stored_positions
 
 __all__ = [
     "formula_log_likelihood",

@@ -6,7 +6,7 @@ PyTensor's numba functions of the two graphs. ``nutpie.compile_pymc_model`` comp
 again in every process: they close over the data arrays, which numba cannot cache.
 
 Here the two callbacks are written out as a small Python module (its source given by
-the caller: :mod:`returnmodels.inference.formula_fit` writes the engine's) and numba
+the caller: :mod:`returnmodels.engine.graph` writes the engine's) and numba
 caches their machine code next to it. The data are not part of the module: they reach
 the callbacks at run time through a table of addresses and shapes
 (:func:`array_expression` reads one array from it), so a later fit of other data, in any
