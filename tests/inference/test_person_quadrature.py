@@ -29,11 +29,14 @@ from returnmodels.errors import ConfigError
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 STUDY = "assisted ~ n_procedures + (1 | nationality) + (1 | person_id)"
 CROSSED = "assisted ~ n_procedures + (1 | nationality) + (1 | closing_year) + (1 | person_id)"
+CORRELATED = "assisted ~ n_procedures + (1 + n_procedures | nationality) + (1 | person_id)"
+NESTED = "assisted ~ n_procedures + gender + (1 | region/nationality) + (1 | person_id)"
 
 
 @pytest.fixture(scope="module")
 def cases() -> pd.DataFrame:
-    return rm.simulate_cases(n_cases=3000, random_seed=2).cases
+    cases = rm.simulate_cases(n_cases=3000, random_seed=2).cases
+    return cases.assign(region=cases["nationality"].astype(str).str[0])  # a nesting level
 
 
 def _engine_of(arrays):
@@ -67,7 +70,8 @@ def _reference_loglik(design, frame, draw, nodes: int = 60) -> float:
     beta = np.concatenate([np.atleast_1d(draw[t.name]) for t in design.common])
     eta = X @ beta
     for block, (index, values) in zip(design.blocks, blocks, strict=True):
-        eta += draw[f"{block.factor}_effect"][index] * values[:, 0]
+        for r in range(block.width):  # every column: a varying slope's too
+            eta += draw[f"{block.column_name(r)}_effect"][index] * values[:, r]
     x, w = roots_hermite(nodes)
     sigma = float(draw["person_id_sigma"])
     sign = 2.0 * frame["assisted"].to_numpy(float) - 1.0
@@ -121,7 +125,7 @@ def test_the_term_is_integrated_and_says_why(cases):
 
 
 @pytest.mark.sampling
-@pytest.mark.parametrize("formula", [STUDY, CROSSED])
+@pytest.mark.parametrize("formula", [STUDY, CROSSED, CORRELATED, NESTED])
 def test_engine_likelihood_matches_a_per_person_reference(cases, formula):
     design = build_formula_design(cases, formula)
     frame = cases.assign(assisted=(cases["outcome"] == "assisted_return").astype(int))
@@ -144,7 +148,7 @@ def test_fifteen_and_thirty_nodes_agree(cases):
 
 
 @pytest.mark.sampling
-@pytest.mark.parametrize("formula", [STUDY, CROSSED])
+@pytest.mark.parametrize("formula", [STUDY, CROSSED, CORRELATED])
 def test_gradient_matches_finite_differences(cases, formula):
     design = build_formula_design(cases, formula)
     arrays, _ = engine_inputs(design)
