@@ -77,6 +77,7 @@ _LAZY: dict[str, str] = {
     "predict_new_group": "returnmodels.summaries",
     "ppc_shares": "returnmodels.summaries",
     "compare_models": "returnmodels.summaries",
+    "loo_table": "returnmodels.summaries",
     "kfold": "returnmodels.inference.kfold",
     "reloo": "returnmodels.inference.kfold",
 }

@@ -88,13 +88,15 @@ def test_figure_carries_its_mark_and_is_shown_with_the_files_bytes(tmp_path):
     folder = RunFolder(tmp_path)
     table = pd.DataFrame({"predictor": ["x"], "mean": [0.2]})
     folder.table(mark_population(table), "margins.csv")
-    shown = folder.figure(axes(), "margins.png", sources=["margins.csv"])
+    drawn = axes()
+    shown = folder.figure(drawn, "margins.png", sources=["margins.csv"])
     assert shown._repr_png_() == (tmp_path / "margins.png").read_bytes()
     marker = read_png_marker(tmp_path / "margins.png")
     assert marker["basis"] == "tables" and set(marker["sources"]) == {"margins.csv"}
     assert marker["rules"] == DEFAULT_RULES.to_dict()
     assert audit_results(tmp_path).clean
-    assert not plt.get_fignums()  # closed: the inline backend shows nothing unmarked
+    # closed: the inline backend shows nothing unmarked (other tests' figures aside)
+    assert drawn.figure.number not in plt.get_fignums()
 
 
 def mark_population(frame):

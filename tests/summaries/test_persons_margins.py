@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy.special import expit
 
@@ -61,3 +62,68 @@ def test_grids_and_comparisons_average_over_persons_too(person_fit):
     assert grid["mean"].to_numpy() == pytest.approx(flat.to_numpy(), abs=1e-5)
     difference = rm.comparisons(person_fit, "n_procedures", [1, 3]).set_index("measure")
     assert difference.loc["difference", "mean"] == pytest.approx(flat["3"] - flat["1"], abs=1e-5)
+
+
+@pytest.mark.sampling
+def test_loo_leaves_out_a_person_and_equals_arviz_on_one_column_per_person(person_fit):
+    """The per-pattern log-likelihood, expanded to one column per person, is what
+    ``az.loo`` takes; PSIS per pattern with the patterns' counts gives its numbers."""
+    import arviz as az
+    import xarray as xr
+
+    from returnmodels.engine.log_likelihood import unit_log_likelihood
+    from returnmodels.inference.loo import PersonLOO, pointwise_loo
+
+    loo = pointwise_loo(person_fit)
+    assert isinstance(loo, PersonLOO) and loo.unit == "person_id"
+    counts = person_fit["units"]["pattern_count"].values
+    assert loo.n_data_points == counts.sum()  # one observation per person
+    per_pattern = unit_log_likelihood(person_fit)["assisted"]
+    per_person = per_pattern.isel(pattern=np.repeat(np.arange(counts.size), counts))
+    expanded = xr.DataTree.from_dict(
+        {
+            "posterior": person_fit["posterior"].to_dataset(),
+            "log_likelihood": xr.Dataset({"assisted": per_person.rename(pattern="person")}),
+        }
+    )
+    with np.errstate(all="ignore"):
+        reference = az.loo(expanded, pointwise=True)
+    assert loo.elpd == pytest.approx(float(reference.elpd), rel=1e-5)
+    assert loo.se == pytest.approx(float(reference.se), rel=1e-4)
+    # p_loo is lppd less elpd, both large: float32 log-likelihoods leave it within 1e-3
+    assert loo.p == pytest.approx(float(reference.p), rel=1e-3)
+    table = rm.loo_table(person_fit)
+    assert table["left_out"] == "one level of person_id (all its cases)"
+    assert table["n_points"] == counts.sum()
+    with pytest.raises(rm.ConfigError, match="leaves out a unit"):
+        rm.compare_models({"persons": person_fit, "again": person_fit})
+
+
+@pytest.mark.sampling
+def test_the_patterns_log_likelihood_is_the_per_person_one(person_fit):
+    """Summed with the patterns' counts, the rebuilt per-pattern log-likelihood is the
+    persons' log-likelihood computed case by case at the same draw (60-node
+    quadrature per person, no patterns)."""
+    from scipy.special import log_expit, logsumexp, roots_hermite
+
+    from returnmodels.engine.log_likelihood import unit_log_likelihood
+
+    cases = rm.simulate_cases(n_cases=3000, random_seed=4, person_sigma=1.2).cases
+    per_pattern = unit_log_likelihood(person_fit)["assisted"].values
+    counts = person_fit["units"]["pattern_count"].values
+    centre = json.loads(person_fit.attrs["returnmodels_design"])["centres"]["n_procedures"]
+    posterior = person_fit["posterior"]
+    x, w = roots_hermite(60)
+    y = (cases["outcome"] == "assisted_return").to_numpy(float)
+    person = pd.factorize(cases["person_id"])[0]
+    for chain, draw in [(0, 0), (1, 57)]:
+        a = float(posterior["Intercept"][chain, draw])
+        b = float(posterior["n_procedures"][chain, draw])
+        tau = float(posterior["person_id_sigma"][chain, draw])
+        eta = a + b * (cases["n_procedures"].to_numpy(float) - centre)
+        per_case = log_expit((2 * y - 1)[:, None] * (eta[:, None] + np.sqrt(2) * tau * x))
+        per_person = np.zeros((person.max() + 1, x.size))
+        np.add.at(per_person, person, per_case)
+        expected = logsumexp(per_person + np.log(w / np.sqrt(np.pi)), axis=1).sum()
+        got = float(np.sum(counts * per_pattern[chain, draw].astype(float)))
+        assert got == pytest.approx(expected, rel=1e-5)

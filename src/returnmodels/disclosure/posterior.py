@@ -51,6 +51,7 @@ INTERNAL_GROUPS: tuple[str, ...] = (
     "constant_data",
     "log_likelihood",
     "loo",
+    "units",  # an integrated term's outcome patterns, with their counts of persons
     "log_prior",  # per draw, but summed over every parameter's prior, withheld ones too
     "posterior_predictive",
     "prior_predictive",

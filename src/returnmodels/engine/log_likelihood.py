@@ -12,7 +12,7 @@ import json
 
 import numpy as np
 import xarray as xr
-from scipy.special import gammaln
+from scipy.special import gammaln, log_expit, logsumexp
 
 from returnmodels.engine.design import FormulaDesign, stored_positions
 
@@ -23,6 +23,7 @@ __all__ = [
     "result_log_likelihood",
     "stage_linear_predictor",
     "stage_parameters",
+    "unit_log_likelihood",
 ]
 
 
@@ -108,3 +109,48 @@ def result_log_likelihood(result: xr.DataTree) -> xr.Dataset:
     for name, values in rebuilt.data_vars.items():
         in_order[name].values[..., at] = values.values
     return in_order
+
+
+#: At most this many draws x entries x nodes at a time (memory of the chunk).
+_UNIT_CHUNK_ELEMENTS = 4_000_000
+
+
+def unit_log_likelihood(result: xr.DataTree) -> xr.Dataset:
+    r"""Per outcome pattern of an integrated term's units and per draw, the log-likelihood
+    of one unit of the pattern with its intercept integrated out,
+    :math:`\log \sum_k (w_k/\sqrt\pi) \prod_{e \in p} \operatorname{Bernoulli}(y_e \mid
+    \operatorname{logit}^{-1}(\eta_{c_e} + \sqrt2\,\sigma x_k))`, at the fit's
+    Gauss-Hermite nodes: what the engine summed, weighted by the patterns' counts.
+    Rebuilt from the result's posterior, cells and ``units`` group; float32, dims chain,
+    draw, pattern."""
+    units = result["units"].to_dataset()
+    design = FormulaDesign.from_result(result)  # the design without the integrated term
+    posterior = result["posterior"].to_dataset()
+    stored = result["constant_data"].to_dataset().to_dataframe().reset_index(drop=True)
+    rebuilt_of_stored = np.empty(design.n_cells, dtype=np.int64)
+    rebuilt_of_stored[stored_positions(stored, design.cells)] = np.arange(design.n_cells)
+    order = np.argsort(units["entry_pattern"].values, kind="stable")
+    cell = rebuilt_of_stored[units["entry_cell"].values[order]]
+    sign = 2.0 * units["entry_y"].values[order] - 1.0
+    pattern = units["entry_pattern"].values[order]
+    starts = np.flatnonzero(np.r_[True, pattern[1:] != pattern[:-1]])
+    nodes, weights = np.polynomial.hermite.hermgauss(int(units.attrs["nodes"]))
+    log_weights = np.log(weights / np.sqrt(np.pi))
+    sigma = posterior[f"{units.attrs['factor']}_sigma"].values  # (chains, draws)
+    beta, effects = stage_parameters(posterior, design)
+    chains, draws = sigma.shape
+    out = np.empty((chains, draws, len(units["pattern_count"])), dtype=np.float32)
+    chunk = max(1, _UNIT_CHUNK_ELEMENTS // (chains * len(cell) * len(nodes)))
+    for start in range(0, draws, chunk):
+        part = slice(start, min(draws, start + chunk))
+        eta = stage_linear_predictor(design, beta, effects, part)[..., 0][..., cell]
+        shift = np.sqrt(2.0) * sigma[:, part, None, None] * nodes
+        per_case = log_expit(sign[:, None] * (eta[..., None] + shift))  # (ch, d, E, K)
+        per_pattern = np.add.reduceat(per_case, starts, axis=2) + log_weights
+        out[:, part] = logsumexp(per_pattern, axis=-1)
+    coords = {
+        "chain": posterior["chain"].values,
+        "draw": posterior["draw"].values,
+        "pattern": np.arange(out.shape[-1]),
+    }
+    return xr.Dataset({design.response: (("chain", "draw", "pattern"), out)}, coords=coords)

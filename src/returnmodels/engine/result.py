@@ -34,6 +34,26 @@ def cells_dataset(design: FormulaDesign) -> xr.Dataset:
     return xr.Dataset(data, coords={"cell": np.arange(design.n_cells)})
 
 
+#: The group of a result holding an integrated term's outcome patterns (internal, as
+#: the cells are): what the per-person log-likelihood and LOO are rebuilt from.
+UNITS_GROUP = "units"
+
+
+def units_dataset(design: FormulaDesign) -> xr.Dataset:
+    """The integrated term's outcome patterns as flat entries (cell in the result's
+    order of cells, outcome, pattern) and each pattern's count of units."""
+    term = design.integrated
+    return xr.Dataset(
+        {
+            "entry_cell": ("entry", np.asarray(term.entry_cell, dtype=np.int64)),
+            "entry_y": ("entry", np.asarray(term.entry_y, dtype=np.int64)),
+            "entry_pattern": ("entry", np.asarray(term.entry_pattern, dtype=np.int64)),
+            "pattern_count": ("pattern", np.asarray(term.pattern_count, dtype=np.int64)),
+        },
+        attrs={"factor": term.factor, "nodes": int(term.nodes)},
+    )
+
+
 def complete_formula_result(
     results: xr.DataTree | list[xr.DataTree], designs: FormulaDesign | tuple[FormulaDesign, ...]
 ) -> xr.DataTree:
@@ -66,8 +86,8 @@ def complete_formula_result(
     # with an integrated intercept the cells are not independent given the draws (a
     # person's cases share the person), so no pointwise log-likelihood per cell is kept
     pointwise = (
-        {}
-        if design.integrated is not None
+        {UNITS_GROUP: units_dataset(design)}  # its log-likelihood is per unit: rebuilt
+        if design.integrated is not None  # from the patterns when LOO asks for it
         else {"log_likelihood": xr.merge([formula_log_likelihood(posterior, d) for d in designs])}
     )
     tree = xr.DataTree.from_dict(

@@ -31,7 +31,11 @@ import pandas as pd
 import xarray as xr
 from arviz_stats.utils import ELPDData, ELPDDataLOOKFold
 
-from returnmodels.engine.log_likelihood import rebuildable, result_log_likelihood
+from returnmodels.engine.log_likelihood import (
+    rebuildable,
+    result_log_likelihood,
+    unit_log_likelihood,
+)
 from returnmodels.errors import ConfigError
 from returnmodels.inference.psis import good_k, psis_loo, relative_efficiency
 
@@ -39,6 +43,7 @@ __all__ = [
     "LOO_LEFT_OUT",
     "PARETO_K_GOOD",
     "GroupedKFold",
+    "PersonLOO",
     "cell_table",
     "fast_loo",
     "loo_group",
@@ -46,6 +51,7 @@ __all__ = [
     "pointwise_loo",
     "refit_cells",
     "response_of",
+    "unit_loo",
     "with_log_likelihood",
 ]
 
@@ -61,7 +67,9 @@ _LOO_ATTRS = ("elpd", "se", "p", "n_samples", "n_data_points", "scale", "warning
 
 
 def response_of(result: xr.DataTree) -> str:
-    if "log_likelihood" not in result.children and rebuildable(result):
+    if "units" in result.children or (
+        "log_likelihood" not in result.children and rebuildable(result)
+    ):
         return json.loads(result.attrs["returnmodels_design"])["response"]
     group = "log_likelihood" if "log_likelihood" in result.children else "loo"
     if group == "loo":
@@ -86,9 +94,75 @@ def with_log_likelihood(result: xr.DataTree) -> xr.DataTree:
     return completed
 
 
+@dataclass(kw_only=True, repr=False)
+class PersonLOO(ELPDData):
+    r"""PSIS-LOO of a fit whose per-unit intercept was integrated out: one observation is
+    a unit (a person, all their cases). Units of the same outcome pattern are the same
+    observation given the draws, so ``elpd_i`` and ``pareto_k`` are per pattern and
+    ``counts`` says how many units each stands for; the totals weigh them:
+    :math:`\widehat{\mathrm{elpd}} = \sum_p n_p\,\widehat{\mathrm{elpd}}_p`, its SE
+    :math:`\sqrt{N \operatorname{Var}_n(\widehat{\mathrm{elpd}}_p)}` over the
+    :math:`N = \sum_p n_p` units (the variance with :math:`N - 1`), as ``az.loo`` on one
+    column per unit gives."""
+
+    counts: np.ndarray = None
+    unit: str = "person_id"
+
+    @property
+    def left_out(self) -> str:
+        return f"one level of {self.unit} (all its cases)"
+
+    def note(self) -> str:
+        """One line: the units with Pareto k above :data:`PARETO_K_GOOD`, and what a LOO
+        observation is."""
+        bad = np.asarray(self.pareto_k) > PARETO_K_GOOD
+        units = int(np.sum(self.counts[bad]))
+        return (
+            f"{units:,} of {int(self.counts.sum()):,} units of {self.unit} ({int(bad.sum()):,} "
+            f"of {bad.size:,} outcome patterns) with Pareto k > {PARETO_K_GOOD}; LOO here "
+            f"leaves out {self.left_out}"
+        )
+
+
+def unit_loo(result: xr.DataTree) -> PersonLOO:
+    """PSIS-LOO per unit of a fit with an integrated intercept (:class:`PersonLOO`): the
+    per-pattern log-likelihood rebuilt from the result
+    (:func:`~returnmodels.engine.log_likelihood.unit_log_likelihood`), Pareto-smoothed
+    for every pattern at once (:func:`~returnmodels.inference.psis.psis_loo`)."""
+    name = response_of(result)
+    ordered = unit_log_likelihood(result)[name].transpose("pattern", "chain", "draw")
+    n_samples = ordered.sizes["chain"] * ordered.sizes["draw"]
+    values = np.ascontiguousarray(ordered.values).reshape(-1, n_samples)
+    r_eff = relative_efficiency(result["posterior"].to_dataset())
+    elpd_p, pareto_k, p_loo_p = psis_loo(values, r_eff)
+    counts = result["units"]["pattern_count"].values.astype(float)
+    units = counts.sum()
+    elpd = float(np.sum(counts * elpd_p))
+    variance = float(np.sum(counts * (elpd_p - elpd / units) ** 2) / max(units - 1, 1))
+    threshold = good_k(n_samples)
+    pattern = {"pattern": np.arange(len(counts))}
+    return PersonLOO(
+        elpd=elpd,
+        se=float(np.sqrt(units * variance)),
+        p=float(np.sum(counts * p_loo_p)),
+        n_samples=n_samples,
+        n_data_points=int(units),
+        scale="log",
+        warning=bool(np.any(pareto_k > threshold)),
+        good_k=threshold,
+        elpd_i=xr.DataArray(elpd_p.astype("float64"), dims="pattern", coords=pattern),
+        pareto_k=xr.DataArray(pareto_k.astype("float64"), dims="pattern", coords=pattern),
+        counts=counts.astype(np.int64),
+        unit=str(result["units"].attrs["factor"]),
+    )
+
+
 def pointwise_loo(result: xr.DataTree) -> ELPDData:
     """PSIS-LOO of one fit, pointwise: from its log-likelihood (rebuilt where a saved
-    fit left it out), or the ``loo`` group an older saved result keeps."""
+    fit left it out), or the ``loo`` group an older saved result keeps; a fit with an
+    integrated intercept per unit (:func:`unit_loo`)."""
+    if "units" in result.children:
+        return unit_loo(result)
     result = with_log_likelihood(result)
     if "log_likelihood" in result.children:
         with warnings.catch_warnings():  # counted instead: pareto_note
@@ -178,7 +252,10 @@ def fast_loo(result: xr.DataTree) -> ELPDData:
 def pareto_note(loo: ELPDData) -> str:
     """One line for ArviZ's wall of Pareto k warnings: how many cells have k above
     :data:`PARETO_K_GOOD`, and what LOO leaves out here (a cell, not a case); after
-    exact refits (``reloo``) how many cells were refit instead."""
+    exact refits (``reloo``) how many cells were refit instead; per unit for a
+    :class:`PersonLOO`."""
+    if isinstance(loo, PersonLOO):
+        return loo.note()
     k = np.asarray(loo.pareto_k)
     bad = int(np.sum(k > PARETO_K_GOOD))
     refit = refit_cells(loo)

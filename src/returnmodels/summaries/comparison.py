@@ -37,6 +37,7 @@ from returnmodels.inference.loo import (
     LOO_LEFT_OUT,
     PARETO_K_GOOD,
     GroupedKFold,
+    PersonLOO,
     cell_table,
     loo_group,
     pareto_note,
@@ -77,6 +78,14 @@ def compare_models(
         return _compare_kfold(kfold)
     if len(results) < 2:
         raise ConfigError("compare at least two fits")
+    per_unit = [name for name, r in results.items() if "units" in r.children]
+    if per_unit:
+        raise ConfigError(
+            f"{per_unit}: a fit with an integrated intercept per unit (person_id) leaves out "
+            "a unit (a person and all their cases) in LOO, the other fits a cell of cases; "
+            "their pointwise values do not line up, so they are not compared here yet. "
+            "rm.loo_table(fit) gives such a fit's own LOO per unit"
+        )
     unknown = sorted(set(loo or {}) - set(results))
     if unknown:
         raise ConfigError(f"loo= given for {unknown}, which are not among the fits {list(results)}")
@@ -198,18 +207,27 @@ def _compare_kfold(kfold: Mapping[str, GroupedKFold]) -> pd.DataFrame:
 
 
 def loo_table(result: xr.DataTree) -> dict:
-    """PSIS-LOO of one fit: elpd, its SE, p_loo and the Pareto k counts."""
+    """PSIS-LOO of one fit: elpd, its SE, p_loo and the Pareto k counts, and what one
+    observation is (``left_out``: a cell of cases, or a person with all their cases
+    where the fit integrated the person effect out)."""
     loo = pointwise_loo(result)
-    return _diagnostics(loo)
+    return _diagnostics(loo) | {
+        "left_out": getattr(loo, "left_out", LOO_LEFT_OUT),
+        "note": pareto_note(loo),
+    }
 
 
 def _diagnostics(loo: ELPDData) -> dict:
+    """elpd, SE, p, the largest Pareto k, the observations with k above
+    :data:`PARETO_K_GOOD` and how many there are (units for a
+    :class:`~returnmodels.inference.loo.PersonLOO`, counted with their patterns')."""
     k = np.asarray(loo.pareto_k)
+    weight = loo.counts if isinstance(loo, PersonLOO) else np.ones(k.size)
     return {
         "elpd_loo": float(loo.elpd),
         "se": float(loo.se),
         "p_loo": float(loo.p),
         "pareto_k_max": float(np.nanmax(k)),
-        "n_pareto_k_bad": int(np.sum(k > PARETO_K_GOOD)),
-        "n_points": int(k.size),
+        "n_pareto_k_bad": int(np.sum(weight[k > PARETO_K_GOOD])),
+        "n_points": int(np.sum(weight)),
     }
