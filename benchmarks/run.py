@@ -1,13 +1,18 @@
 """One command for the whole benchmark: ``.venv/bin/python benchmarks/run.py``.
 
+The other measurements run through it too, each in its own script:
+``run.py formulas|stan|writing|settings [their options]`` (the README's formulas, Stan
+beside returnmodels, a fit's writing time, sampler settings); with no such name it runs
+the comparison, bundled and scaling measurements below.
+
 Runs every measurement of ``measure.py`` in its own fresh process (so that imports,
 compilation and peak memory are counted per fit), side by side on the same rows:
 
 1. returnmodels vs bambi on the same subset (``--rows``, default 11,800 cases: bambi needs
    more than 15 minutes on all 118,000 rows on a 2-core machine); ``--bambi-full`` adds
    the comparison on all rows, and ``--bambi-timeout`` stops a bambi fit that runs
-   longer, reporting the ratios as lower bounds; then both again with a wide intercept prior, the check
-   that they fit the same posterior;
+   longer, reporting the ratios as lower bounds; then both again with a wide intercept
+   prior, the check that they fit the same posterior;
 2. returnmodels on the bundled data, cold and then warm (another seed, same structure);
 3. scaling: returnmodels on 11,800, 118,000 and 1,180,000 simulated cases.
 
@@ -17,6 +22,7 @@ Writes ``benchmarks/results.json`` and prints the Markdown tables of ``README.md
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import platform
@@ -94,17 +100,36 @@ def ratios(a: dict, b: dict) -> dict:
     }
 
 
+#: The other measurements, by the name ``run.py`` takes them under.
+SUITES = {
+    "formulas": "formulas.py",
+    "stan": "stan.py",
+    "writing": "writing.py",
+    "settings": "sampler_settings.py",
+}
+
+
 def environment() -> dict:
+    """Commit, date, machine and package versions of this measurement."""
     packages = ("returnmodels", "pymc", "pytensor", "nutpie", "bambi", "arviz", "numpy")
+    commit = subprocess.run(
+        ["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
     return {
+        "commit": commit,
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "load_avg": os.getloadavg()[0],
         "python": platform.python_version(),
         "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}",
-        "cores": __import__("os").cpu_count(),
+        "cores": os.cpu_count(),
         **{p: version(p) for p in packages},
     }
 
 
 def main() -> int:
+    if len(sys.argv) > 1 and sys.argv[1] in SUITES:  # another measurement, its own options
+        script = str(HERE / SUITES[sys.argv[1]])
+        os.execv(sys.executable, [sys.executable, script, *sys.argv[2:]])
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=11_800)
     parser.add_argument("--bambi-full", action="store_true")
