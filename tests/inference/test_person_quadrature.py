@@ -249,3 +249,61 @@ def test_fit_and_the_cli_integrate_a_term_the_user_names(tmp_path):
     assert main([*arguments, "--chains", "2"]) in (0, 3)  # 3: a tiny fit may fail the gate
     config = json.loads((out / "fit_manifest.json").read_text())["config"]
     assert config["integrate"] == ["household"]
+
+
+def test_simulated_persons_keep_their_cells_and_draw_outcomes_at_the_true_sd(cases):
+    """SBC's data sets for a person fit: every person keeps their cells (so each cell
+    keeps its cases), outcomes are drawn given a person effect at the drawn SD, and a
+    larger SD makes a person's cases more alike."""
+    from returnmodels.inference.model_checks import _simulated
+    from returnmodels.inference.prior_predictive import draw_prior
+
+    design = build_formula_design(cases, STUDY)
+    rng = np.random.default_rng(1)
+    truth = draw_prior(design, 1, rng)
+    assert "person_id_sigma" in truth and truth["person_id_sigma"].values.item() > 0
+    term = design.integrated
+
+    def cases_per_cell(t):
+        weight = t.pattern_count[t.entry_pattern]
+        return np.bincount(t.entry_cell, weights=weight, minlength=design.n_cells)
+
+    def pair_log_odds_ratio(sd: float) -> float:  # of two-case persons' two outcomes
+        at = truth.copy(deep=True)
+        at["person_id_sigma"][...] = sd
+        at["Intercept"][...], at["n_procedures"][...] = -0.5, 0.0  # no other source of
+        at["nationality_effect"][...] = 0.0  # likeness than the person
+        simulated = _simulated(design, at, np.random.default_rng(2)).integrated
+        np.testing.assert_array_equal(cases_per_cell(simulated), cases_per_cell(term))
+        two = np.flatnonzero(np.bincount(simulated.entry_pattern) == 2)
+        first = np.searchsorted(simulated.entry_pattern, two)
+        pairs = simulated.entry_y[first] * 2 + simulated.entry_y[first + 1]
+        table = np.bincount(pairs.astype(int), simulated.pattern_count[two], 4) + 0.5
+        discordant = (table[1] + table[2]) / 2  # a pattern sorts its pair: (0, 1) only
+        return float(np.log(table[0] * table[3] / discordant**2))
+
+    assert abs(pair_log_odds_ratio(0.01)) < 0.5  # alike by chance only
+    assert pair_log_odds_ratio(3.0) > 2.0
+
+
+@pytest.mark.slow
+@pytest.mark.sampling
+def test_simulation_based_calibration_of_the_person_sd():
+    """SBC on the engine for a person fit (reduced sizes): the ranks of the true person
+    SD among the posterior draws are uniform."""
+    data = _persons_with_frailty(1200, sd=1.0, seed=9)
+    result = rm.run_sbc(
+        data,
+        formula="y ~ n_procedures + (1 | person_id)",
+        n_replications=24,
+        draws=150,
+        tune=200,
+        chains=2,
+        n_rank_draws=49,
+        parameters=["person_id_sigma", "Intercept"],
+        random_seed=4,
+    )
+    tests = result.tests()  # indexed by parameter
+    assert min(tests.loc["person_id_sigma", ["chi2_p", "ks_p"]]) > 0.001, tests
+    ranks = result.ranks["person_id_sigma"]
+    assert 0.15 < ranks.mean() / 49 < 0.85  # not piled at either end

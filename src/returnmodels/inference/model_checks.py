@@ -34,6 +34,7 @@ from returnmodels.data.case_summary import assisted
 from returnmodels.disclosure import DEFAULT_RULES, control_shares, mark_controlled
 from returnmodels.engine.callbacks import compile_formula_model
 from returnmodels.engine.design import FormulaDesign
+from returnmodels.engine.integrated import unit_patterns
 from returnmodels.engine.log_likelihood import stage_linear_predictor, stage_parameters
 from returnmodels.errors import ConfigError
 from returnmodels.inference.fit import CORRELATED_TARGET_ACCEPT, engine_design, sample_compiled
@@ -170,10 +171,38 @@ def scalar_parameters(draws: xr.Dataset, include_effects: bool = False) -> dict[
 
 
 def _simulated(design: FormulaDesign, truth: xr.Dataset, rng) -> FormulaDesign:
-    """``design`` with its responses drawn from the model at ``truth`` (one draw)."""
+    """``design`` with its responses drawn from the model at ``truth`` (one draw). With
+    an integrated intercept (persons) every unit of every outcome pattern keeps its
+    cells, gets its own effect :math:`v \\sim N(0, \\sigma^2)` at the true SD and its
+    cases' outcomes drawn given it; the new outcomes are collapsed into patterns again."""
     beta, effects = stage_parameters(truth, design)
     eta = stage_linear_predictor(design, beta, effects, slice(0, 1))[0, 0, :, 0]
-    return replace(design, successes=rng.binomial(design.trials.astype(np.int64), expit(eta)))
+    term = design.integrated
+    if term is None:
+        return replace(design, successes=rng.binomial(design.trials.astype(np.int64), expit(eta)))
+    sigma = float(truth[term.sigma_name].values.ravel()[0])
+    counts = np.asarray(term.pattern_count, dtype=np.int64)
+    entries = np.split(np.asarray(term.entry_cell), np.flatnonzero(np.diff(term.entry_pattern)) + 1)
+    cells = np.concatenate([np.tile(c, n) for c, n in zip(entries, counts, strict=True)])
+    first_unit = np.concatenate([[0], np.cumsum(counts)[:-1]])  # of each pattern
+    units = np.concatenate(
+        [
+            start + np.repeat(np.arange(n), len(c))
+            for c, n, start in zip(entries, counts, first_unit, strict=True)
+        ]
+    )
+    person = rng.normal(0.0, sigma, units.max() + 1)
+    y = rng.random(len(cells)) < expit(eta[cells] + person[units])
+    entry_cell, entry_y, entry_pattern, pattern_count = unit_patterns(cells, y, units)
+    simulated = replace(
+        term,
+        entry_cell=entry_cell,
+        entry_y=entry_y,
+        entry_pattern=entry_pattern,
+        pattern_count=pattern_count,
+    )
+    successes = np.bincount(cells, weights=y, minlength=design.n_cells).astype(np.int64)
+    return replace(design, integrated=simulated, successes=successes)
 
 
 def run_sbc(

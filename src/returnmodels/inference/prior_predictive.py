@@ -89,7 +89,8 @@ def lkj_cholesky(m: int, eta: float, rng: np.random.Generator, n: int) -> np.nda
 def draw_prior(design: FormulaDesign, n: int, rng: np.random.Generator) -> xr.Dataset:
     """``n`` independent draws of a binary design's parameters from its priors, named and
     shaped as a fit's posterior (chain 1, draw n): coefficients, ``<column>_sigma``,
-    ``<factor>_corr`` and ``<column>_effect``; see the module docstring."""
+    ``<factor>_corr`` and ``<column>_effect``, and the SD of an integrated intercept
+    (``person_id_sigma``); see the module docstring."""
     if design.lead is not None:
         raise ConfigError("draw_prior draws a binary design's parameters (one stage)")
     out: dict[str, xr.DataArray] = {}
@@ -145,6 +146,9 @@ def draw_prior(design: FormulaDesign, n: int, rng: np.random.Generator) -> xr.Da
             effects = z * sigmas[:, None, :]
         for r in range(m):
             add(f"{block.column_name(r)}_effect", effects[:, :, r], (block.factor,), block.levels)
+    if design.integrated is not None:  # the SD of the intercept integrated out (persons)
+        name = design.integrated.sigma_name
+        add(name, _draw(prior_of(design.priors, name), rng, n))
     return xr.Dataset(out)
 
 
