@@ -7,6 +7,7 @@ real (:data:`FULL_DRAWS`) and must pass the convergence gate.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,14 @@ TUNE = DRAWS = 100
 CHAINS = 2
 FULL_DRAWS = 1000
 SEED = 20251
+
+
+def readme_formulas() -> list[str]:
+    """The formulas of the README's "Writing a model" block, one a line."""
+    text = (ROOT / "README.md").read_text()
+    block = re.search(r"<!-- formulas:.*?-->\s*```text\n(.*?)```", text, re.S)
+    assert block, "README lost its formula block"
+    return [line.strip() for line in block.group(1).splitlines() if line.strip()]
 
 
 @pytest.fixture(scope="session")

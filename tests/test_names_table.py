@@ -5,17 +5,16 @@ must match a row of the table, with the row's dims; every row must be met by som
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
 
 import returnmodels as rm
+from conftest import readme_formulas
 from returnmodels.engine.design import FormulaDesign
 from returnmodels.models.presets import PRESETS
 
 ROOT = Path(__file__).resolve().parents[1]
-README = ROOT / "README.md"
 ARCHITECTURE = ROOT / "ARCHITECTURE.md"
 SAMPLE = ("chain", "draw")
 
@@ -43,13 +42,6 @@ ROWS = {
     "`observed_data/<response>`, `observed_data/competing`": "observed_data",
     "": "draws",
 }
-
-
-def readme_formulas() -> list[str]:
-    text = README.read_text()
-    block = re.search(r"<!-- formulas:.*?-->\s*```text\n(.*?)```", text, re.S)
-    assert block, "README lost its formula block"
-    return [line.strip() for line in block.group(1).splitlines() if line.strip()]
 
 
 def test_the_test_knows_every_row_of_the_table():

@@ -3,22 +3,14 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import pytest
 
+from conftest import readme_formulas
 from returnmodels.inference.fit import fit
 
-README = Path(__file__).resolve().parents[2] / "README.md"
 BUNDLED = Path(__file__).resolve().parents[2] / "data" / "cases.parquet"
-
-
-def readme_formulas() -> list[str]:
-    text = README.read_text()
-    block = re.search(r"<!-- formulas:.*?-->\s*```text\n(.*?)```", text, re.S)
-    assert block, "README lost its formula block"
-    return [line.strip() for line in block.group(1).splitlines() if line.strip()]
 
 
 def test_the_readme_shows_at_least_five_formulas():

@@ -40,7 +40,7 @@ from scipy import stats
 from scipy.fft import next_fast_len
 from scipy.special import ndtri
 
-__all__ = ["DIAGNOSTIC_COLUMNS", "diagnostics_table", "ess_bulk", "ess_tail", "r_hat"]
+__all__ = ["DIAGNOSTIC_COLUMNS", "diagnostics_table"]
 
 #: The columns of ``az.summary(kind="diagnostics")``, in its order.
 DIAGNOSTIC_COLUMNS = ("ess_bulk", "ess_tail", "r_hat", "mcse_mean", "mcse_sd")
@@ -113,20 +113,7 @@ def _masked(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return np.where(valid, values, np.nan)
 
 
-def r_hat(draws: np.ndarray) -> np.ndarray:
-    """Rank-normalised split R-hat of each parameter of ``draws`` (P, chains, draws)."""
-    valid = _valid(draws, 2)
-    split = _split(np.nan_to_num(draws))
-    folded = np.abs(split - np.median(split.reshape(len(split), -1), axis=1)[:, None, None])
-    return _masked(np.maximum(_rhat(_z_scale(split)), _rhat(_z_scale(folded))), valid)
-
-
-def ess_bulk(draws: np.ndarray) -> np.ndarray:
-    """Bulk ESS of each parameter of ``draws`` (P, chains, draws)."""
-    return _masked(_ess(_z_scale(_split(np.nan_to_num(draws)))), _valid(draws, 1))
-
-
-def ess_tail(draws: np.ndarray, prob: float | None = None) -> np.ndarray:
+def _ess_tail(draws: np.ndarray, prob: float | None = None) -> np.ndarray:
     """Tail ESS of each parameter of ``draws`` (P, chains, draws): the smaller ESS of
     the indicators below the quantiles ``1 - prob`` and ``prob`` (as ArviZ takes them),
     ``prob`` ArviZ's ``stats.ci_prob`` by default."""
@@ -199,7 +186,7 @@ def _diagnostics(draws: np.ndarray, prob: float) -> np.ndarray:
     mcse_mean, mcse_sd = _mcse(draws)
     r_hat = _masked(np.maximum(_rhat(z), _rhat(_z_scale(folded))), _valid(draws, 2))
     bulk = _masked(_ess(z), _valid(draws, 1))
-    return np.column_stack([bulk, ess_tail(draws, prob), r_hat, mcse_mean, mcse_sd])
+    return np.column_stack([bulk, _ess_tail(draws, prob), r_hat, mcse_mean, mcse_sd])
 
 
 def diagnostics_table(posterior: xr.Dataset) -> pd.DataFrame:

@@ -44,6 +44,10 @@ _LIKELIHOOD = (
     "centred at their case-weighted mean, so Intercept is the log-odds of an average case "
     "at the reference levels."
 )
+_DEFAULT_PRIORS = (
+    "Priors: the engine's defaults (Normal(0, 2.5) for Intercept and coefficients, "
+    "HalfNormal(1) for nationality_sigma)."
+)
 
 
 @dataclass(frozen=True)
@@ -98,8 +102,7 @@ PRESETS: dict[str, Preset] = {
             doc=(
                 "Case-level predictors and a varying intercept per nationality, "
                 "u_j ~ N(0, sigma^2); no nationality-level predictor. "
-                f"{_LIKELIHOOD} Priors: the engine's defaults (Normal(0, 2.5) for Intercept "
-                "and coefficients, HalfNormal(1) for nationality_sigma)."
+                f"{_LIKELIHOOD} {_DEFAULT_PRIORS}"
             ),
         ),
         Preset(
@@ -111,8 +114,7 @@ PRESETS: dict[str, Preset] = {
                 "varying_intercepts plus the nationality-level cooperation (reference low): "
                 "nationality_effect is a nationality's deviation from its cooperation "
                 "level. The study's model (CALIBRATION.md). "
-                f"{_LIKELIHOOD} Priors: the engine's defaults (Normal(0, 2.5) for Intercept "
-                "and coefficients, HalfNormal(1) for nationality_sigma)."
+                f"{_LIKELIHOOD} {_DEFAULT_PRIORS}"
             ),
         ),
         Preset(

@@ -19,6 +19,7 @@ Intervals are 94% HDIs, shares on the 0-1 scale.
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Mapping, Sequence
 
@@ -95,15 +96,13 @@ class FitDraws:
     def typical_unit(self) -> FitDraws:
         """These draws with the integrated unit effect at 0: shares of a typical person
         (conditional on the person) instead of averaged over persons."""
-        typical = object.__new__(FitDraws)
-        typical.__dict__.update(self.__dict__)
+        typical = copy.copy(self)
         typical.unit_sigma = None
         return typical
 
     def single_precision(self) -> FitDraws:
         """These draws in float32, for the margins' fast path (:func:`_average_shares`)."""
-        single = object.__new__(FitDraws)
-        single.__dict__.update(self.__dict__)
+        single = copy.copy(self)
         single.beta = self.beta.astype(np.float32)
         single.effects = [effects.astype(np.float32) for effects in self.effects]
         if self.unit_sigma is not None:
