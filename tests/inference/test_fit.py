@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
+import xarray as xr
 
 from conftest import CBPP, CHAINS, DRAWS, SEED, TUNE
 from returnmodels.cli import main
 from returnmodels.errors import ConfigError
 from returnmodels.inference.diagnostics import check_convergence, verdict_of
 from returnmodels.inference.fit import fit
-from returnmodels.inference.results import load_result, save_result
+from returnmodels.inference.results import load_result, save_result, write_netcdf
 from returnmodels.models.presets import PRESETS
 from returnmodels.report.notebook import FIT_FILES
 
@@ -81,6 +84,31 @@ def test_save_load_round_trip_and_identity_check(smoke_fits, tmp_path):
         load_result(path, model="pooled")
     with pytest.raises(ConfigError, match="configuration hash"):
         load_result(path, config_hash_="0" * 64)
+
+
+@pytest.mark.sampling
+def test_write_netcdf_writes_what_to_netcdf_writes_without_asking_dask(smoke_fits, tmp_path):
+    """The saved file is identical, group for group and variable for variable (values,
+    dtypes, attributes), to xarray's own ``to_netcdf(engine="netcdf4")``; and writing it
+    in a fresh process imports no ``dask.distributed`` (what ``to_netcdf`` costs)."""
+    result = smoke_fits("group_predictors")
+    ours, theirs = tmp_path / "ours.nc", tmp_path / "theirs.nc"
+    write_netcdf(result, ours)
+    result.to_netcdf(theirs, engine="netcdf4")
+    read = [xr.open_datatree(p, engine="h5netcdf").load() for p in (ours, theirs)]
+    xr.testing.assert_identical(read[0], read[1])
+    xr.testing.assert_identical(read[0], result)
+    for group in read[0].groups:
+        for name, var in read[0][group].variables.items():
+            assert var.encoding.get("dtype") == read[1][group][name].encoding.get("dtype")
+    script = (
+        "import sys, xarray as xr; from returnmodels.inference.results import write_netcdf;"
+        f"write_netcdf(xr.open_datatree({str(theirs)!r}, engine='h5netcdf').load(),"
+        f" {str(tmp_path / 'again.nc')!r}); print('dask.distributed' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
 
 
 @pytest.mark.sampling

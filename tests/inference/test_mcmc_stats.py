@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from returnmodels.inference.mcmc_stats import DIAGNOSTIC_COLUMNS, diagnostics_table
+from returnmodels.inference.mcmc_stats import DIAGNOSTIC_COLUMNS, diagnostics_table, stats_table
 from returnmodels.summaries import parameter_summary
 
 
@@ -58,6 +58,28 @@ def test_every_diagnostic_is_arviz_s_number(chains, draws):
         assert mine["r_hat"].isna().all()  # R-hat compares chains
     if chains == 4:
         assert mine.loc["beta[c]", "r_hat"] > 1.1 > mine.loc["beta[a]", "r_hat"]  # caught
+
+
+@pytest.mark.parametrize(("chains", "draws", "prob"), [(4, 1000, 0.94), (1, 37, 0.5), (2, 6, 0.89)])
+def test_every_statistic_is_arviz_s_number(chains, draws, prob):
+    """Mean, SD and HDI, with ArviZ's labels and column names, on the awkward draws
+    and on a two-dimensional variable stored with its dims out of the usual order (its
+    rows: ``matrix[a, x]``, ``matrix[a, y]``, ``matrix[b, x]``, ...)."""
+    posterior = _posterior(chains, draws)
+    rng = np.random.default_rng(3)
+    matrix = rng.gamma(2.0, size=(2, chains, draws, 3))  # skewed: the HDI is not the ETI
+    posterior["matrix"] = (("row", "chain", "draw", "column"), matrix)
+    posterior = posterior.assign_coords(row=["a", "b"], column=["x", "y", "z"])
+    tree = xr.DataTree.from_dict({"posterior": posterior})
+    theirs = pd.DataFrame(
+        az.summary(tree, kind="stats", ci_kind="hdi", ci_prob=prob, round_to="none")
+    )
+    mine = stats_table(posterior, prob)
+    assert list(mine.columns) == list(theirs.columns)
+    assert list(mine.index) == list(theirs.index)
+    np.testing.assert_allclose(
+        mine.to_numpy(float), theirs.to_numpy(float), rtol=1e-12, equal_nan=True
+    )
 
 
 def test_a_parameter_with_nan_gets_nan_and_leaves_the_others_alone():

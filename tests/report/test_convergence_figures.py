@@ -60,3 +60,21 @@ def test_panels_and_lines_follow_the_parameters_and_chains():
     step = -(-1000 // cf.TRACE_POINTS)
     assert np.array_equal(lines[1].get_ydata(), posterior["a"].values[1, ::step])
     matplotlib.pyplot.close("all")
+
+
+def test_the_x_axis_is_labelled_on_the_lowest_panel_of_each_column_only():
+    """Six panels on a grid of four columns: panels 0 and 1 have panels 4 and 5 below
+    them (x labels hidden), panels 2-5 are their column's lowest (labelled); the y axis
+    of every panel keeps its labels (each parameter has its own scale)."""
+    rng = np.random.default_rng(2)
+    values = rng.normal(size=(2, 200, 6))
+    posterior = xr.Dataset({"c": (("chain", "draw", "c_level"), values)})
+    for plot in (cf.plot_rank_ecdf, cf.plot_traces):
+        figure = plot(posterior, ["c"])
+        figure.draw_without_rendering()
+        shown = [
+            any(t.get_visible() and t.get_text() for t in ax.get_xticklabels())
+            for ax in figure.axes
+        ]
+        assert shown == [False, False, True, True, True, True]
+        assert all(any(t.get_text() for t in ax.get_yticklabels()) for ax in figure.axes)

@@ -21,9 +21,9 @@ Panels are laid out on a fixed grid (no text measuring), :data:`COLUMNS` to a ro
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
+from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from scipy import stats
 
@@ -85,7 +85,7 @@ def _grid(count: int, height: float):
     are made: an axes costs more than its lines)."""
     rows = max(1, -(-count // COLUMNS))
     columns = min(count, COLUMNS) or 1
-    figure = plt.figure(figsize=(3.1 * columns, height * rows))
+    figure = Figure(figsize=(3.1 * columns, height * rows))
     cells = figure.add_gridspec(rows, columns)
     axes = np.array([figure.add_subplot(cells[k // columns, k % columns]) for k in range(count)])
     figure.subplots_adjust(
@@ -95,11 +95,19 @@ def _grid(count: int, height: float):
     return figure, axes
 
 
-def _finish_axis(ax, label: str) -> None:
+def _finish_axis(ax, label: str, lowest: bool) -> None:
+    """Title and ticks of one panel; the x axis (the same in every panel: fractional
+    rank, or draw) is labelled only on the ``lowest`` panel of its column, which also
+    spares the figure a third of its text to lay out."""
     ax.set_title(label, fontsize=8)
-    ax.tick_params(labelsize=7)
+    ax.tick_params(labelsize=7, labelbottom=lowest)
     ax.xaxis.set_major_locator(MaxNLocator(3))
     ax.yaxis.set_major_locator(MaxNLocator(3))
+
+
+def _lowest(k: int, count: int) -> bool:
+    """Whether panel ``k`` of ``count`` has no panel below it on the grid."""
+    return k + COLUMNS >= count
 
 
 def plot_rank_ecdf(posterior: xr.Dataset, names: list[str]):
@@ -107,13 +115,13 @@ def plot_rank_ecdf(posterior: xr.Dataset, names: list[str]):
     shown = panels(posterior, names)
     figure, axes = _grid(len(shown), 1.9)
     points = np.linspace(0, 1, RANK_POINTS + 2)[1:-1]
-    for ax, (label, draws) in zip(axes, shown, strict=False):
+    for k, (ax, (label, draws)) in enumerate(zip(axes, shown, strict=False)):
         chains, n = draws.shape
         band = rank_band(points, n, chains * n)
         ax.fill_between(points, -band, band, color="0.88", lw=0)
         for c, line in enumerate(rank_ecdf_differences(draws, points)):
             ax.plot(points, line, lw=1, color=f"C{c}")
-        _finish_axis(ax, label)
+        _finish_axis(ax, label, _lowest(k, len(shown)))
     figure.suptitle("Rank plots: each chain's fractional-rank ECDF minus uniform", fontsize=9)
     return figure
 
@@ -122,11 +130,11 @@ def plot_traces(posterior: xr.Dataset, names: list[str]):
     """The trace plot of ``names`` (module docstring): a figure, one panel each."""
     shown = panels(posterior, names)
     figure, axes = _grid(len(shown), 1.7)
-    for ax, (label, draws) in zip(axes, shown, strict=False):
+    for k, (ax, (label, draws)) in enumerate(zip(axes, shown, strict=False)):
         step = max(1, -(-draws.shape[1] // TRACE_POINTS))
         index = np.arange(0, draws.shape[1], step)
         for c, chain in enumerate(draws):
             ax.plot(index, chain[index], lw=0.6, alpha=0.8, color=f"C{c}")
-        _finish_axis(ax, label)
+        _finish_axis(ax, label, _lowest(k, len(shown)))
     figure.suptitle("Trace plots: each chain's draws in order", fontsize=9)
     return figure
