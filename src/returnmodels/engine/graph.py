@@ -56,6 +56,7 @@ from __future__ import annotations
 
 import pytensor.tensor as pt
 from pytensor.gradient import disconnected_grad
+from pytensor.conditional.op import ifelse
 
 from returnmodels.engine.inputs import INPUTS
 
@@ -86,10 +87,89 @@ def _prior_lp(v, beta, log_sigma):
     return lp + pt.sum(sd_lp) + pt.sum(log_sigma)
 
 
+#: The product form's limits (:func:`_unit_likelihood`): the cells' ``|eta| + sigma
+#: max|sqrt2 x_k|`` at most this (so that every ``exp`` and logistic probability of the
+#: table is a normal double, between e^-700 and 1) ...
+PRODUCT_RANGE = 700.0
+#: ... every pattern's likelihood at least this (no product underflowed that counts) ...
+PRODUCT_FLOOR = 1e-280
+#: ... and its patterns padded to the longest at most this many times its entries.
+PRODUCT_PADDING = 4
+
+
 def _unit_likelihood(v, eta, sigma):
     r"""The log-likelihood of the units' outcome patterns with their intercept integrated
     out (:mod:`returnmodels.engine.integrated`), and its gradients with respect to the
     cells' linear predictor and the units' SD :math:`\sigma`, by hand.
+
+    In probability space (:func:`_unit_products`) where that is exact: all the
+    transcendental work is one exponential a cell and one a node, the rest products
+    and sums. Where the table or a pattern's likelihood would leave the normal doubles
+    (:data:`PRODUCT_RANGE`, :data:`PRODUCT_FLOOR`: far out in warm-up) or the patterns
+    are too uneven in length to pad (:data:`PRODUCT_PADDING`), in log space
+    (:func:`_unit_logs`), the same quadrature with a logarithm and exponential an
+    entry and node. Both conditions are lazy ``ifelse``: a gradient computes one form,
+    two only where the product form finds a likelihood it cannot represent."""
+    pattern, position = v["unit_entry"][1], v["unit_entry"][3]
+    count, node = v["unit_count"], v["gh"][0]
+    n_entries = pattern.shape[0]
+    longest = pt.max(position) + 1
+    fits = pt.and_(
+        pt.le(count.shape[0] * longest, PRODUCT_PADDING * n_entries),
+        pt.le(pt.max(pt.abs(eta)) + sigma * pt.max(pt.abs(node)), PRODUCT_RANGE),
+    )
+    zero = pt.constant(0.0, dtype="float64")
+    zeros = [zero, pt.zeros(eta.shape), zero, zero]
+    *product, floor = ifelse(fits, list(_unit_products(v, eta, sigma)), zeros)
+    exact = pt.and_(fits, pt.ge(floor, PRODUCT_FLOOR))
+    return ifelse(exact, product, list(_unit_logs(v, eta, sigma)))
+
+
+def _unit_products(v, eta, sigma):
+    r"""The units' log-likelihood and gradients (:func:`_unit_likelihood`) in probability
+    space, and the least pattern likelihood (the caller's check that nothing counting
+    underflowed).
+
+    With :math:`b_k = \sqrt2\sigma x_k`, the logistic probabilities of every cell at
+    every node come from one exponential a cell and one a node,
+    :math:`e^{\eta_c + b_k} = e^{\eta_c} e^{b_k}`, :math:`q_{ck} = 1/(1 + e^{\eta_c}
+    e^{b_k})` and :math:`p_{ck} = 1 - q_{ck}` as :math:`e^{\eta_c} e^{b_k} q_{ck}` (no
+    cancellation); every entry of a pattern is a row of that table, so a pattern's
+    likelihood at node k is a product of rows, :math:`f_{pk} = \prod_{e\in p}
+    (p\text{ or }q)_{c_e k}` (the patterns as a padded table of row numbers, ``position``
+    the column; padding points at a row of ones), :math:`S_p = \sum_k (w_k/\sqrt\pi)
+    f_{pk}` and the log-likelihood :math:`\sum_p n_p \log S_p`: a logarithm a pattern.
+    The gradient with respect to :math:`\eta_c` is :math:`\sum_{e: c_e = c}\sum_k n_p
+    r_{pk} (y_e - p_{ck})` with :math:`r_{pk} = (w_k/\sqrt\pi) f_{pk}/S_p`, gathered per
+    cell and outcome first (:math:`W`), and with respect to :math:`\sigma` the same
+    terms times :math:`\sqrt2 x_k`."""
+    cell, pattern, sign, position = (v["unit_entry"][i] for i in range(4))
+    node, weight, count = v["gh"][0], v["gh"][2], v["unit_count"]
+    n_cells, n_nodes, n_patterns = eta.shape[0], node.shape[0], count.shape[0]
+    # one exponential a cell and one a node, taken together so that PyTensor's rewrites
+    # neither merge exp(a) exp(b) into exp(a + b) nor fuse them into the (C, K) loop
+    # (an exponential a cell and node, seven times the time of this table)
+    both = pt.exp(pt.concatenate([eta, sigma * node]))
+    odds = both[:n_cells][:, None] * both[n_cells:][None, :]  # (C, K), in e^+-700
+    q = 1.0 / (1.0 + odds)  # 1 - p
+    p = odds * q
+    table = pt.concatenate([q, p, pt.ones((1, n_nodes))], axis=0)  # rows c, C + c, pad
+    row = cell + n_cells * (sign + 1) // 2  # q's row for a failure, p's for a success
+    longest = pt.max(position) + 1
+    padded = pt.full((n_patterns, longest), 2 * n_cells, dtype="int64")
+    padded = pt.set_subtensor(padded[pattern, position], row)
+    weighted = pt.prod(table[padded], axis=1) * weight[None, :]  # (P, K)
+    total = pt.sum(weighted, axis=1)
+    lik = pt.sum(count * pt.log(total))
+    share = (count / total)[:, None] * weighted  # n_p r_pk
+    by_row = pt.zeros((2 * n_cells, n_nodes))[row].inc(share[pattern])
+    d = by_row[n_cells:] * q - by_row[:n_cells] * p  # (C, K): successes' 1 - p, failures' -p
+    return lik, pt.sum(d, axis=1), pt.sum(d * node[None, :]), pt.min(total)
+
+
+def _unit_logs(v, eta, sigma):
+    r"""The units' log-likelihood and gradients (:func:`_unit_likelihood`) in log space,
+    finite wherever the log density is: an exponential and a logarithm an entry and node.
 
     With :math:`t_{ek} = s_e(\eta_{c_e} + \sigma\sqrt2 x_k)`, :math:`s_e = 2y_e - 1`,
     the pattern's log-likelihood at node k is :math:`\ell_{pk} = \log(w_k/\sqrt\pi) +

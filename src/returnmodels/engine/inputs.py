@@ -45,8 +45,10 @@ INPUTS: tuple[tuple[str, str, int], ...] = (
     # an intercept integrated out (engine.integrated), empty without one; its SD is the
     # last of sigma. Few arrays: the callback passes them all as arguments, and numba
     # cannot compile a call of more than 30 (Python builds it as a list)
-    ("gh", "float64", 2),  # (2, K) sqrt(2) x_k and log(w_k / sqrt(pi)): Gauss-Hermite
-    ("unit_entry", "int64", 2),  # (3, E) each pattern entry's cell, pattern, 2 y - 1
+    ("gh", "float64", 2),  # (3, K) sqrt(2) x_k, log(w_k / sqrt(pi)), w_k / sqrt(pi):
+    #                         Gauss-Hermite
+    ("unit_entry", "int64", 2),  # (4, E) each pattern entry's cell, pattern, 2 y - 1 and
+    #                                position in its pattern
     ("unit_count", "float64", 1),  # (N_p,) units of each pattern
 )
 
@@ -245,17 +247,21 @@ def _unit_inputs(unit, likelihood_weight: int) -> dict[str, np.ndarray]:
     :math:`\log(w_k/\sqrt\pi)`), and the patterns. Without a likelihood
     (``likelihood_weight=0``) the patterns are left out: the SD follows its prior."""
     empty = {
-        "gh": np.zeros((2, 0)),
-        "unit_entry": np.zeros((3, 0), dtype=np.int64),
+        "gh": np.zeros((3, 0)),
+        "unit_entry": np.zeros((4, 0), dtype=np.int64),
         "unit_count": np.zeros(0),
     }
     if unit is None or not likelihood_weight:
         return empty
     x, w = roots_hermite(unit.nodes)
     sign = 2 * unit.entry_y.astype(np.int64) - 1
+    pattern = unit.entry_pattern
+    order = np.argsort(pattern, kind="stable")  # each pattern's entries in their order
+    position = np.empty(len(pattern), dtype=np.int64)
+    position[order] = np.arange(len(pattern)) - np.searchsorted(pattern[order], pattern[order])
     return {
-        "gh": np.stack([np.sqrt(2.0) * x, np.log(w) - 0.5 * np.log(np.pi)]),
-        "unit_entry": np.stack([unit.entry_cell, unit.entry_pattern, sign]),
+        "gh": np.stack([np.sqrt(2.0) * x, np.log(w) - 0.5 * np.log(np.pi), w / np.sqrt(np.pi)]),
+        "unit_entry": np.stack([unit.entry_cell, pattern, sign, position]),
         "unit_count": unit.pattern_count.astype(float),
     }
 
