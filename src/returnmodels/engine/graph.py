@@ -55,8 +55,8 @@ exponential and one logarithm a cell); autodiff takes the rest.
 from __future__ import annotations
 
 import pytensor.tensor as pt
-from pytensor.gradient import disconnected_grad
 from pytensor.conditional.op import ifelse
+from pytensor.gradient import disconnected_grad
 
 from returnmodels.engine.inputs import INPUTS
 
