@@ -44,7 +44,11 @@ A ``(1 | g)`` term integrated out (:mod:`returnmodels.engine.integrated`: ``(1 |
 person_id)``) adds one SD, the last of sigma, and no effects; the cases then enter as
 the units' outcome patterns (``unit_entry``, ``unit_count``) under Gauss-Hermite nodes
 and weights (``gh``), all data, in a third graph per family (:func:`_unit_likelihood`)
-so that formulas without such a term run exactly the graphs they ran before.
+so that formulas without such a term run exactly the graphs they ran before. Its
+likelihood is computed in probability space (:func:`_unit_products`: a table of the
+cells' logistic probabilities at the nodes, products of its rows, a logarithm a pattern)
+and, behind a lazy ``ifelse`` where that form cannot represent it, in log space
+(:func:`_unit_logs`).
 
 The likelihood's gradient with respect to the linear predictor is written by hand, so
 that one pass over the cells computes both the log-likelihood and its gradient (one
