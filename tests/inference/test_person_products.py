@@ -128,23 +128,50 @@ def test_a_pattern_below_the_floor_falls_back_to_the_log_form(forms):
 
 
 def test_uneven_patterns_fall_back_and_stay_right(forms):
-    """300 single-case persons and one of 2,000 cases: padding every pattern to the
-    longest would be about 600,000 rows, more than PRODUCT_PADDING times the entries,
-    so the log form runs; both match a reference written here."""
+    """300 persons of two cases, 100 of one and one of 2,000 cases: padding the
+    patterns of several cases to the longest would be about 600,000 rows, more than
+    PRODUCT_PADDING times their entries, so the log form runs; it matches a reference
+    written here."""
     rng = np.random.default_rng(3)
     n_cells = 6
-    cell = np.concatenate([rng.integers(0, n_cells, 300), rng.integers(0, n_cells, 2000)])
-    y = rng.integers(0, 2, cell.size)
-    unit = np.concatenate([np.arange(300).astype(str), np.full(2000, "long")])
+    unit = np.concatenate([np.repeat(np.arange(300), 2), np.arange(300, 400), np.full(2000, -1)])
+    cell, y = rng.integers(0, n_cells, unit.size), rng.integers(0, 2, unit.size)
     entry_cell, entry_y, entry_pattern, count = unit_patterns(cell, y, unit)
     arrays = _unit_arrays(entry_cell, entry_y, entry_pattern, count)
+    several = np.bincount(entry_pattern) > 1
     longest = int(arrays["unit_entry"][3].max()) + 1
-    assert longest == 2000 and count.size * longest > PRODUCT_PADDING * entry_cell.size
+    padded = several.sum() * longest
+    assert longest == 2000 and padded > PRODUCT_PADDING * (entry_cell.size - (~several).sum())
     eta = rng.normal(-0.5, 0.5, n_cells)
     out = forms(arrays, eta, 0.8)
     _close(out["combined"], out["logs"])
     reference = _reference(entry_cell, entry_y, entry_pattern, count, eta, 0.8)
     assert abs(out["combined"][0] - reference) <= 1e-10 * abs(reference)
+
+
+def test_the_engine_arrays_put_single_case_patterns_first_and_keep_every_pattern():
+    """``_unit_inputs`` renumbers the patterns, one-case patterns first (the product
+    form counts those per row of its table and slices the rest off by number), with each
+    pattern's entries consecutive and numbered by position; every pattern keeps its
+    cases and its count of units."""
+    entry_cell = np.array([0, 1, 2, 3, 3, 1, 0])
+    entry_y = np.array([1, 0, 1, 0, 1, 1, 0])
+    entry_pattern = np.array([0, 0, 1, 2, 2, 3, 0])  # out of order; patterns 1 and 3 single
+    count = np.array([5.0, 2.0, 7.0, 1.0])
+    arrays = _unit_arrays(entry_cell, entry_y, entry_pattern, count)
+    cell, pattern, sign, position = arrays["unit_entry"]
+    assert pattern.tolist() == [0, 1, 2, 2, 2, 3, 3]
+    assert position.tolist() == [0, 0, 0, 1, 2, 0, 1]
+    assert arrays["unit_count"].tolist() == [2.0, 1.0, 5.0, 7.0]
+
+    def patterns(cells, outcomes, numbers, counts):
+        return sorted(
+            (tuple(sorted(zip(cells[numbers == k], outcomes[numbers == k], strict=True))), n)
+            for k, n in enumerate(counts)
+        )
+
+    before = patterns(entry_cell, 2 * entry_y - 1, entry_pattern, count)
+    assert patterns(cell, sign, pattern, arrays["unit_count"]) == before
 
 
 def test_the_product_gradient_matches_finite_differences(forms):

@@ -95,9 +95,10 @@ def _prior_lp(v, beta, log_sigma):
 #: max|sqrt2 x_k|`` at most this (so that every ``exp`` and logistic probability of the
 #: table is a normal double, between e^-700 and 1) ...
 PRODUCT_RANGE = 700.0
-#: ... every pattern's likelihood at least this (no product underflowed that counts) ...
+#: ... every likelihood of a pattern of several cases at least this (no product
+#: underflowed that counts) ...
 PRODUCT_FLOOR = 1e-280
-#: ... and its patterns padded to the longest at most this many times its entries.
+#: ... and those patterns padded to the longest at most this many times their entries.
 PRODUCT_PADDING = 4
 
 
@@ -116,10 +117,10 @@ def _unit_likelihood(v, eta, sigma):
     two only where the product form finds a likelihood it cannot represent."""
     pattern, position = v["unit_entry"][1], v["unit_entry"][3]
     count, node = v["unit_count"], v["gh"][0]
-    n_entries = pattern.shape[0]
-    longest = pt.max(position) + 1
+    singles = _single_patterns(v)
+    padded = (count.shape[0] - singles) * (pt.max(position) + 1)
     fits = pt.and_(
-        pt.le(count.shape[0] * longest, PRODUCT_PADDING * n_entries),
+        pt.le(padded, PRODUCT_PADDING * (pattern.shape[0] - singles)),
         pt.le(pt.max(pt.abs(eta)) + sigma * pt.max(pt.abs(node)), PRODUCT_RANGE),
     )
     zero = pt.constant(0.0, dtype="float64")
@@ -129,24 +130,35 @@ def _unit_likelihood(v, eta, sigma):
     return ifelse(exact, product, list(_unit_logs(v, eta, sigma)))
 
 
+def _single_patterns(v):
+    """How many patterns are one case (a unit of one case): those patterns come first,
+    and their entries (one each) first among the entries (``engine/inputs.py``)."""
+    return pt.sum(pt.eq(pt.extra_ops.bincount(v["unit_entry"][1]), 1))
+
+
 def _unit_products(v, eta, sigma):
     r"""The units' log-likelihood and gradients (:func:`_unit_likelihood`) in probability
-    space, and the least pattern likelihood (the caller's check that nothing counting
-    underflowed).
+    space, and the least likelihood of a pattern of several cases (the caller's check
+    that nothing counting underflowed).
 
     With :math:`b_k = \sqrt2\sigma x_k`, the logistic probabilities of every cell at
     every node come from one exponential a cell and one a node,
     :math:`e^{\eta_c + b_k} = e^{\eta_c} e^{b_k}`, :math:`q_{ck} = 1/(1 + e^{\eta_c}
     e^{b_k})` and :math:`p_{ck} = 1 - q_{ck}` as :math:`e^{\eta_c} e^{b_k} q_{ck}` (no
-    cancellation); every entry of a pattern is a row of that table, so a pattern's
+    cancellation): a table whose rows are (cell, outcome) pairs, :math:`q` a failure's and
+    :math:`p` a success's. Every entry of a pattern is a row of it, so a pattern's
     likelihood at node k is a product of rows, :math:`f_{pk} = \prod_{e\in p}
-    (p\text{ or }q)_{c_e k}` (the patterns as a padded table of row numbers, ``position``
-    the column; padding points at a row of ones), :math:`S_p = \sum_k (w_k/\sqrt\pi)
-    f_{pk}` and the log-likelihood :math:`\sum_p n_p \log S_p`: a logarithm a pattern.
-    The gradient with respect to :math:`\eta_c` is :math:`\sum_{e: c_e = c}\sum_k n_p
-    r_{pk} (y_e - p_{ck})` with :math:`r_{pk} = (w_k/\sqrt\pi) f_{pk}/S_p`, gathered per
-    cell and outcome first (:math:`W`), and with respect to :math:`\sigma` the same
-    terms times :math:`\sqrt2 x_k`."""
+    (p\text{ or }q)_{c_e k}`, :math:`S_p = \sum_k (w_k/\sqrt\pi) f_{pk}` and the
+    log-likelihood :math:`\sum_p n_p \log S_p`: a logarithm a pattern. The gradient
+    with respect to :math:`\eta_c` is :math:`\sum_{e: c_e = c}\sum_k n_p r_{pk} (y_e -
+    p_{ck})` with :math:`r_{pk} = (w_k/\sqrt\pi) f_{pk}/S_p`, gathered per row first
+    (:math:`W_{rk}`), and with respect to :math:`\sigma` the same terms times
+    :math:`\sqrt2 x_k`.
+
+    A pattern of one case is a row itself: its units are counted per row and the row's
+    :math:`S` taken once (the logistic-normal probability of the module docstring),
+    with no gather. The patterns of several cases are a padded table of row numbers
+    (``position`` the column; padding points at a row of ones)."""
     cell, pattern, sign, position = (v["unit_entry"][i] for i in range(4))
     node, weight, count = v["gh"][0], v["gh"][2], v["unit_count"]
     n_cells, n_nodes, n_patterns = eta.shape[0], node.shape[0], count.shape[0]
@@ -159,16 +171,25 @@ def _unit_products(v, eta, sigma):
     p = odds * q
     table = pt.concatenate([q, p, pt.ones((1, n_nodes))], axis=0)  # rows c, C + c, pad
     row = cell + n_cells * (sign + 1) // 2  # q's row for a failure, p's for a success
-    longest = pt.max(position) + 1
-    padded = pt.full((n_patterns, longest), 2 * n_cells, dtype="int64")
-    padded = pt.set_subtensor(padded[pattern, position], row)
-    weighted = pt.prod(table[padded], axis=1) * weight[None, :]  # (P, K)
+    # patterns of one case, per row (every row's S is a normal double: e^-700 and more)
+    singles = _single_patterns(v)
+    units = pt.zeros(2 * n_cells)[row[:singles]].inc(count[:singles])
+    weighted = table[: 2 * n_cells] * weight[None, :]
     total = pt.sum(weighted, axis=1)
-    lik = pt.sum(count * pt.log(total))
-    share = (count / total)[:, None] * weighted  # n_p r_pk
-    by_row = pt.zeros((2 * n_cells, n_nodes))[row].inc(share[pattern])
+    lik = pt.sum(units * pt.log(total))
+    by_row = (units / total)[:, None] * weighted  # n r_rk
+    # patterns of several cases, padded to the longest
+    several = pattern[singles:] - singles
+    padded = pt.full((n_patterns - singles, pt.max(position) + 1), 2 * n_cells, dtype="int64")
+    padded = pt.set_subtensor(padded[several, position[singles:]], row[singles:])
+    weighted = pt.prod(table[padded], axis=1) * weight[None, :]  # (P - singles, K)
+    total = pt.sum(weighted, axis=1)
+    lik = lik + pt.sum(count[singles:] * pt.log(total))
+    share = (count[singles:] / total)[:, None] * weighted  # n_p r_pk
+    by_row = pt.inc_subtensor(by_row[row[singles:]], share[several])
     d = by_row[n_cells:] * q - by_row[:n_cells] * p  # (C, K): successes' 1 - p, failures' -p
-    return lik, pt.sum(d, axis=1), pt.sum(d * node[None, :]), pt.min(total)
+    floor = pt.min(pt.concatenate([total, pt.ones((1,))]))  # 1 where every pattern is single
+    return lik, pt.sum(d, axis=1), pt.sum(d * node[None, :]), floor
 
 
 def _unit_logs(v, eta, sigma):

@@ -254,16 +254,29 @@ def _unit_inputs(unit, likelihood_weight: int) -> dict[str, np.ndarray]:
     if unit is None or not likelihood_weight:
         return empty
     x, w = roots_hermite(unit.nodes)
-    sign = 2 * unit.entry_y.astype(np.int64) - 1
-    pattern = unit.entry_pattern
-    order = np.argsort(pattern, kind="stable")  # each pattern's entries in their order
-    position = np.empty(len(pattern), dtype=np.int64)
-    position[order] = np.arange(len(pattern)) - np.searchsorted(pattern[order], pattern[order])
+    cell, pattern, sign, count = _singles_first(
+        unit.entry_cell, unit.entry_pattern, 2 * unit.entry_y.astype(np.int64) - 1,
+        unit.pattern_count.astype(float),
+    )  # fmt: skip
+    position = np.arange(len(pattern)) - np.searchsorted(pattern, pattern)
     return {
         "gh": np.stack([np.sqrt(2.0) * x, np.log(w) - 0.5 * np.log(np.pi), w / np.sqrt(np.pi)]),
-        "unit_entry": np.stack([unit.entry_cell, pattern, sign, position]),
-        "unit_count": unit.pattern_count.astype(float),
+        "unit_entry": np.stack([cell, pattern, sign, position]),
+        "unit_count": count,
     }
+
+
+def _singles_first(cell, pattern, sign, count):
+    """The patterns renumbered with those of one case first (the engine counts them per
+    row of its table, ``engine/graph.py``'s ``_unit_products``), each pattern's entries
+    consecutive and in their order: ``(cell, pattern, sign, count)``."""
+    several = np.bincount(pattern, minlength=len(count)) > 1
+    order = np.argsort(several, kind="stable")  # new number -> old
+    renumbered = np.empty_like(order)
+    renumbered[order] = np.arange(len(order))
+    pattern = renumbered[pattern]
+    entries = np.argsort(pattern, kind="stable")
+    return cell[entries], pattern[entries], sign[entries], count[order]
 
 
 def has_units(arrays: dict[str, np.ndarray]) -> bool:
