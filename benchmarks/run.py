@@ -1,8 +1,9 @@
 """One command for the whole benchmark: ``.venv/bin/python benchmarks/run.py``.
 
 The other measurements run through it too, each in its own script:
-``run.py formulas|stan|writing|settings [their options]`` (the README's formulas, Stan
-beside returnmodels, a fit's writing time, sampler settings); with no such name it runs
+``run.py formulas|stan|writing|settings|units [their options]`` (the README's formulas,
+Stan beside returnmodels, a fit's writing time, sampler settings, the integrated person
+term's cost per gradient); with no such name it runs
 the comparison, bundled and scaling measurements below.
 
 Runs every measurement of ``measure.py`` in its own fresh process (so that imports,
@@ -106,6 +107,7 @@ SUITES = {
     "stan": "stan.py",
     "writing": "writing.py",
     "settings": "sampler_settings.py",
+    "units": "units.py",
 }
 
 
