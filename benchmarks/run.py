@@ -1,9 +1,10 @@
 """One command for the whole benchmark: ``.venv/bin/python benchmarks/run.py``.
 
 The other measurements run through it too, each in its own script:
-``run.py formulas|stan|writing|settings [their options]`` (the README's formulas, Stan
-beside returnmodels, a fit's writing time, sampler settings); with no such name it runs
-the comparison, bundled and scaling measurements below.
+``run.py formulas|stan|writing|settings|units|blas [their options]`` (the README's
+formulas, Stan beside returnmodels, a fit's writing time, sampler settings, the
+integrated person term's cost per gradient, BLAS threads under the chains'); with no
+such name it runs the comparison, bundled and scaling measurements below.
 
 Runs every measurement of ``measure.py`` in its own fresh process (so that imports,
 compilation and peak memory are counted per fit), side by side on the same rows:
@@ -106,6 +107,8 @@ SUITES = {
     "stan": "stan.py",
     "writing": "writing.py",
     "settings": "sampler_settings.py",
+    "units": "units.py",
+    "blas": "blas_threads.py",
 }
 
 

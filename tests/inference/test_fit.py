@@ -6,8 +6,10 @@ import json
 import subprocess
 import sys
 
+import nutpie
 import pytest
 import xarray as xr
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from conftest import CBPP, CHAINS, DRAWS, SEED, TUNE
 from returnmodels.cli import main
@@ -128,6 +130,27 @@ def test_configuration_is_checked_before_sampling(small_cases):
         fit(small_cases, "pooled", priors={"nationality_sigma": {"sigma": 1}})
     with pytest.raises(ConfigError, match="adaptation 'dense'.*auto"):
         fit(small_cases, "pooled", adaptation="dense")
+
+
+@pytest.mark.sampling
+def test_chains_sample_with_one_blas_thread_and_blas_is_free_again_after(small_cases, monkeypatch):
+    """nutpie's chains run on threads of their own; inside its call BLAS is held to one
+    thread (a split product waits on the chains' cores), and after it BLAS has its
+    threads back."""
+
+    def blas_threads() -> set[int]:
+        return {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"}
+
+    seen = []
+    sample = nutpie.sample
+    monkeypatch.setattr(
+        nutpie, "sample", lambda *a, **k: seen.append(blas_threads()) or sample(*a, **k)
+    )
+    with threadpool_limits(limits=2, user_api="blas"):  # two, whatever the machine
+        fit(small_cases, formula="assisted ~ n_procedures + (1 | nationality)", draws=20,
+            tune=20, chains=2, random_seed=SEED)  # fmt: skip
+        assert seen == [{1}]
+        assert blas_threads() == {2}
 
 
 @pytest.mark.sampling

@@ -25,7 +25,7 @@ from returnmodels.engine.inputs import (
 )
 
 #: Bump when the graph or the callback template changes.
-ENGINE_VERSION = 7
+ENGINE_VERSION = 8
 
 
 #: The callbacks' module source. Its text is part of the cache key (with ENGINE_VERSION

@@ -44,7 +44,11 @@ A ``(1 | g)`` term integrated out (:mod:`returnmodels.engine.integrated`: ``(1 |
 person_id)``) adds one SD, the last of sigma, and no effects; the cases then enter as
 the units' outcome patterns (``unit_entry``, ``unit_count``) under Gauss-Hermite nodes
 and weights (``gh``), all data, in a third graph per family (:func:`_unit_likelihood`)
-so that formulas without such a term run exactly the graphs they ran before.
+so that formulas without such a term run exactly the graphs they ran before. Its
+likelihood is computed in probability space (:func:`_unit_products`: a table of the
+cells' logistic probabilities at the nodes, products of its rows, a logarithm a pattern)
+and, behind a lazy ``ifelse`` where that form cannot represent it, in log space
+(:func:`_unit_logs`).
 
 The likelihood's gradient with respect to the linear predictor is written by hand, so
 that one pass over the cells computes both the log-likelihood and its gradient (one
@@ -55,6 +59,7 @@ exponential and one logarithm a cell); autodiff takes the rest.
 from __future__ import annotations
 
 import pytensor.tensor as pt
+from pytensor.conditional.op import ifelse
 from pytensor.gradient import disconnected_grad
 
 from returnmodels.engine.inputs import INPUTS
@@ -86,10 +91,110 @@ def _prior_lp(v, beta, log_sigma):
     return lp + pt.sum(sd_lp) + pt.sum(log_sigma)
 
 
+#: The product form's limits (:func:`_unit_likelihood`): the cells' ``|eta| + sigma
+#: max|sqrt2 x_k|`` at most this (so that every ``exp`` and logistic probability of the
+#: table is a normal double, between e^-700 and 1) ...
+PRODUCT_RANGE = 700.0
+#: ... every likelihood of a pattern of several cases at least this (no product
+#: underflowed that counts) ...
+PRODUCT_FLOOR = 1e-280
+#: ... and those patterns padded to the longest at most this many times their entries.
+PRODUCT_PADDING = 4
+
+
 def _unit_likelihood(v, eta, sigma):
     r"""The log-likelihood of the units' outcome patterns with their intercept integrated
     out (:mod:`returnmodels.engine.integrated`), and its gradients with respect to the
     cells' linear predictor and the units' SD :math:`\sigma`, by hand.
+
+    In probability space (:func:`_unit_products`) where that is exact: all the
+    transcendental work is one exponential a cell and one a node, the rest products
+    and sums. Where the table or a pattern's likelihood would leave the normal doubles
+    (:data:`PRODUCT_RANGE`, :data:`PRODUCT_FLOOR`: far out in warm-up) or the patterns
+    are too uneven in length to pad (:data:`PRODUCT_PADDING`), in log space
+    (:func:`_unit_logs`), the same quadrature with a logarithm and exponential an
+    entry and node. Both conditions are lazy ``ifelse``: a gradient computes one form,
+    two only where the product form finds a likelihood it cannot represent."""
+    pattern, position = v["unit_entry"][1], v["unit_entry"][3]
+    count, node = v["unit_count"], v["gh"][0]
+    singles = _single_patterns(v)
+    padded = (count.shape[0] - singles) * (pt.max(position) + 1)
+    fits = pt.and_(
+        pt.le(padded, PRODUCT_PADDING * (pattern.shape[0] - singles)),
+        pt.le(pt.max(pt.abs(eta)) + sigma * pt.max(pt.abs(node)), PRODUCT_RANGE),
+    )
+    zero = pt.constant(0.0, dtype="float64")
+    zeros = [zero, pt.zeros(eta.shape), zero, zero]
+    *product, floor = ifelse(fits, list(_unit_products(v, eta, sigma)), zeros)
+    exact = pt.and_(fits, pt.ge(floor, PRODUCT_FLOOR))
+    return ifelse(exact, product, list(_unit_logs(v, eta, sigma)))
+
+
+def _single_patterns(v):
+    """How many patterns are one case (a unit of one case): those patterns come first,
+    and their entries (one each) first among the entries (``engine/inputs.py``)."""
+    return pt.sum(pt.eq(pt.extra_ops.bincount(v["unit_entry"][1]), 1))
+
+
+def _unit_products(v, eta, sigma):
+    r"""The units' log-likelihood and gradients (:func:`_unit_likelihood`) in probability
+    space, and the least likelihood of a pattern of several cases (the caller's check
+    that nothing counting underflowed).
+
+    With :math:`b_k = \sqrt2\sigma x_k`, the logistic probabilities of every cell at
+    every node come from one exponential a cell and one a node,
+    :math:`e^{\eta_c + b_k} = e^{\eta_c} e^{b_k}`, :math:`q_{ck} = 1/(1 + e^{\eta_c}
+    e^{b_k})` and :math:`p_{ck} = 1 - q_{ck}` as :math:`e^{\eta_c} e^{b_k} q_{ck}` (no
+    cancellation): a table whose rows are (cell, outcome) pairs, :math:`q` a failure's and
+    :math:`p` a success's. Every entry of a pattern is a row of it, so a pattern's
+    likelihood at node k is a product of rows, :math:`f_{pk} = \prod_{e\in p}
+    (p\text{ or }q)_{c_e k}`, :math:`S_p = \sum_k (w_k/\sqrt\pi) f_{pk}` and the
+    log-likelihood :math:`\sum_p n_p \log S_p`: a logarithm a pattern. The gradient
+    with respect to :math:`\eta_c` is :math:`\sum_{e: c_e = c}\sum_k n_p r_{pk} (y_e -
+    p_{ck})` with :math:`r_{pk} = (w_k/\sqrt\pi) f_{pk}/S_p`, gathered per row first
+    (:math:`W_{rk}`), and with respect to :math:`\sigma` the same terms times
+    :math:`\sqrt2 x_k`.
+
+    A pattern of one case is a row itself: its units are counted per row and the row's
+    :math:`S` taken once (the logistic-normal probability of the module docstring),
+    with no gather. The patterns of several cases are a padded table of row numbers
+    (``position`` the column; padding points at a row of ones)."""
+    cell, pattern, sign, position = (v["unit_entry"][i] for i in range(4))
+    node, weight, count = v["gh"][0], v["gh"][2], v["unit_count"]
+    n_cells, n_nodes, n_patterns = eta.shape[0], node.shape[0], count.shape[0]
+    # one exponential a cell and one a node, taken together so that PyTensor's rewrites
+    # neither merge exp(a) exp(b) into exp(a + b) nor fuse them into the (C, K) loop
+    # (an exponential a cell and node, seven times the time of this table)
+    both = pt.exp(pt.concatenate([eta, sigma * node]))
+    odds = both[:n_cells][:, None] * both[n_cells:][None, :]  # (C, K), in e^+-700
+    q = 1.0 / (1.0 + odds)  # 1 - p
+    p = odds * q
+    table = pt.concatenate([q, p, pt.ones((1, n_nodes))], axis=0)  # rows c, C + c, pad
+    row = cell + n_cells * (sign + 1) // 2  # q's row for a failure, p's for a success
+    # patterns of one case, per row (every row's S is a normal double: e^-700 and more)
+    singles = _single_patterns(v)
+    units = pt.zeros(2 * n_cells)[row[:singles]].inc(count[:singles])
+    weighted = table[: 2 * n_cells] * weight[None, :]
+    total = pt.sum(weighted, axis=1)
+    lik = pt.sum(units * pt.log(total))
+    by_row = (units / total)[:, None] * weighted  # n r_rk
+    # patterns of several cases, padded to the longest
+    several = pattern[singles:] - singles
+    padded = pt.full((n_patterns - singles, pt.max(position) + 1), 2 * n_cells, dtype="int64")
+    padded = pt.set_subtensor(padded[several, position[singles:]], row[singles:])
+    weighted = pt.prod(table[padded], axis=1) * weight[None, :]  # (P - singles, K)
+    total = pt.sum(weighted, axis=1)
+    lik = lik + pt.sum(count[singles:] * pt.log(total))
+    share = (count[singles:] / total)[:, None] * weighted  # n_p r_pk
+    by_row = pt.inc_subtensor(by_row[row[singles:]], share[several])
+    d = by_row[n_cells:] * q - by_row[:n_cells] * p  # (C, K): successes' 1 - p, failures' -p
+    floor = pt.min(pt.concatenate([total, pt.ones((1,))]))  # 1 where every pattern is single
+    return lik, pt.sum(d, axis=1), pt.sum(d * node[None, :]), floor
+
+
+def _unit_logs(v, eta, sigma):
+    r"""The units' log-likelihood and gradients (:func:`_unit_likelihood`) in log space,
+    finite wherever the log density is: an exponential and a logarithm an entry and node.
 
     With :math:`t_{ek} = s_e(\eta_{c_e} + \sigma\sqrt2 x_k)`, :math:`s_e = 2y_e - 1`,
     the pattern's log-likelihood at node k is :math:`\ell_{pk} = \log(w_k/\sqrt\pi) +

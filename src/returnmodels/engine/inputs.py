@@ -45,8 +45,10 @@ INPUTS: tuple[tuple[str, str, int], ...] = (
     # an intercept integrated out (engine.integrated), empty without one; its SD is the
     # last of sigma. Few arrays: the callback passes them all as arguments, and numba
     # cannot compile a call of more than 30 (Python builds it as a list)
-    ("gh", "float64", 2),  # (2, K) sqrt(2) x_k and log(w_k / sqrt(pi)): Gauss-Hermite
-    ("unit_entry", "int64", 2),  # (3, E) each pattern entry's cell, pattern, 2 y - 1
+    ("gh", "float64", 2),  # (3, K) sqrt(2) x_k, log(w_k / sqrt(pi)), w_k / sqrt(pi):
+    #                         Gauss-Hermite
+    ("unit_entry", "int64", 2),  # (4, E) each pattern entry's cell, pattern, 2 y - 1 and
+    #                                position in its pattern
     ("unit_count", "float64", 1),  # (N_p,) units of each pattern
 )
 
@@ -245,19 +247,36 @@ def _unit_inputs(unit, likelihood_weight: int) -> dict[str, np.ndarray]:
     :math:`\log(w_k/\sqrt\pi)`), and the patterns. Without a likelihood
     (``likelihood_weight=0``) the patterns are left out: the SD follows its prior."""
     empty = {
-        "gh": np.zeros((2, 0)),
-        "unit_entry": np.zeros((3, 0), dtype=np.int64),
+        "gh": np.zeros((3, 0)),
+        "unit_entry": np.zeros((4, 0), dtype=np.int64),
         "unit_count": np.zeros(0),
     }
     if unit is None or not likelihood_weight:
         return empty
     x, w = roots_hermite(unit.nodes)
-    sign = 2 * unit.entry_y.astype(np.int64) - 1
+    cell, pattern, sign, count = _singles_first(
+        unit.entry_cell, unit.entry_pattern, 2 * unit.entry_y.astype(np.int64) - 1,
+        unit.pattern_count.astype(float),
+    )  # fmt: skip
+    position = np.arange(len(pattern)) - np.searchsorted(pattern, pattern)
     return {
-        "gh": np.stack([np.sqrt(2.0) * x, np.log(w) - 0.5 * np.log(np.pi)]),
-        "unit_entry": np.stack([unit.entry_cell, unit.entry_pattern, sign]),
-        "unit_count": unit.pattern_count.astype(float),
+        "gh": np.stack([np.sqrt(2.0) * x, np.log(w) - 0.5 * np.log(np.pi), w / np.sqrt(np.pi)]),
+        "unit_entry": np.stack([cell, pattern, sign, position]),
+        "unit_count": count,
     }
+
+
+def _singles_first(cell, pattern, sign, count):
+    """The patterns renumbered with those of one case first (the engine counts them per
+    row of its table, ``engine/graph.py``'s ``_unit_products``), each pattern's entries
+    consecutive and in their order: ``(cell, pattern, sign, count)``."""
+    several = np.bincount(pattern, minlength=len(count)) > 1
+    order = np.argsort(several, kind="stable")  # new number -> old
+    renumbered = np.empty_like(order)
+    renumbered[order] = np.arange(len(order))
+    pattern = renumbered[pattern]
+    entries = np.argsort(pattern, kind="stable")
+    return cell[entries], pattern[entries], sign[entries], count[order]
 
 
 def has_units(arrays: dict[str, np.ndarray]) -> bool:

@@ -40,6 +40,7 @@ import nutpie
 import pandas as pd
 import pymc as pm
 import xarray as xr
+from threadpoolctl import threadpool_limits
 
 from returnmodels.disclosure.posterior import SUPPORT_GROUP, support_dataset
 from returnmodels.engine.callbacks import ENGINE_VERSION, compile_formula_model
@@ -116,19 +117,27 @@ def _run_nutpie(compiled, settings: dict, cache: str) -> xr.DataTree:
         "compile_cache": cache,
     }
     low_rank = {"mass_matrix_gamma": LOW_RANK_GAMMA} if adaptation == "low_rank" else {}
-    return nutpie.sample(
-        compiled,
-        draws=settings["draws"],
-        tune=settings["tune"],
-        chains=settings["chains"],
-        cores=settings["cores"],
-        seed=settings["random_seed"],
-        adaptation=adaptation,
-        target_accept=settings["target_accept"],
-        save_warmup=False,
-        progress_bar=settings["progressbar"],
-        **low_rank,
-    )
+    # nutpie runs the chains on threads of its own, one a core; a BLAS that also splits
+    # each of their matrix-vector products over every core (OpenBLAS does above about
+    # 100,000 elements: the every-predictor model's 29,454 cells x 17 columns) makes its
+    # threads wait on each other whenever anything else runs: 0.52 ms a product against
+    # 0.12 ms single-threaded at load 1.5 on 2 cores, 4.4 ms against 0.32 beside one busy
+    # process, 0.07 against 0.12 only when the machine is idle (benchmarks/blas_threads.py);
+    # a fit of that model took 87 to 602 s with the load
+    with threadpool_limits(limits=1, user_api="blas"):
+        return nutpie.sample(
+            compiled,
+            draws=settings["draws"],
+            tune=settings["tune"],
+            chains=settings["chains"],
+            cores=settings["cores"],
+            seed=settings["random_seed"],
+            adaptation=adaptation,
+            target_accept=settings["target_accept"],
+            save_warmup=False,
+            progress_bar=settings["progressbar"],
+            **low_rank,
+        )
 
 
 def sample_compiled(

@@ -1,0 +1,160 @@
+"""The integrated person term's cost per gradient, log form against product form (issue 24,
+item 4).
+
+    .venv/bin/python benchmarks/units.py [--out benchmarks/results-units.json] [--fit]
+
+On the bundled 118,000 cases, the study model with persons
+(:data:`FORMULA`, ``(1 | person_id)`` integrated by K = 30 Gauss-Hermite nodes), in one
+process: the engine's log density and gradient (PyTensor's compiled function, the one
+nutpie's callback wraps) with the units' likelihood in log space (the engine's form
+before the product form, ``engine/graph.py``'s ``_unit_logs``) and in the product form
+the engine runs now, beside the same model without the person term; then the units'
+likelihood alone in each form; and the two forms' log densities and gradients at the
+same point. Each time is the best of several rounds of calls, in milliseconds a
+gradient.
+
+``--fit`` adds a fit of the model (4 chains x 1000 + 1000 tune, the defaults): wall
+time, sampling time, gradient evaluations a draw (of the kept draws: a fit keeps no
+warm-up statistics), divergences and the person SD. Results go to ``--out``, stamped
+with the commit, the date and the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from unittest import mock
+
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from writing import stamp  # noqa: E402  (this folder is not a package)
+
+from returnmodels.data.validation import load_cases  # noqa: E402
+from returnmodels.engine import graph  # noqa: E402
+from returnmodels.engine.design import build_formula_design  # noqa: E402
+from returnmodels.engine.inputs import INPUTS, engine_inputs, needs_general  # noqa: E402
+
+BUNDLED = HERE.parent / "data" / "cases.parquet"
+FORMULA = "assisted ~ n_procedures + cooperation + (1 | nationality) + (1 | person_id)"
+WITHOUT = "assisted ~ n_procedures + cooperation + (1 | nationality)"
+UNIT_INPUTS = ("gh", "unit_entry", "unit_count")
+
+
+def best_ms(function, args, calls: int = 50, rounds: int = 7) -> float:
+    """The best of ``rounds`` rounds of ``calls`` calls, in ms a call (the machine is
+    shared: the best round is the one least interrupted)."""
+    function(*args)
+    best = float("inf")
+    for _ in range(rounds):
+        started = time.perf_counter()
+        for _ in range(calls):
+            function(*args)
+        best = min(best, (time.perf_counter() - started) / calls * 1e3)
+    return best
+
+
+def engine_function(units: bool, unit_form=None):
+    """The engine's compiled log density and gradient (lean binomial graph), with the
+    units' likelihood in ``unit_form`` (the engine's own when None)."""
+    form = unit_form or graph._unit_likelihood
+    with mock.patch.object(graph, "_unit_likelihood", form):
+        theta, inputs, lp, grad, _ = graph.engine_graph(False, general=False, units=units)
+    return pytensor.function([theta, *inputs], [lp, grad], mode="NUMBA", on_unused_input="ignore")
+
+
+def unit_function(form):
+    """The units' likelihood and gradients alone, of (eta, sigma, its three arrays)."""
+    v = {name: pt.tensor(name, dtype=d, shape=(None,) * n) for name, d, n in INPUTS}
+    eta, sigma = pt.dvector("eta"), pt.dscalar("sigma")
+    outputs = list(form(v, eta, sigma))[:3]
+    return pytensor.function([eta, sigma, *(v[n] for n in UNIT_INPUTS)], outputs, mode="NUMBA")
+
+
+def per_gradient(cases) -> dict:
+    """The per-gradient figures of the module docstring."""
+    design = build_formula_design(cases, FORMULA)
+    arrays, layout = engine_inputs(design)
+    assert not needs_general(arrays)
+    inputs = [arrays[name] for name, _, _ in INPUTS]
+    theta = np.random.default_rng(1).uniform(-0.5, 0.5, layout.n_dim)
+    log_engine, product_engine = engine_function(True, graph._unit_logs), engine_function(True)
+    plain = build_formula_design(cases, WITHOUT)
+    plain_arrays, plain_layout = engine_inputs(plain)
+    plain_theta = np.random.default_rng(1).uniform(-0.5, 0.5, plain_layout.n_dim)
+    plain_inputs = [plain_arrays[name] for name, _, _ in INPUTS]
+    eta = np.random.default_rng(2).normal(-1.5, 1.0, design.n_cells)
+    unit_args = [eta, 0.7, *(arrays[name] for name in UNIT_INPUTS)]
+    log_units, product_units = (
+        unit_function(graph._unit_logs),
+        unit_function(graph._unit_likelihood),
+    )
+    old, new = log_engine(theta, *inputs), product_engine(theta, *inputs)
+    term = design.integrated
+    lengths = np.bincount(term.entry_pattern)
+    return {
+        "formula": FORMULA,
+        "cells": int(design.n_cells),
+        "entries": int(len(term.entry_cell)),
+        "patterns": int(term.n_patterns),
+        "patterns_by_length": {int(n): int((lengths == n).sum()) for n in np.unique(lengths)},
+        "persons": int(term.pattern_count.sum()),
+        "single_case_persons": int(term.pattern_count[lengths == 1].sum()),
+        "quadrature_nodes": int(term.nodes),
+        "engine_log_form_ms": best_ms(log_engine, [theta, *inputs]),
+        "engine_product_form_ms": best_ms(product_engine, [theta, *inputs]),
+        "engine_without_persons_ms": best_ms(engine_function(False), [plain_theta, *plain_inputs]),
+        "units_log_form_ms": best_ms(log_units, unit_args),
+        "units_product_form_ms": best_ms(product_units, unit_args),
+        "log_density_relative_difference": float(abs(new[0] - old[0]) / abs(old[0])),
+        "gradient_max_relative_difference": float(
+            np.max(np.abs(new[1] - old[1])) / np.max(np.abs(old[1]))
+        ),
+    }
+
+
+def fitted(cases) -> dict:
+    """A fit of :data:`FORMULA` at the defaults: its time, steps and person SD."""
+    from returnmodels.inference.fit import fit
+
+    started = time.perf_counter()
+    result = fit(cases, FORMULA, random_seed=1, progressbar=False)
+    wall = time.perf_counter() - started
+    timings = json.loads(result.attrs["returnmodels_timings"])
+    stats = result["sample_stats"]
+    sampling = timings["compile_and_sample_s"] - timings.get("compile_s", 0.0)
+    sd = result["posterior"]["person_id_sigma"]
+    return {
+        "wall_s": wall,
+        "build_s": timings["build_s"],
+        "compile_s": timings.get("compile_s", 0.0),
+        "sampling_s": sampling,
+        "gradients_per_draw": float(stats["n_steps"].mean()),
+        "divergences": int(stats["diverging"].sum()),
+        "person_sd_mean": float(sd.mean()),
+        "person_sd_q05_q95": [float(sd.quantile(0.05)), float(sd.quantile(0.95))],
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", default=str(HERE / "results-units.json"))
+    parser.add_argument("--fit", action="store_true", help="also time a fit at the defaults")
+    args = parser.parse_args()
+    cases = load_cases(BUNDLED)
+    results = {"environment": stamp(), "per_gradient": per_gradient(cases)}
+    if args.fit:
+        results["fit"] = fitted(cases)
+    Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
