@@ -29,7 +29,9 @@ def _made_up_posterior(design, chains: int = 3, draws: int = 7, seed: int = 4) -
         shape, dims = (chains, draws, *([M] if lead else []), width), ("chain", "draw", *lead, dim)
         return name, (dims, rng.normal(0.0, 0.8, size=shape))
 
-    parts = [variable(design.prefix + t.name, len(t.labels), f"{t.name}_dim") for t in design.common]
+    parts = [
+        variable(design.prefix + t.name, len(t.labels), f"{t.name}_dim") for t in design.common
+    ]
     for block in design.blocks:
         for r in range(block.width):
             name = f"{design.prefix}{block.column_name(r)}_effect"
