@@ -35,7 +35,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLED = ROOT / "data" / "cases.parquet"
-sys.path.insert(0, str(ROOT / "tests" / "inference"))
+sys.path.insert(0, str(ROOT / "tests"))  # conftest: the README formula reader
 
 
 def callback_timer(model, seconds: float = 0.1, clock=time.perf_counter):
@@ -102,13 +102,24 @@ def main() -> None:
     parser.add_argument(
         "--formulas-only", action="store_true", help="leave out the engine/template gradients"
     )
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="TEXT",
+        help="fit only the formulas containing TEXT (repeatable; implies --formulas-only)",
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="fit each formula this many times, in turn"
+    )
     args = parser.parse_args()
+    args.formulas_only = args.formulas_only or bool(args.only)
     started = time.perf_counter()
     import numpy as np
     import nutpie
-    from test_readme_formulas import readme_formulas
 
     import returnmodels as rm
+    from conftest import readme_formulas
     from returnmodels.engine.callbacks import compile_formula_model
     from returnmodels.engine.design import build_formula_design
     from returnmodels.inference.fit import engine_design, fit
@@ -136,7 +147,9 @@ def main() -> None:
         ("bundled", cases, "assisted ~ n_procedures + (1 | nationality) + (1 | age_group)"),
     ]
     runs = [("bundled", cases, formula) for formula in readme_formulas()] + crossed
-    for data_name, frame, formula in runs:
+    if args.only:
+        runs = [run for run in runs if any(text in run[2] for text in args.only)]
+    for data_name, frame, formula in runs * args.repeat:
         load = os.getloadavg()[0]
         t0, cpu0 = time.perf_counter(), time.process_time()
         result = fit(frame, formula=formula, random_seed=20251)

@@ -22,10 +22,11 @@ from returnmodels.engine.inputs import (
     family_of,
     has_units,
     needs_general,
+    reflected,
 )
 
 #: Bump when the graph or the callback template changes.
-ENGINE_VERSION = 7
+ENGINE_VERSION = 8
 
 
 #: The callbacks' module source. Its text is part of the cache key (with ENGINE_VERSION
@@ -139,11 +140,14 @@ class FormulaModel(nutpie_pymc.CompiledPyMCModel):
     :mod:`returnmodels.engine.cache` (``process`` when this process had it) and
     ``graph``, the compiled graph that samples it (``binomial, lean`` and the like);
     ``crossed_ridge``: whether it has crossed levels that their data pin down, whose
-    mean the intercept takes in (:func:`crossed_ridge`)."""
+    mean the intercept takes in (:func:`crossed_ridge`); ``reflected``: whether the
+    engine samples those levels reflected, their common direction a coordinate of its
+    own (:func:`reflected`)."""
 
     cache_status: str = "off"
     graph: str = ""
     crossed_ridge: bool = False
+    reflected: bool = False
 
     def with_data(self, **updates):
         raise NotImplementedError("build a new FormulaModel for new data")
@@ -205,6 +209,7 @@ def compile_formula_model(design: FormulaDesign, likelihood_weight: int = 1) -> 
         graph=f"{family}, {'general' if general else 'lean'}"
         + (f", {design.integrated.factor} integrated" if units else ""),
         crossed_ridge=crossed_ridge(arrays),
+        reflected=reflected(arrays),
     )
 
 

@@ -29,6 +29,9 @@ u_{p(j)}, \sigma)` (hierarchical centring), the parent levels being non-centred;
 level is centred at which is data too (``nest``, ``nest_weight``). Beside crossed
 blocks, theta's intercept is the model's plus the crossed blocks' mean effects
 (:func:`intercept_shear`; ``shear``, ``shear_weight``, ``shear_column``), again a shift of
+Jacobian 1, and those blocks' centred levels are sampled reflected, so that their common
+direction, which only their prior pins down, is a coordinate of theta
+(:func:`~returnmodels.engine.policy.mean_reflection`; ``reflection``): an orthogonal map,
 Jacobian 1.
 
 Because no size or index is a graph constant, the graph is the same for every formula of
@@ -184,6 +187,17 @@ def engine_graph(multinomial: bool, general: bool = True, units: bool = False):
         log_sigma, y, z = (pt.reshape(t, (M, -1)).T for t in (log_sigma, y, z))
     shape = (lambda n: (n, M)) if multinomial else (lambda n: (n,))
     lp = 0.0
+
+    # a sheared block's centred levels are sampled reflected (policy.mean_reflection):
+    # their values are a = H z, H = I - 2 v v' / v'v, orthogonal: Jacobian 1
+    if general:
+        reflect = v["reflection"]
+        flipped, group = pt.cast(reflect[0], "int64"), pt.cast(reflect[1], "int64")
+        along, back = reflect[2], reflect[3]
+        if multinomial:
+            along, back = along[:, None], back[:, None]
+        along_z = pt.zeros(shape(Q))[group].inc(along * z[flipped])  # v'z per block
+        z = pt.inc_subtensor(z[flipped], -back * along_z[group])
 
     # Cholesky factors of the correlations from w (Stan's cholesky_factor_corr): column
     # s's diagonal entry is prod sqrt(1 - w^2) over the w's before it in its row, an
