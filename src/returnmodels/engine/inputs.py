@@ -68,7 +68,8 @@ def crossed_ridge(arrays: dict[str, np.ndarray]) -> bool:
     """Whether a crossed block that gives its mean to the intercept (:func:`intercept_shear`) has
     centred levels, levels its data pin down: their mean is left to their prior, so they
     move together, a correlation a diagonal mass matrix pays for
-    (:func:`returnmodels.engine.policy.mean_ridge`) and a low-rank one learns."""
+    (:func:`returnmodels.engine.policy.mean_ridge`) unless the engine samples them
+    reflected (:func:`reflected`), as it does where two or more are centred."""
     return bool((arrays["noncentred"][:, arrays["shear"]] == 0).any())
 
 

@@ -7,7 +7,6 @@ intercept beside crossed blocks. None of it changes the model, only its geometry
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import minimize
 from scipy.special import logsumexp
 
 from returnmodels.engine.design import FormulaDesign
@@ -18,26 +17,67 @@ from returnmodels.engine.terms import GroupBlock
 CENTRING_INFORMATION = 4.0
 
 
+#: The pooled fit's prior SD of every coefficient, and when its Newton steps stop.
+_POOLED_PRIOR_SD = 2.5
+_POOLED_TOLERANCE = 1e-10
+_POOLED_MAX_STEPS = 100
+
+
 def pooled_probabilities(design: FormulaDesign) -> np.ndarray:
     """(C, M + 1) each cell's probabilities of the reference and of every linear
     predictor's category under the model without group effects: its common terms only,
-    at the posterior mode with N(0, 2.5) priors (L-BFGS, a few milliseconds)."""
+    at the posterior mode with N(0, 2.5) priors.
+
+    Newton's method on the (M P)-dimensional concave log posterior, its Hessian exact,
+    each step halved until the log posterior rises: a handful of steps and a few
+    milliseconds. (L-BFGS-B took 190 iterations on ``C(n_procedures) + gender`` of the
+    bundled data, and SciPy's L-BFGS-B calls into multithreaded BLAS at every one, which
+    cost 0.4-1.5 s on 2 busy cores.)"""
     X, Y = design.X, design.linear_counts()
     n = design.trials.astype(float)
     M, P = Y.shape[1], X.shape[1]
-
-    def negative(flat):
-        B = flat.reshape(M, P)
-        eta = np.column_stack([np.zeros(len(n)), X @ B.T])
-        lse = logsumexp(eta, axis=1)
-        value = np.sum(Y * eta[:, 1:]) - n @ lse - 0.5 * np.sum(B**2) / 2.5**2
-        prob = np.exp(eta - lse[:, None])
-        grad = (Y - n[:, None] * prob[:, 1:]).T @ X - B / 2.5**2
-        return -value, -grad.ravel()
-
-    fitted = minimize(negative, np.zeros(M * P), jac=True, method="L-BFGS-B")
-    eta = np.column_stack([np.zeros(len(n)), X @ fitted.x.reshape(M, P).T])
+    B = np.zeros((M, P))
+    value, gradient, probability = _pooled_log_posterior(B, X, Y, n)
+    for _ in range(_POOLED_MAX_STEPS):
+        step = np.linalg.solve(_pooled_precision(X, n, probability), gradient.ravel())
+        step = step.reshape(M, P)
+        size = 1.0
+        while True:
+            trial = _pooled_log_posterior(B + size * step, X, Y, n)
+            if trial[0] >= value or size < 1e-8:
+                break
+            size /= 2
+        B, (value, gradient, probability) = B + size * step, trial
+        if np.max(np.abs(size * step)) < _POOLED_TOLERANCE:
+            break
+    eta = np.column_stack([np.zeros(len(n)), X @ B.T])
     return np.exp(eta - logsumexp(eta, axis=1)[:, None])
+
+
+def _pooled_log_posterior(B, X, Y, n):
+    """The pooled model's log posterior at coefficients ``B`` (M, P), its gradient and
+    each cell's probabilities of the M categories."""
+    eta = np.column_stack([np.zeros(len(n)), X @ B.T])
+    lse = logsumexp(eta, axis=1)
+    probability = np.exp(eta[:, 1:] - lse[:, None])
+    value = np.sum(Y * eta[:, 1:]) - n @ lse - 0.5 * np.sum(B**2) / _POOLED_PRIOR_SD**2
+    gradient = (Y - n[:, None] * probability).T @ X - B / _POOLED_PRIOR_SD**2
+    return value, gradient, probability
+
+
+def _pooled_precision(X, n, probability) -> np.ndarray:
+    """(M P, M P) minus the Hessian of :func:`_pooled_log_posterior`: the multinomial's
+    Fisher information sum_c n_c (diag(p_c) - p_c p_c') (x) x_c x_c', plus the prior's."""
+    M, P = probability.shape[1], X.shape[1]
+    precision = np.zeros((M, P, M, P))
+    for m in range(M):
+        for k in range(m, M):
+            w = n * probability[:, m] * ((m == k) - probability[:, k])
+            block = X.T @ (w[:, None] * X)
+            precision[m, :, k, :] = block
+            precision[k, :, m, :] = block.T
+    precision = precision.reshape(M * P, M * P)
+    return precision + np.eye(M * P) / _POOLED_PRIOR_SD**2
 
 
 def between_level_variance(design: FormulaDesign, block: GroupBlock, pooled=None) -> np.ndarray:
