@@ -1,6 +1,10 @@
 """Exploration latency: from ``fit(formula)`` to a converged posterior, in a warm process.
 
     .venv/bin/python benchmarks/formulas.py [--out benchmarks/results-formulas.json]
+        [--formulas-only] [--only TEXT ...] [--repeat N]
+
+``--only TEXT`` (repeatable) fits only the formulas containing TEXT, ``--repeat N`` fits
+each N times in turn (the machine is shared: repeat, and compare CPU seconds).
 
 In one process: load the precompiled formula engine once (``warm-up``: its lean and its
 general graph), then fit each formula of the README's "Writing a model" section, none
