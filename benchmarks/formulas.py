@@ -7,7 +7,7 @@
 each N times in turn (the machine is shared: repeat, and compare CPU seconds).
 
 In one process: load the precompiled formula engine once (``warm-up``: its lean and its
-general graph), then fit each formula of the README's "Writing a model" section, none
+general graph, and the general one with reflected crossed levels), then fit each formula of the README's "Writing a model" section, none
 fitted before in this process, on the bundled data, read and validated once as a
 notebook does (4 chains x 1000 + 1000). For each it records the wall time, the sampling
 time (nutpie), the overhead (everything else: the data checksum, the design, the data
@@ -132,10 +132,15 @@ def main() -> None:
 
     imported = time.perf_counter()
     cases = rm.load_cases(BUNDLED)
-    # the binomial family's two graphs: the lean one and the general one (correlated)
+    # the binomial family's graphs: the lean one, the general one (correlated) and the
+    # general one with reflected crossed levels
     warm = [
         build_formula_design(cases, f)
-        for f in ("assisted ~ 1 + (1 | closing_year)", "assisted ~ 1 + (1 + gender | closing_year)")
+        for f in (
+            "assisted ~ 1 + (1 | closing_year)",
+            "assisted ~ 1 + (1 + gender | closing_year)",
+            "assisted ~ 1 + (1 | nationality) + (1 | closing_year)",
+        )
     ]
     engine_started = time.perf_counter()
     for design in warm:

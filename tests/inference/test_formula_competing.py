@@ -284,9 +284,15 @@ def test_the_multinomial_engine_samples_crossed_levels_reflected():
     M, P = stage.n_linear, stage.X.shape[1]
     _, S, R, Q, _, _ = (int(n) for n in arrays["sizes"])
     plain = arrays | {"reflection": np.zeros((4, 0))}
-    engine = compiled_engine("multinomial", general=True)
+    engine = compiled_engine("multinomial", general=True, reflected=True)
     inputs = [arrays[name] for name, _, _ in INPUTS]
     plain_inputs = [plain[name] for name, _, _ in INPUTS]
+    # the graph of designs without reflected levels ignores the rows: the plain point
+    unreflected = compiled_engine("multinomial", general=True)
+    theta = np.random.default_rng(2).normal(0.0, 0.5, layout.n_dim)
+    assert float(unreflected.logp_fn(theta, *inputs)[0]) == pytest.approx(
+        float(engine.logp_fn(theta, *plain_inputs)[0]), rel=1e-12
+    )
     for theta in np.random.default_rng(6).normal(0.0, 0.5, (3, layout.n_dim)):
         z = theta[M * (P + S + R) :].reshape(M, Q).copy()
         z[:, level] = z[:, level] @ H.T  # each column's a = H z

@@ -282,7 +282,7 @@ def test_the_parameterisation_is_the_model_with_its_jacobian(request, data, form
     assert (arrays["noncentred"] == 0).any() and (arrays["noncentred"] == 1).any()
     assert bool(arrays["nest"].size) == ("/" in formula)  # centred at their region
     assert bool(arrays["shear"].size) == sheared
-    engine = compiled_engine("binomial", general=True)
+    engine = compiled_engine("binomial", general=True, reflected=reflected(arrays))
     inputs = [arrays[n] for n, _, _ in INPUTS]
     P, S = design.X.shape[1], len(design.blocks)
 
@@ -362,7 +362,7 @@ def test_the_crossed_levels_mean_is_a_coordinate_of_its_own(crossed_rows):
     J = len(levels)
     np.testing.assert_allclose(H @ H.T, np.eye(J), atol=1e-12)
     np.testing.assert_allclose(H[:, 0], np.full(J, 1 / np.sqrt(J)), atol=1e-12)
-    engine = compiled_engine("binomial", general=True)
+    engine = compiled_engine("binomial", general=True, reflected=True)
     inputs = [arrays[n] for n, _, _ in INPUTS]
     theta = np.random.default_rng(5).normal(0.0, 0.6, layout.n_dim)
     (values,) = engine.expand_fn(theta, *inputs)

@@ -162,7 +162,9 @@ def _likelihood(v, beta, u, multinomial: bool, unit_sigma=None):
     return lik, g_beta, g_u, g_sigma
 
 
-def engine_graph(multinomial: bool, general: bool = True, units: bool = False):
+def engine_graph(
+    multinomial: bool, general: bool = True, units: bool = False, reflected: bool = False
+):
     """The log density, its gradient and the expansion, as PyTensor graphs: of the
     binomial family (M = 1, in vectors) or of the multinomial one (any M, the copies as
     columns); the vector form is about a sixth faster per gradient on 29,454 cells.
@@ -172,7 +174,10 @@ def engine_graph(multinomial: bool, general: bool = True, units: bool = False):
     runs even on empty arrays, at about 1 us a gather or scatter: for designs that have
     neither (:func:`needs_general`), where its inputs are empty and it adds nothing.
     ``units=True`` adds the likelihood of an integrated intercept's patterns
-    (:func:`_unit_likelihood`, binomial only), for the same reason a graph of its own."""
+    (:func:`_unit_likelihood`, binomial only), for the same reason a graph of its own;
+    so does ``reflected=True`` (general only) the reflection of crossed levels
+    (``reflection``; :func:`~returnmodels.engine.inputs.reflected`), which the other
+    graphs ignore: correlated and nested designs run the graph they ran before it."""
     theta = pt.dvector("theta")
     v = {name: pt.tensor(name, dtype=dtype, shape=(None,) * ndim) for name, dtype, ndim in INPUTS}
     P, S, R, Q, n_pairs, M = (v["sizes"][i] for i in range(6))
@@ -190,7 +195,7 @@ def engine_graph(multinomial: bool, general: bool = True, units: bool = False):
 
     # a sheared block's centred levels are sampled reflected (policy.mean_reflection):
     # their values are a = H z, H = I - 2 v v' / v'v, orthogonal: Jacobian 1
-    if general:
+    if general and reflected:
         reflect = v["reflection"]
         flipped, group = pt.cast(reflect[0], "int64"), pt.cast(reflect[1], "int64")
         along, back = reflect[2], reflect[3]
