@@ -7,17 +7,17 @@
 each N times in turn (the machine is shared: repeat, and compare CPU seconds).
 
 In one process: load the precompiled formula engine once (``warm-up``: its lean and its
-general graph, and the general one with reflected crossed levels), then fit each formula of the README's "Writing a model" section, none
-fitted before in this process, on the bundled data, read and validated once as a
-notebook does (4 chains x 1000 + 1000). For each it records the wall time, the sampling
-time (nutpie), the overhead (everything else: the data checksum, the design, the data
-table, the log-likelihood, the verdict), min bulk ESS and the verdict, and beside the
-sampling time what the gradients cost: one log density and gradient of the formula's
-engine model (:func:`callback_timer`, median of 5) and the gradient evaluations per
-draw after warm-up (``n_steps``). Then two crossed designs that are not in the README:
-a simulated item-response set (300 persons crossed with 25 items, binary, SDs 1) and
-the nationalities crossed with the age groups on the bundled data. The load average
-goes with every row (the machine is shared).
+general graph, and the general one with reflected crossed levels), then fit each formula
+of the README's "Writing a model" section, none fitted before in this process, on the
+bundled data, read and validated once as a notebook does (4 chains x 1000 + 1000). For
+each it records the wall time, the sampling time (nutpie), the overhead (everything
+else: the data checksum, the design, the data table, the log-likelihood, the verdict),
+min bulk ESS and the verdict, and beside the sampling time what the gradients cost: one
+log density and gradient of the formula's engine model (:func:`callback_timer`, median
+of 5) and the gradient evaluations per draw after warm-up (``n_steps``). Then two
+crossed designs that are not in the README: a simulated item-response set (300 persons
+crossed with 25 items, binary, SDs 1) and the nationalities crossed with the age groups
+on the bundled data. The load average goes with every row (the machine is shared).
 
 Last, the cost of one log density and gradient on the formula engine against the PyMC
 model of the same term table (:func:`returnmodels.models.pymc_model.pymc_model`, what
