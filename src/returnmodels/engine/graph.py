@@ -41,7 +41,9 @@ machinery). A new formula, or new data, in a process that has fitted one before
 compiles nothing; in a new process it loads the compiled code from the cache. Each
 family (binomial, multinomial) has two graphs: the general one, and a lean one without
 the machinery of correlated and nested blocks for the designs that have neither
-(:func:`needs_general`), as fast per gradient as the registered templates.
+(:func:`needs_general`), as fast per gradient as the registered templates; crossed
+designs whose levels are sampled reflected run a variant of the general one with the
+reflection (``reflected=True``).
 
 A ``(1 | g)`` term integrated out (:mod:`returnmodels.engine.integrated`: ``(1 |
 person_id)``) adds one SD, the last of sigma, and no effects; the cases then enter as
