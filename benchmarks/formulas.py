@@ -1,19 +1,23 @@
 """Exploration latency: from ``fit(formula)`` to a converged posterior, in a warm process.
 
     .venv/bin/python benchmarks/formulas.py [--out benchmarks/results-formulas.json]
+        [--formulas-only] [--only TEXT ...] [--repeat N]
+
+``--only TEXT`` (repeatable) fits only the formulas containing TEXT, ``--repeat N`` fits
+each N times in turn (the machine is shared: repeat, and compare CPU seconds).
 
 In one process: load the precompiled formula engine once (``warm-up``: its lean and its
-general graph), then fit each formula of the README's "Writing a model" section, none
-fitted before in this process, on the bundled data, read and validated once as a
-notebook does (4 chains x 1000 + 1000). For each it records the wall time, the sampling
-time (nutpie), the overhead (everything else: the data checksum, the design, the data
-table, the log-likelihood, the verdict), min bulk ESS and the verdict, and beside the
-sampling time what the gradients cost: one log density and gradient of the formula's
-engine model (:func:`callback_timer`, median of 5) and the gradient evaluations per
-draw after warm-up (``n_steps``). Then two crossed designs that are not in the README:
-a simulated item-response set (300 persons crossed with 25 items, binary, SDs 1) and
-the nationalities crossed with the age groups on the bundled data. The load average
-goes with every row (the machine is shared).
+general graph, and the general one with reflected crossed levels), then fit each formula
+of the README's "Writing a model" section, none fitted before in this process, on the
+bundled data, read and validated once as a notebook does (4 chains x 1000 + 1000). For
+each it records the wall time, the sampling time (nutpie), the overhead (everything
+else: the data checksum, the design, the data table, the log-likelihood, the verdict),
+min bulk ESS and the verdict, and beside the sampling time what the gradients cost: one
+log density and gradient of the formula's engine model (:func:`callback_timer`, median
+of 5) and the gradient evaluations per draw after warm-up (``n_steps``). Then two
+crossed designs that are not in the README: a simulated item-response set (300 persons
+crossed with 25 items, binary, SDs 1) and the nationalities crossed with the age groups
+on the bundled data. The load average goes with every row (the machine is shared).
 
 Last, the cost of one log density and gradient on the formula engine against the PyMC
 model of the same term table (:func:`returnmodels.models.pymc_model.pymc_model`, what
@@ -35,7 +39,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLED = ROOT / "data" / "cases.parquet"
-sys.path.insert(0, str(ROOT / "tests" / "inference"))
+sys.path.insert(0, str(ROOT / "tests"))  # conftest: the README formula reader
 
 
 def callback_timer(model, seconds: float = 0.1, clock=time.perf_counter):
@@ -102,13 +106,24 @@ def main() -> None:
     parser.add_argument(
         "--formulas-only", action="store_true", help="leave out the engine/template gradients"
     )
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="TEXT",
+        help="fit only the formulas containing TEXT (repeatable; implies --formulas-only)",
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="fit each formula this many times, in turn"
+    )
     args = parser.parse_args()
+    args.formulas_only = args.formulas_only or bool(args.only)
     started = time.perf_counter()
     import numpy as np
     import nutpie
-    from test_readme_formulas import readme_formulas
 
     import returnmodels as rm
+    from conftest import readme_formulas
     from returnmodels.engine.callbacks import compile_formula_model
     from returnmodels.engine.design import build_formula_design
     from returnmodels.inference.fit import engine_design, fit
@@ -117,10 +132,15 @@ def main() -> None:
 
     imported = time.perf_counter()
     cases = rm.load_cases(BUNDLED)
-    # the binomial family's two graphs: the lean one and the general one (correlated)
+    # the binomial family's graphs: the lean one, the general one (correlated) and the
+    # general one with reflected crossed levels
     warm = [
         build_formula_design(cases, f)
-        for f in ("assisted ~ 1 + (1 | closing_year)", "assisted ~ 1 + (1 + gender | closing_year)")
+        for f in (
+            "assisted ~ 1 + (1 | closing_year)",
+            "assisted ~ 1 + (1 + gender | closing_year)",
+            "assisted ~ 1 + (1 | nationality) + (1 | closing_year)",
+        )
     ]
     engine_started = time.perf_counter()
     for design in warm:
@@ -136,7 +156,9 @@ def main() -> None:
         ("bundled", cases, "assisted ~ n_procedures + (1 | nationality) + (1 | age_group)"),
     ]
     runs = [("bundled", cases, formula) for formula in readme_formulas()] + crossed
-    for data_name, frame, formula in runs:
+    if args.only:
+        runs = [run for run in runs if any(text in run[2] for text in args.only)]
+    for data_name, frame, formula in runs * args.repeat:
         load = os.getloadavg()[0]
         t0, cpu0 = time.perf_counter(), time.process_time()
         result = fit(frame, formula=formula, random_seed=20251)

@@ -17,12 +17,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from returnmodels.data import validation
 from returnmodels.data.validation import (
     CASE_DTYPES,
+    VALIDATED_ATTR,
     ContractError,
     DataFileError,
     Problem,
     assisted,
+    fingerprint,
     format_summary,
     load_cases,
     load_nationality_table,
@@ -156,6 +159,44 @@ def test_typed_frame_validates_as_it_is():
     typed = validate_cases(cases_frame())
     again = validate_cases(typed)
     pd.testing.assert_frame_equal(again, typed)
+
+
+def _checks_fail(*args, **kwargs):
+    raise AssertionError("the frame was checked again")
+
+
+def test_a_validated_unchanged_frame_is_not_checked_again(monkeypatch):
+    typed = validate_cases(cases_frame())
+    assert typed.attrs[VALIDATED_ATTR] == fingerprint(typed)
+    monkeypatch.setattr(validation, "check_columns", _checks_fail)
+    again = validate_cases(typed)
+    assert again is not typed
+    pd.testing.assert_frame_equal(again, typed)
+
+
+def test_a_validated_frame_changed_since_is_checked_in_full():
+    typed = validate_cases(cases_frame())
+    changed = typed.copy()  # attrs travel with the copy, stamp and all
+    changed.loc[2, "n_procedures"] = -1
+    assert changed.attrs[VALIDATED_ATTR] == typed.attrs[VALIDATED_ATTR]
+    with pytest.raises(ContractError, match="n_procedures"):
+        validate_cases(changed)
+    retyped = typed.copy()
+    retyped["closing_year"] = retyped["closing_year"].astype(float)  # same values, a float
+    with pytest.raises(ContractError, match="closing_year"):
+        validate_cases(retyped)
+
+
+def test_a_stamp_that_does_not_match_its_frame_is_checked(monkeypatch):
+    frame = cases_frame()
+    frame.loc[0, "gender"] = "Male"
+    frame.attrs[VALIDATED_ATTR] = fingerprint(validate_cases(cases_frame()))
+    with pytest.raises(ContractError, match="gender"):
+        validate_cases(frame)
+    typed = validate_cases(cases_frame())
+    monkeypatch.setattr(validation, "check_columns", _checks_fail)
+    with pytest.raises(AssertionError, match="checked again"):  # a table: checked against it
+        validate_cases(typed, nationality_table=NATIONALITIES)
 
 
 def test_assisted_is_derived_from_outcome():

@@ -17,6 +17,7 @@ import pytest
 from scipy import stats
 from scipy.special import gammaln, logsumexp
 
+import returnmodels as rm
 from returnmodels.data.vocabulary import (
     ASSISTED,
     COMPETING_OUTCOMES,
@@ -26,7 +27,7 @@ from returnmodels.data.vocabulary import (
 )
 from returnmodels.engine.callbacks import compiled_engine, log_density
 from returnmodels.engine.design import FormulaDesign, build_formula_design, competing_stage
-from returnmodels.engine.inputs import INPUTS, engine_inputs, needs_general
+from returnmodels.engine.inputs import INPUTS, engine_inputs, needs_general, reflected
 from returnmodels.engine.policy import centred
 from returnmodels.errors import ConfigError
 from returnmodels.inference.fit import fit
@@ -255,6 +256,47 @@ def test_the_multinomial_shear_moves_the_model_by_a_shear(small_cases):
         )
         inputs = [arrays[name] for name, _, _ in INPUTS]
         plain_inputs = [plain[name] for name, _, _ in INPUTS]
+        value = float(engine.logp_fn(theta, *inputs)[0])
+        assert value == pytest.approx(float(engine.logp_fn(moved, *plain_inputs)[0]), rel=1e-10)
+        np.testing.assert_allclose(
+            engine.expand_fn(theta, *inputs)[0],
+            engine.expand_fn(moved, *plain_inputs)[0],
+            rtol=1e-9,
+            atol=1e-12,
+        )
+
+
+def test_the_multinomial_engine_samples_crossed_levels_reflected():
+    """Closing years crossed with nationalities, each year pinned down for every outcome
+    (centred in every column): the engine at theta is the engine without the reflection
+    at a = H z, H the reflection its rows describe, in every linear predictor's column;
+    its density and draw are the same (an orthogonal map: the same model)."""
+    cases = rm.simulate_cases(n_cases=20_000, random_seed=7).cases
+    formula = "outcome ~ n_procedures + gender + (1 | nationality) + (1 | closing_year)"
+    stage = competing_stage(build_formula_design(cases, formula))
+    arrays, layout = engine_inputs(stage)
+    assert reflected(arrays)
+    level, _, v, w = arrays["reflection"]
+    level = level.astype(int)
+    H = np.eye(len(level)) - np.outer(w, v)
+    np.testing.assert_allclose(H @ H.T, np.eye(len(level)), atol=1e-12)
+    assert (arrays["noncentred"][:, level] == 0).all()  # centred for every outcome
+    M, P = stage.n_linear, stage.X.shape[1]
+    _, S, R, Q, _, _ = (int(n) for n in arrays["sizes"])
+    plain = arrays | {"reflection": np.zeros((4, 0))}
+    engine = compiled_engine("multinomial", general=True, reflected=True)
+    inputs = [arrays[name] for name, _, _ in INPUTS]
+    plain_inputs = [plain[name] for name, _, _ in INPUTS]
+    # the graph of designs without reflected levels ignores the rows: the plain point
+    unreflected = compiled_engine("multinomial", general=True)
+    theta = np.random.default_rng(2).normal(0.0, 0.5, layout.n_dim)
+    assert float(unreflected.logp_fn(theta, *inputs)[0]) == pytest.approx(
+        float(engine.logp_fn(theta, *plain_inputs)[0]), rel=1e-12
+    )
+    for theta in np.random.default_rng(6).normal(0.0, 0.5, (3, layout.n_dim)):
+        z = theta[M * (P + S + R) :].reshape(M, Q).copy()
+        z[:, level] = z[:, level] @ H.T  # each column's a = H z
+        moved = np.concatenate([theta[: M * (P + S + R)], z.ravel()])
         value = float(engine.logp_fn(theta, *inputs)[0])
         assert value == pytest.approx(float(engine.logp_fn(moved, *plain_inputs)[0]), rel=1e-10)
         np.testing.assert_allclose(

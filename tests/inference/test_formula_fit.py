@@ -15,12 +15,18 @@ from scipy.special import expit
 
 from returnmodels.disclosure import DisclosureRules
 from returnmodels.disclosure.posterior import released_posterior
-from returnmodels.engine.callbacks import compiled_engine, log_density
+from returnmodels.engine.callbacks import compile_formula_model, compiled_engine, log_density
 from returnmodels.engine.design import build_formula_design
-from returnmodels.engine.inputs import INPUTS, crossed_ridge, engine_inputs, needs_general
+from returnmodels.engine.inputs import (
+    INPUTS,
+    crossed_ridge,
+    engine_inputs,
+    needs_general,
+    reflected,
+)
 from returnmodels.engine.policy import centred, mean_ridge, nesting_parent
 from returnmodels.inference.diagnostics import check_convergence, verdict_advice
-from returnmodels.inference.fit import fit
+from returnmodels.inference.fit import LOW_RANK_MAX_DIM, auto_adaptation, fit
 from returnmodels.inference.results import load_result, save_result
 
 CBPP = pd.read_csv(__import__("pathlib").Path(__file__).parents[1] / "fixtures" / "cbpp.csv")
@@ -276,7 +282,7 @@ def test_the_parameterisation_is_the_model_with_its_jacobian(request, data, form
     assert (arrays["noncentred"] == 0).any() and (arrays["noncentred"] == 1).any()
     assert bool(arrays["nest"].size) == ("/" in formula)  # centred at their region
     assert bool(arrays["shear"].size) == sheared
-    engine = compiled_engine("binomial", general=True)
+    engine = compiled_engine("binomial", general=True, reflected=reflected(arrays))
     inputs = [arrays[n] for n, _, _ in INPUTS]
     P, S = design.X.shape[1], len(design.blocks)
 
@@ -314,10 +320,11 @@ def test_crossed_blocks_give_their_mean_to_the_intercept(crossed_rows, nested_ro
     np.testing.assert_allclose(arrays["shear_weight"], 1 / 60)
     np.testing.assert_array_equal(arrays["shear_column"], [1.0, 0.0])  # Intercept, x
     assert needs_general(arrays)
-    # persons that their data pin down (centred) move together: low-rank adaptation
-    assert crossed_ridge(arrays)
+    # persons that their data pin down (centred) move together: sampled reflected
+    assert crossed_ridge(arrays) and reflected(arrays)
     prior_only, _ = engine_inputs(design, likelihood_weight=0)
     assert prior_only["shear"].size == 0 and not prior_only["shear_column"].any()
+    assert not reflected(prior_only)
     for data, formula in [
         (crossed_rows, "y ~ x + (1 | person)"),
         (nested_rows, "y ~ x + (1 | region/nat)"),
@@ -325,30 +332,88 @@ def test_crossed_blocks_give_their_mean_to_the_intercept(crossed_rows, nested_ro
     ]:
         arrays, _ = engine_inputs(build_formula_design(data, formula))
         assert arrays["shear"].size == 0, formula
-        assert not crossed_ridge(arrays)
+        assert not crossed_ridge(arrays) and not reflected(arrays)
     # crossed, but the sheared block's levels are each left to their prior (10 cases a
     # level, non-centred): a diagonal mass matrix
     arrays, _ = engine_inputs(build_formula_design(rows, "y ~ x + c + (1 | tiny) + (1 | year)"))
     assert arrays["shear"].size == 60 and not crossed_ridge(arrays)
+    assert not reflected(arrays)
+
+
+def _reflection_matrix(arrays, block: int) -> tuple[np.ndarray, np.ndarray]:
+    """(levels, H): the levels of one sheared block that the engine samples reflected,
+    and the matrix its ``reflection`` rows describe, a = H z = z - w (v'z)."""
+    level, group, v, w = arrays["reflection"]
+    at = group == block
+    return level[at].astype(int), np.eye(at.sum()) - np.outer(w[at], v[at])
+
+
+def test_the_crossed_levels_mean_is_a_coordinate_of_its_own(crossed_rows):
+    """The persons that their data pin down (centred) and that give their mean to the
+    intercept are sampled reflected: H is orthogonal (Jacobian 1, the same posterior)
+    and takes theta's first coordinate to their common direction, so that coordinate is
+    sqrt(J) times their mean; the engine's draw holds H z as their effects."""
+    design = build_formula_design(crossed_rows, "y ~ x + (1 | person) + (1 | item)")
+    arrays, layout = engine_inputs(design)
+    assert reflected(arrays)
+    levels, H = _reflection_matrix(arrays, block=0)
+    centred_persons = np.flatnonzero(arrays["noncentred"][0, :60] == 0)
+    np.testing.assert_array_equal(levels, centred_persons)  # persons 1, 3, ..., 59
+    J = len(levels)
+    np.testing.assert_allclose(H @ H.T, np.eye(J), atol=1e-12)
+    np.testing.assert_allclose(H[:, 0], np.full(J, 1 / np.sqrt(J)), atol=1e-12)
+    engine = compiled_engine("binomial", general=True, reflected=True)
+    inputs = [arrays[n] for n, _, _ in INPUTS]
+    theta = np.random.default_rng(5).normal(0.0, 0.6, layout.n_dim)
+    (values,) = engine.expand_fn(theta, *inputs)
+    P, S, R = design.X.shape[1], len(design.blocks), 0
+    z = theta[P + S + R :]
+    effects = values[P + S :]  # the persons' first: their u, centred at zero
+    np.testing.assert_allclose(effects[levels], H @ z[levels], rtol=1e-10, atol=1e-12)
+    assert effects[levels].mean() * np.sqrt(J) == pytest.approx(z[levels][0], rel=1e-10)
+    # non-centred persons keep their own coordinate: u = sigma z
+    others = np.setdiff1d(np.arange(60), levels)
+    sigma = values[P]
+    np.testing.assert_allclose(effects[others], sigma * z[others], rtol=1e-10)
+
+
+def test_auto_adaptation_is_diagonal_where_crossed_levels_are_reflected(crossed_rows, rows):
+    """A reflected design gets the diagonal mass matrix (the ridge low-rank would learn
+    is gone); the others keep the dimension rule (low-rank up to 200 parameters)."""
+    crossed = compile_formula_model(
+        build_formula_design(crossed_rows, "y ~ x + (1 | person) + (1 | item)")
+    )
+    assert crossed.reflected and crossed.n_dim <= LOW_RANK_MAX_DIM
+    assert auto_adaptation(crossed) == "diag"
+    for formula in ["y ~ x + c + (1 | tiny) + (1 | year)", "y ~ x + (1 | year)"]:
+        model = compile_formula_model(build_formula_design(rows, formula))
+        assert not model.reflected and model.n_dim <= LOW_RANK_MAX_DIM
+        assert auto_adaptation(model) == "low_rank", formula
 
 
 @pytest.mark.sampling
 def test_the_shear_leaves_the_posterior_as_it_was(crossed_rows, monkeypatch):
     """The same crossed model sampled with the intercept taking in the persons' mean and
-    without (the shear switched off): the same posterior means and SDs within Monte Carlo
-    error."""
+    their centred values reflected (on a diagonal mass matrix), and without either (the
+    shear and the reflection switched off; low-rank): the same posterior means and SDs
+    within Monte Carlo error."""
     import returnmodels.engine.inputs as engine_module
 
     formula = "y ~ x + (1 | person) + (1 | item)"
     settings = {"draws": 600, "tune": 600, "chains": 2, "random_seed": 5}
-    sheared = fit(crossed_rows, formula=formula, **settings)["posterior"]
+    sheared_fit = fit(crossed_rows, formula=formula, **settings)
+    sheared = sheared_fit["posterior"]
+    assert json.loads(sheared_fit.attrs["returnmodels_sampler"])["adaptation"] == "diag"
     P = 2
     monkeypatch.setattr(
         engine_module,
         "intercept_shear",
         lambda *args: (np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(P)),
     )
-    plain = fit(crossed_rows, formula=formula, **settings)["posterior"]
+    monkeypatch.setattr(engine_module, "mean_reflection", lambda *args: np.zeros((4, 0)))
+    plain_fit = fit(crossed_rows, formula=formula, **settings)
+    plain = plain_fit["posterior"]
+    assert json.loads(plain_fit.attrs["returnmodels_sampler"])["adaptation"] == "low_rank"
     for name in ["Intercept", "x", "person_sigma", "item_sigma", "item_effect"]:
         a, b = sheared[name], plain[name]
         se = np.sqrt(az.mcse(a.to_dataset())[name] ** 2 + az.mcse(b.to_dataset())[name] ** 2).values

@@ -21,7 +21,7 @@ from pymc.model.transform.conditioning import remove_value_transforms
 import returnmodels as rm
 from returnmodels.engine.callbacks import compiled_engine, log_density
 from returnmodels.engine.design import build_formula_design, competing_stage
-from returnmodels.engine.inputs import INPUTS, engine_inputs
+from returnmodels.engine.inputs import INPUTS, engine_inputs, reflected
 from returnmodels.models.pymc_model import correlation_pairs, engine_names, pymc_model
 
 PRIORS = {
@@ -64,7 +64,8 @@ def _expansion(design):
     """The engine's named parameters at theta, as a function of theta (its own
     expansion)."""
     arrays, layout = engine_inputs(design)
-    general = compiled_engine("binomial" if design.lead is None else "multinomial", general=True)
+    family = "binomial" if design.lead is None else "multinomial"
+    general = compiled_engine(family, general=True, reflected=reflected(arrays))
     inputs = [arrays[n] for n, _, _ in INPUTS]
 
     def expanded(theta: np.ndarray) -> dict[str, np.ndarray]:

@@ -33,11 +33,22 @@ looking at its values: integer columns need an integer type; booleans a boolean 
 integers 0/1); the other columns a string type (``string``, ``large_string``, or a
 dictionary of strings, as pandas writes categoricals; identifiers may be integers). A frame
 passed to :func:`validate_cases` has no stored types: text cells are read as CSV cells are.
+
+A frame this module returns carries its fingerprint in ``attrs`` (:data:`VALIDATED_ATTR`:
+a SHA-256 of its column names, dtypes and values). :func:`validate_cases` given a frame
+whose fingerprint still matches its contents (the typed frame of an earlier validation,
+unchanged) returns it as it is, having checked nothing else: its values and dtypes are
+those of a frame that passed, so every check would pass again and give the same typed
+frame. ``fit(cases, ...)`` after ``cases = load_cases(...)`` then spends 0.05 s on the
+bundled 118,000 cases (the fingerprint) instead of 0.4-0.5 s (the checks). A frame
+changed in any value or dtype since, or derived from it (``attrs`` travel with pandas
+operations), no longer matches and is checked in full.
 """
 
 from __future__ import annotations
 
 import difflib
+import hashlib
 from pathlib import Path
 
 import pandas as pd
@@ -65,12 +76,15 @@ from returnmodels.paths import bundled_cases
 
 __all__ = [
     "CASE_DTYPES",
+    "VALIDATED_ATTR",
     "ContractError",
     "DataFileError",
     "Problem",
     "YEAR_RANGE",
     "assisted",
+    "fingerprint",
     "format_summary",
+    "is_validated",
     "load_cases",
     "load_nationality_table",
     "read_table",
@@ -81,6 +95,9 @@ __all__ = [
 
 
 _TABLE_COLUMNS = ("nationality", "cooperation")
+
+#: The ``attrs`` key of a validated case frame's fingerprint (:func:`fingerprint`).
+VALIDATED_ATTR = "returnmodels_validated"
 
 
 # -- public API ------------------------------------------------------------------------
@@ -97,9 +114,33 @@ def validate_cases(
     ``cooperation`` when the frame lacks it; where both exist they must agree. ``source``
     names the data in the message. The input is never modified.
 
+    A frame returned by this module before and unchanged since (its fingerprint in
+    ``attrs``, :data:`VALIDATED_ATTR`, matches its contents) is returned as a shallow
+    copy without checking it again (see the module), unless a ``nationality_table`` is
+    given, which the frame must then be checked against.
+
     Raises :class:`ContractError` listing every problem found.
     """
+    if nationality_table is None and is_validated(frame):
+        return frame.copy(deep=False)
     return _validate_cases(frame, source, nationality_table, stored=None)
+
+
+def fingerprint(frame: pd.DataFrame) -> str:
+    """SHA-256 of a frame's column names, dtypes and values (not its index, as the
+    checks ignore it): equal for frames the checks cannot tell apart."""
+    header = [(str(name), str(dtype)) for name, dtype in frame.dtypes.items()]
+    values = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    return hashlib.sha256(repr(header).encode() + values.tobytes()).hexdigest()
+
+
+def is_validated(frame: pd.DataFrame) -> bool:
+    """Whether ``frame`` is a typed frame this module returned, unchanged since: its
+    fingerprint in ``attrs`` matches its contents."""
+    if not isinstance(frame, pd.DataFrame):
+        return False
+    stamped = frame.attrs.get(VALIDATED_ATTR)
+    return isinstance(stamped, str) and stamped == fingerprint(frame)
 
 
 def _validate_cases(
@@ -126,7 +167,9 @@ def _validate_cases(
     problems += expand(findings, MAX_PROBLEMS_SHOWN - len(problems) - len(cross)) + cross
     if problems:
         raise ContractError(problems, source)
-    return _checked_against_contract(_typed_frame(frame, checked, levels))
+    typed = _checked_against_contract(_typed_frame(frame, checked, levels))
+    typed.attrs[VALIDATED_ATTR] = fingerprint(typed)
+    return typed
 
 
 def _checked_against_contract(typed: pd.DataFrame) -> pd.DataFrame:

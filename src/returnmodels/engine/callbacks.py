@@ -22,6 +22,7 @@ from returnmodels.engine.inputs import (
     family_of,
     has_units,
     needs_general,
+    reflected,
 )
 
 #: Bump when the graph or the callback template changes.
@@ -95,15 +96,17 @@ def _offsets() -> dict[str, int]:
 
 
 def compiled_engine(
-    family: str = "binomial", general: bool = True, units: bool = False
+    family: str = "binomial", general: bool = True, units: bool = False, reflected: bool = False
 ) -> CompiledEngine:
     """The compiled engine of ``family``, general or not, with an integrated intercept's
-    patterns or not (:func:`engine_graph`): built once per process, loaded from disk when
-    cached."""
-    key = (family, general, units)
+    patterns or not, with reflected crossed levels or not (:func:`engine_graph`): built
+    once per process, loaded from disk when cached."""
+    key = (family, general, units, reflected)
     if key in _ENGINES:
         return _ENGINES[key]
-    theta, inputs, lp, grad, expanded = engine_graph(family == "multinomial", general, units)
+    theta, inputs, lp, grad, expanded = engine_graph(
+        family == "multinomial", general, units, reflected
+    )
     mode = "NUMBA"
     logp_fn = pytensor.function([theta, *inputs], [lp, grad], mode=mode, on_unused_input="ignore")
     expand_fn = pytensor.function([theta, *inputs], [expanded], mode=mode, on_unused_input="ignore")
@@ -120,7 +123,7 @@ def compiled_engine(
     graph = pytensor.printing.debugprint([lp, grad, expanded], file="str", print_type=True)
     digest = hashlib.sha256(
         (
-            f"formula engine {ENGINE_VERSION} {family} {general} {units}\n"
+            f"formula engine {ENGINE_VERSION} {family} {general} {units} {reflected}\n"
             f"{library_versions()}\n{source}\n{graph}"
         ).encode()
     ).hexdigest()[:32]
@@ -139,11 +142,14 @@ class FormulaModel(nutpie_pymc.CompiledPyMCModel):
     :mod:`returnmodels.engine.cache` (``process`` when this process had it) and
     ``graph``, the compiled graph that samples it (``binomial, lean`` and the like);
     ``crossed_ridge``: whether it has crossed levels that their data pin down, whose
-    mean the intercept takes in (:func:`crossed_ridge`)."""
+    mean the intercept takes in (:func:`crossed_ridge`); ``reflected``: whether the
+    engine samples those levels reflected, their common direction a coordinate of its
+    own (:func:`reflected`)."""
 
     cache_status: str = "off"
     graph: str = ""
     crossed_ridge: bool = False
+    reflected: bool = False
 
     def with_data(self, **updates):
         raise NotImplementedError("build a new FormulaModel for new data")
@@ -174,9 +180,9 @@ def compile_formula_model(design: FormulaDesign, likelihood_weight: int = 1) -> 
     (``likelihood_weight=0``: its prior alone, :func:`engine_inputs`)."""
     family = family_of(design)
     arrays, layout = engine_inputs(design, likelihood_weight)
-    general, units = needs_general(arrays), has_units(arrays)
-    fresh = (family, general, units) not in _ENGINES
-    engine = compiled_engine(family, general, units)
+    general, units, flipped = needs_general(arrays), has_units(arrays), reflected(arrays)
+    fresh = (family, general, units, flipped) not in _ENGINES
+    engine = compiled_engine(family, general, units, flipped)
     table = []
     for name, _, _ in INPUTS:
         value = arrays[name]
@@ -203,8 +209,10 @@ def compile_formula_model(design: FormulaDesign, likelihood_weight: int = 1) -> 
         expand_func=engine.expand_fn,
         cache_status=engine.cache_status if fresh else "process",
         graph=f"{family}, {'general' if general else 'lean'}"
-        + (f", {design.integrated.factor} integrated" if units else ""),
+        + (f", {design.integrated.factor} integrated" if units else "")
+        + (", reflected" if flipped else ""),
         crossed_ridge=crossed_ridge(arrays),
+        reflected=flipped,
     )
 
 
@@ -213,6 +221,8 @@ def log_density(
 ) -> tuple[float, np.ndarray]:
     """The engine's log density and gradient at ``theta`` (for tests and checks)."""
     arrays, _ = engine_inputs(design, likelihood_weight)
-    engine = compiled_engine(family_of(design), needs_general(arrays), has_units(arrays))
+    engine = compiled_engine(
+        family_of(design), needs_general(arrays), has_units(arrays), reflected(arrays)
+    )
     value, grad = engine.logp_fn(np.asarray(theta, float), *(arrays[n] for n, _, _ in INPUTS))
     return float(value), np.asarray(grad)

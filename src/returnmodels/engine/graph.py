@@ -29,6 +29,9 @@ u_{p(j)}, \sigma)` (hierarchical centring), the parent levels being non-centred;
 level is centred at which is data too (``nest``, ``nest_weight``). Beside crossed
 blocks, theta's intercept is the model's plus the crossed blocks' mean effects
 (:func:`intercept_shear`; ``shear``, ``shear_weight``, ``shear_column``), again a shift of
+Jacobian 1, and those blocks' centred levels are sampled reflected, so that their common
+direction, which only their prior pins down, is a coordinate of theta
+(:func:`~returnmodels.engine.policy.mean_reflection`; ``reflection``): an orthogonal map,
 Jacobian 1.
 
 Because no size or index is a graph constant, the graph is the same for every formula of
@@ -38,7 +41,9 @@ machinery). A new formula, or new data, in a process that has fitted one before
 compiles nothing; in a new process it loads the compiled code from the cache. Each
 family (binomial, multinomial) has two graphs: the general one, and a lean one without
 the machinery of correlated and nested blocks for the designs that have neither
-(:func:`needs_general`), as fast per gradient as the registered templates.
+(:func:`needs_general`), as fast per gradient as the registered templates; crossed
+designs whose levels are sampled reflected run a variant of the general one with the
+reflection (``reflected=True``).
 
 A ``(1 | g)`` term integrated out (:mod:`returnmodels.engine.integrated`: ``(1 |
 person_id)``) adds one SD, the last of sigma, and no effects; the cases then enter as
@@ -264,7 +269,9 @@ def _likelihood(v, beta, u, multinomial: bool, unit_sigma=None):
     return lik, g_beta, g_u, g_sigma
 
 
-def engine_graph(multinomial: bool, general: bool = True, units: bool = False):
+def engine_graph(
+    multinomial: bool, general: bool = True, units: bool = False, reflected: bool = False
+):
     """The log density, its gradient and the expansion, as PyTensor graphs: of the
     binomial family (M = 1, in vectors) or of the multinomial one (any M, the copies as
     columns); the vector form is about a sixth faster per gradient on 29,454 cells.
@@ -274,7 +281,10 @@ def engine_graph(multinomial: bool, general: bool = True, units: bool = False):
     runs even on empty arrays, at about 1 us a gather or scatter: for designs that have
     neither (:func:`needs_general`), where its inputs are empty and it adds nothing.
     ``units=True`` adds the likelihood of an integrated intercept's patterns
-    (:func:`_unit_likelihood`, binomial only), for the same reason a graph of its own."""
+    (:func:`_unit_likelihood`, binomial only), for the same reason a graph of its own;
+    so does ``reflected=True`` (general only) the reflection of crossed levels
+    (``reflection``; :func:`~returnmodels.engine.inputs.reflected`), which the other
+    graphs ignore: correlated and nested designs run the graph they ran before it."""
     theta = pt.dvector("theta")
     v = {name: pt.tensor(name, dtype=dtype, shape=(None,) * ndim) for name, dtype, ndim in INPUTS}
     P, S, R, Q, n_pairs, M = (v["sizes"][i] for i in range(6))
@@ -289,6 +299,17 @@ def engine_graph(multinomial: bool, general: bool = True, units: bool = False):
         log_sigma, y, z = (pt.reshape(t, (M, -1)).T for t in (log_sigma, y, z))
     shape = (lambda n: (n, M)) if multinomial else (lambda n: (n,))
     lp = 0.0
+
+    # a sheared block's centred levels are sampled reflected (policy.mean_reflection):
+    # their values are a = H z, H = I - 2 v v' / v'v, orthogonal: Jacobian 1
+    if general and reflected:
+        reflect = v["reflection"]
+        flipped, group = pt.cast(reflect[0], "int64"), pt.cast(reflect[1], "int64")
+        along, back = reflect[2], reflect[3]
+        if multinomial:
+            along, back = along[:, None], back[:, None]
+        along_z = pt.zeros(shape(Q))[group].inc(along * z[flipped])  # v'z per block
+        z = pt.inc_subtensor(z[flipped], -back * along_z[group])
 
     # Cholesky factors of the correlations from w (Stan's cholesky_factor_corr): column
     # s's diagonal entry is prod sqrt(1 - w^2) over the w's before it in its row, an

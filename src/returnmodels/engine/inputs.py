@@ -9,7 +9,12 @@ from scipy.special import roots_hermite
 
 from returnmodels.engine.design import FormulaDesign
 from returnmodels.engine.layout import Layout, layout_of
-from returnmodels.engine.policy import centring_plan, intercept_shear, nesting_parent
+from returnmodels.engine.policy import (
+    centring_plan,
+    intercept_shear,
+    mean_reflection,
+    nesting_parent,
+)
 from returnmodels.engine.priors import prior_of, sd_row
 from returnmodels.errors import ConfigError
 
@@ -41,6 +46,8 @@ INPUTS: tuple[tuple[str, str, int], ...] = (
     ("shear", "int64", 1),  # (H,) the effects whose mean the intercept gives up
     ("shear_weight", "float64", 1),  # (H,) 1 / (levels of the effect's block)
     ("shear_column", "float64", 1),  # (P,) 1 at the intercept's column (0s: no shear)
+    ("reflection", "float64", 2),  # (4, T) level, block, v, w: a sheared block's centred
+    #                                 levels are H z (policy.mean_reflection)
     ("order", "int64", 1),  # the expanded draw: its parameters in the layout's order
     # an intercept integrated out (engine.integrated), empty without one; its SD is the
     # last of sigma. Few arrays: the callback passes them all as arguments, and numba
@@ -63,8 +70,17 @@ def crossed_ridge(arrays: dict[str, np.ndarray]) -> bool:
     """Whether a crossed block that gives its mean to the intercept (:func:`intercept_shear`) has
     centred levels, levels its data pin down: their mean is left to their prior, so they
     move together, a correlation a diagonal mass matrix pays for
-    (:func:`returnmodels.engine.policy.mean_ridge`) and a low-rank one learns."""
+    (:func:`returnmodels.engine.policy.mean_ridge`) unless the engine samples them
+    reflected (:func:`reflected`), as it does where two or more are centred."""
     return bool((arrays["noncentred"][:, arrays["shear"]] == 0).any())
+
+
+def reflected(arrays: dict[str, np.ndarray]) -> bool:
+    """Whether the engine samples a sheared block's centred levels reflected
+    (:func:`~returnmodels.engine.policy.mean_reflection`): their common direction, the
+    ridge of :func:`crossed_ridge`, is then a coordinate of its own, which a diagonal
+    mass matrix scales as it scales any other."""
+    return bool(arrays["reflection"].shape[1] > 0)
 
 
 def needs_general(arrays: dict[str, np.ndarray]) -> bool:
@@ -161,6 +177,7 @@ def engine_inputs(
             first = np.flatnonzero(block.index == j)[0]
             G[q, columns] = design.X[first, columns]
     shear, shear_weight, shear_column = intercept_shear(design, q_of, shifted, likelihood_weight)
+    reflection = mean_reflection(design, q_of, shifted, masks, likelihood_weight)
     # nested levels: a centred one is centred at its parent level's effect, which is
     # sampled non-centred (policy.centred) and so is scale_p z_p
     nest_child, nest_parent, nest_weight = [], [], []
@@ -232,6 +249,7 @@ def engine_inputs(
         "shear": shear,
         "shear_weight": shear_weight,
         "shear_column": shear_column,
+        "reflection": reflection,
     }
     arrays |= _unit_inputs(unit, likelihood_weight)
     layout = layout_of(design, S, R, Q, pair_labels)

@@ -17,6 +17,7 @@ from scipy.special import gammaln, log_expit, logsumexp
 from returnmodels.engine.design import FormulaDesign, stored_positions
 
 __all__ = [
+    "LOG_LIKELIHOOD_CHUNK_ELEMENTS",
     "formula_log_likelihood",
     "log_binomial_coefficient",
     "rebuildable",
@@ -47,13 +48,19 @@ def stage_parameters(posterior: xr.Dataset, design: FormulaDesign):
 
 def stage_linear_predictor(design: FormulaDesign, beta, effects, part: slice) -> np.ndarray:
     r"""Every cell's linear predictors at the draws ``part`` of :func:`stage_parameters`,
-    :math:`\eta_{c} = x_c^\top\beta + \sum_b z_{cb}^\top u_{b,j_b(c)}`: (chains, d, C, M)."""
-    eta = np.einsum("cdmp,np->cdnm", beta[:, part], design.X)
+    :math:`\eta_{c} = x_c^\top\beta + \sum_b z_{cb}^\top u_{b,j_b(c)}`: (chains, d, C, M),
+    a view of an array laid out (chains, d, M, C), cells innermost (contiguous for the
+    binary family's M = 1)."""
+    eta = beta[:, part] @ design.X.T  # (chains, d, M, C)
     for block, block_effects in zip(design.blocks, effects, strict=True):
         for r, effect in enumerate(block_effects):
-            at_cell = effect[:, part][..., block.index]  # (chains, d, M, C)
-            eta += np.swapaxes(at_cell, -1, -2) * block.values[:, r][:, None]
-    return eta
+            at_cell = np.take(effect[:, part], block.index, axis=-1)  # (chains, d, M, C)
+            values = block.values[:, r]
+            if np.all(values == 1.0):  # an intercept: no product to take
+                eta += at_cell
+            else:
+                eta += at_cell * values
+    return np.swapaxes(eta, -1, -2)
 
 
 def log_binomial_coefficient(trials: np.ndarray, successes: np.ndarray) -> np.ndarray:
@@ -62,21 +69,35 @@ def log_binomial_coefficient(trials: np.ndarray, successes: np.ndarray) -> np.nd
     return gammaln(n + 1.0) - gammaln(k + 1.0) - gammaln(n - k + 1.0)
 
 
+#: Draws x chains x cells x linear predictors computed at a time: about a megabyte of
+#: doubles a temporary, so that the chunk's several passes stay in a core's cache. On
+#: the crossed closing years' 5,358 cells x 4,000 draws the binary log-likelihood took
+#: 0.15-0.2 s in chunks of this size, 0.7-1.0 s in chunks of 100 draws (2 MiB of L2).
+LOG_LIKELIHOOD_CHUNK_ELEMENTS = 2**17
+
+
 def formula_log_likelihood(
-    posterior: xr.Dataset, design: FormulaDesign, chunk: int = 100
+    posterior: xr.Dataset, design: FormulaDesign, chunk: int | None = None
 ) -> xr.Dataset:
-    """Pointwise log-likelihood per cell and draw (float32), in NumPy, a chunk of draws
-    at a time (memory: chunk x chains x cells x M doubles): binomial, or for a
-    multinomial stage the multinomial of the cell's cases over its categories."""
+    """Pointwise log-likelihood per cell and draw (float32), in NumPy, ``chunk`` draws at
+    a time (default: about :data:`LOG_LIKELIHOOD_CHUNK_ELEMENTS` values of the linear
+    predictor a chunk): binomial, or for a multinomial stage the multinomial of the
+    cell's cases over its categories."""
     chains, draws = posterior.sizes["chain"], posterior.sizes["draw"]
     beta, effects = stage_parameters(posterior, design)
     n, Y = design.trials.astype(float), design.linear_counts()
+    if chunk is None:
+        per_draw = chains * len(n) * design.n_linear
+        chunk = max(1, LOG_LIKELIHOOD_CHUNK_ELEMENTS // per_draw)
     reference = n - Y.sum(axis=1)
     constant = gammaln(n + 1.0) - gammaln(Y + 1.0).sum(axis=1) - gammaln(reference + 1.0)
     logp = np.empty((chains, draws, len(n)), dtype=np.float32)
     for start in range(0, draws, chunk):
         part = slice(start, min(draws, start + chunk))
         eta = stage_linear_predictor(design, beta, effects, part)
+        if design.n_linear == 1:
+            logp[:, part] = _binomial_log_likelihood(eta[..., 0], Y[:, 0], n, constant)
+            continue
         top = np.maximum(eta.max(axis=-1), 0.0)
         lse = top + np.log(np.exp(-top) + np.exp(eta - top[..., None]).sum(axis=-1))
         logp[:, part] = (Y * eta).sum(axis=-1) - n * lse + constant
@@ -86,6 +107,19 @@ def formula_log_likelihood(
         "cell": np.arange(len(n)),
     }
     return xr.Dataset({design.response: (("chain", "draw", "cell"), logp)}, coords=coords)
+
+
+def _binomial_log_likelihood(eta, successes, trials, constant) -> np.ndarray:
+    r""":math:`y\eta - n \log(1 + e^\eta) + \log\binom{n}{y}` cell by cell, the softplus
+    as :math:`\max(\eta, 0) + \log(1 + e^{-|\eta|})` (no overflow either side; NumPy's
+    ``logaddexp`` took three times as long), in place in a copy of ``eta``."""
+    softplus = np.log1p(np.exp(-np.abs(eta)))
+    softplus += np.maximum(eta, 0.0)
+    softplus *= trials
+    value = eta * successes
+    value -= softplus
+    value += constant
+    return value
 
 
 def rebuildable(result: xr.DataTree) -> bool:
