@@ -95,3 +95,33 @@ def test_a_saved_formula_fit_rebuilds_its_log_likelihood_for_loo(formula_fit, tm
     np.testing.assert_allclose(from_file.pareto_k, fresh.pareto_k, atol=1e-12)
     table = rm.compare_models({"fresh": formula_fit, "file": loaded})
     assert table.loc["file", "elpd"] == pytest.approx(table.loc["fresh", "elpd"], abs=1e-9)
+
+
+@pytest.mark.sampling
+def test_a_fit_too_large_to_keep_its_log_likelihood_rebuilds_it_in_process(
+    formula_fit, small_cases, monkeypatch
+):
+    """Above the size a fit keeps (``KEPT_MAX_BYTES``, here 0) the fitting process leaves
+    the log-likelihood out as a saved file does, and LOO and the power-scaling check
+    rebuild it: the same numbers as the fit that kept it (same data, same seed)."""
+    from returnmodels.engine import log_likelihood
+    from returnmodels.inference.loo import pointwise_loo
+    from returnmodels.summaries.fit_summary import power_scaling
+
+    monkeypatch.setattr(log_likelihood, "KEPT_MAX_BYTES", 0)
+    lean = rm.fit(small_cases, FORMULA, draws=100, tune=150, chains=2, random_seed=3)
+    assert "log_likelihood" not in lean.children and "log_likelihood" in formula_fit.children
+    np.testing.assert_array_equal(
+        lean["posterior"]["Intercept"].values, formula_fit["posterior"]["Intercept"].values
+    )
+    kept, rebuilt = pointwise_loo(formula_fit), pointwise_loo(lean)
+    assert rebuilt.elpd == pytest.approx(kept.elpd, abs=1e-9)
+    np.testing.assert_allclose(rebuilt.pareto_k, kept.pareto_k, atol=1e-12)
+    names = ["Intercept", "n_procedures"]
+    pd_kept, pd_rebuilt = power_scaling(formula_fit, names), power_scaling(lean, names)
+    assert pd_rebuilt is not None
+    np.testing.assert_allclose(
+        pd_rebuilt[["prior", "likelihood"]].to_numpy(float),
+        pd_kept[["prior", "likelihood"]].to_numpy(float),
+        atol=1e-9,
+    )

@@ -15,7 +15,7 @@ from returnmodels.data.vocabulary import (
     OUTCOMES,
 )
 from returnmodels.engine.design import FormulaDesign
-from returnmodels.engine.log_likelihood import formula_log_likelihood
+from returnmodels.engine.log_likelihood import formula_log_likelihood, kept_in_result
 from returnmodels.engine.log_prior import formula_log_prior
 
 
@@ -59,7 +59,10 @@ def complete_formula_result(
 ) -> xr.DataTree:
     """posterior and sample_stats, with log_prior, log_likelihood, observed_data and
     constant_data (``log_prior``: :func:`returnmodels.engine.log_prior.formula_log_prior`,
-    what ``az.psense_summary`` reads).
+    what ``az.psense_summary`` reads). A one-stage fit whose log-likelihood would take
+    more than :data:`~returnmodels.engine.log_likelihood.KEPT_MAX_BYTES` leaves it out:
+    it is rebuilt from the posterior and the cells when LOO asks for it, as for a saved
+    result (``returnmodels.inference.loo.with_log_likelihood``).
 
     Several stages (the competing-outcomes family) are joined draw by draw: one
     posterior, ``sample_stats`` of the first stage and ``sample_stats_stage<i>`` of the
@@ -85,11 +88,15 @@ def complete_formula_result(
         )
     # with an integrated intercept the cells are not independent given the draws (a
     # person's cases share the person), so no pointwise log-likelihood per cell is kept
-    pointwise = (
-        {UNITS_GROUP: units_dataset(design)}  # its log-likelihood is per unit: rebuilt
-        if design.integrated is not None  # from the patterns when LOO asks for it
-        else {"log_likelihood": xr.merge([formula_log_likelihood(posterior, d) for d in designs])}
-    )
+    samples = posterior.sizes["chain"] * posterior.sizes["draw"]
+    if design.integrated is not None:  # its log-likelihood is per unit: rebuilt from
+        pointwise = {UNITS_GROUP: units_dataset(design)}  # the patterns when LOO asks
+    elif len(designs) == 1 and not kept_in_result(len(design.trials), samples):
+        pointwise = {}  # too large to keep: rebuilt when LOO asks (result_log_likelihood)
+    else:
+        pointwise = {
+            "log_likelihood": xr.merge([formula_log_likelihood(posterior, d) for d in designs])
+        }
     tree = xr.DataTree.from_dict(
         {
             "posterior": posterior,

@@ -29,7 +29,7 @@ import xarray as xr
 from xarray.backends import NetCDF4DataStore
 
 from returnmodels import __version__
-from returnmodels.engine.log_likelihood import rebuildable
+from returnmodels.engine.log_likelihood import KEPT_MAX_BYTES, rebuildable
 from returnmodels.errors import ConfigError
 from returnmodels.files import atomic_write
 from returnmodels.inference.loo import loo_group
@@ -79,10 +79,9 @@ def _attr(result: xr.DataTree, key: str) -> str:
         raise ConfigError(f"not a returnmodels result: attribute {PREFIX + key} missing") from None
 
 
-#: The pointwise log-likelihood is saved when it takes at most this many bytes (64 MiB:
-#: the study model's 1,199 cells x 4,000 draws in float32 take 19 MB; every case-level
-#: predictor's 29,000 cells, about 470 MB, do not).
-LOG_LIKELIHOOD_MAX_BYTES = 64 * 2**20
+#: The pointwise log-likelihood is saved when it takes at most this many bytes: the size
+#: up to which a fit keeps it at all (:data:`returnmodels.engine.log_likelihood.KEPT_MAX_BYTES`).
+LOG_LIKELIHOOD_MAX_BYTES = KEPT_MAX_BYTES
 
 
 def save_result(

@@ -32,6 +32,7 @@ import xarray as xr
 from returnmodels.data.vocabulary import ASSISTED, NONREFERENCE_OUTCOMES, REFERENCE_OUTCOME
 from returnmodels.errors import ConfigError
 from returnmodels.inference.diagnostics import Verdict, verdict_of
+from returnmodels.inference.loo import with_log_likelihood
 from returnmodels.summaries._draws import HDI_PROB
 
 __all__ = ["FitSummary", "coefficient_draws", "power_scaling", "sensitivity", "summary"]
@@ -381,6 +382,7 @@ def power_scaling(
     the posterior per unit of log alpha, alpha in 0.99-1.01) and the diagnosis; None
     when the fit has no ``log_prior`` or no ``log_likelihood`` group. ArviZ's log
     message pointing to its guide is not printed."""
+    result = with_log_likelihood(result)  # rebuilt where the fit left it out (too large)
     if not {"log_prior", "log_likelihood"} <= set(result.children):
         return None
     logger = logging.getLogger("arviz_stats.psense")
