@@ -59,7 +59,6 @@ def test_panels_and_lines_follow_the_parameters_and_chains():
     assert len(lines) == 4
     step = -(-1000 // cf.TRACE_POINTS)
     assert np.array_equal(lines[1].get_ydata(), posterior["a"].values[1, ::step])
-    matplotlib.pyplot.close("all")
 
 
 def test_the_x_axis_is_labelled_on_the_lowest_panel_of_each_column_only():
@@ -72,9 +71,6 @@ def test_the_x_axis_is_labelled_on_the_lowest_panel_of_each_column_only():
     for plot in (cf.plot_rank_ecdf, cf.plot_traces):
         figure = plot(posterior, ["c"])
         figure.draw_without_rendering()
-        shown = [
-            any(t.get_visible() and t.get_text() for t in ax.get_xticklabels())
-            for ax in figure.axes
-        ]
+        shown = [any(t.get_text() for t in ax.get_xticklabels()) for ax in figure.axes]
         assert shown == [False, False, True, True, True, True]
         assert all(any(t.get_text() for t in ax.get_yticklabels()) for ax in figure.axes)
