@@ -300,17 +300,19 @@ def _collapsed(frame: pd.DataFrame, weights: np.ndarray) -> tuple[pd.DataFrame, 
 def _settings(design: FormulaDesign, predictor: str, levels: Sequence):
     """Every cell set to each of ``levels`` of ``predictor`` in turn, collapsed
     (:func:`_collapsed`) and encoded at once: ``(X, encoded, setting, weights)`` with
-    ``setting`` the index into ``levels`` of each row."""
-    frames, weights = [], []
-    for value in levels:
-        frame = cells_frame(design)
-        frame[predictor] = value
-        frame, summed = _collapsed(frame, design.trials)
-        frames.append(frame)
-        weights.append(summed)
+    ``setting`` the index into ``levels`` of each row. Cells set to one value are alike
+    where they agree in every other column, whatever the value, so the cells are
+    collapsed once over the other columns and each value set on those rows."""
+    cells = cells_frame(design)
+    others = cells.drop(columns=predictor)
+    if len(others.columns):
+        rows, summed = _collapsed(others, design.trials)
+    else:  # the predictor is the formula's only variable: one row of all the cases
+        rows, summed = pd.DataFrame(index=[0]), np.array([float(np.sum(design.trials))])
+    frames = [rows.assign(**{predictor: value})[list(cells.columns)] for value in levels]
     X, encoded = design.encode(pd.concat(frames, ignore_index=True))
-    setting = np.repeat(np.arange(len(frames)), [len(f) for f in frames])
-    return X, encoded, setting, np.concatenate(weights)
+    setting = np.repeat(np.arange(len(frames)), len(rows))
+    return X, encoded, setting, np.tile(summed, len(frames))
 
 
 def cells_frame(design: FormulaDesign) -> pd.DataFrame:
