@@ -181,6 +181,7 @@ def test_cli_models_lists_every_model(capsys):
     assert main(["models"]) == 0
     out = capsys.readouterr().out
     assert all(name in out for name in NAMES)
+    assert "(1 | person_id)" in out and "README: Persons with repeated cases" in out
 
 
 @pytest.mark.sampling

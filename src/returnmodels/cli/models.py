@@ -42,6 +42,10 @@ def run(args: argparse.Namespace) -> int:
     print(
         "\nEach is a named formula, fitted on the precompiled formula engine (nothing "
         "compiled); any other model is written as a formula: returnmodels fit --formula "
-        "'...' (README: Writing a model)."
+        "'...' (README: Writing a model).\n"
+        "Persons with several cases: add (1 | person_id) to the formula of a binary one; "
+        "the person effect is integrated out of the likelihood by Gauss-Hermite quadrature, "
+        "one SD person_id_sigma and no effect per person, margins averaged over persons, "
+        "LOO leaving out a person (README: Persons with repeated cases)."
     )
     return 0
