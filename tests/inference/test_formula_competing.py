@@ -217,6 +217,20 @@ def test_a_competing_fit_holds_both_stages(small_cases, tmp_path):
         assert abs(mean - share) < 0.1, outcome
 
 
+def _assert_same_density_and_draw(engine, point, other) -> None:
+    """The engine's log density and expanded draw at ``point`` are those at ``other``
+    (each ``(theta, inputs)``): one model under two parameterisations."""
+    (theta, inputs), (moved, moved_inputs) = point, other
+    value = float(engine.logp_fn(theta, *inputs)[0])
+    assert value == pytest.approx(float(engine.logp_fn(moved, *moved_inputs)[0]), rel=1e-10)
+    np.testing.assert_allclose(
+        engine.expand_fn(theta, *inputs)[0],
+        engine.expand_fn(moved, *moved_inputs)[0],
+        rtol=1e-9,
+        atol=1e-12,
+    )
+
+
 def test_the_multinomial_shear_moves_the_model_by_a_shear(small_cases):
     """Crossed blocks on the multinomial engine: its density and draw at theta are the
     engine's without the shear at the sheared point, each linear predictor's intercept
@@ -256,14 +270,7 @@ def test_the_multinomial_shear_moves_the_model_by_a_shear(small_cases):
         )
         inputs = [arrays[name] for name, _, _ in INPUTS]
         plain_inputs = [plain[name] for name, _, _ in INPUTS]
-        value = float(engine.logp_fn(theta, *inputs)[0])
-        assert value == pytest.approx(float(engine.logp_fn(moved, *plain_inputs)[0]), rel=1e-10)
-        np.testing.assert_allclose(
-            engine.expand_fn(theta, *inputs)[0],
-            engine.expand_fn(moved, *plain_inputs)[0],
-            rtol=1e-9,
-            atol=1e-12,
-        )
+        _assert_same_density_and_draw(engine, (theta, inputs), (moved, plain_inputs))
 
 
 def test_the_multinomial_engine_samples_crossed_levels_reflected():
@@ -297,11 +304,4 @@ def test_the_multinomial_engine_samples_crossed_levels_reflected():
         z = theta[M * (P + S + R) :].reshape(M, Q).copy()
         z[:, level] = z[:, level] @ H.T  # each column's a = H z
         moved = np.concatenate([theta[: M * (P + S + R)], z.ravel()])
-        value = float(engine.logp_fn(theta, *inputs)[0])
-        assert value == pytest.approx(float(engine.logp_fn(moved, *plain_inputs)[0]), rel=1e-10)
-        np.testing.assert_allclose(
-            engine.expand_fn(theta, *inputs)[0],
-            engine.expand_fn(moved, *plain_inputs)[0],
-            rtol=1e-9,
-            atol=1e-12,
-        )
+        _assert_same_density_and_draw(engine, (theta, inputs), (moved, plain_inputs))
