@@ -70,6 +70,10 @@ def test_ppc_and_plots(smoke_fits):
     result = smoke_fits("varying_slopes")
     table = ppc_shares(result, "n_procedures")
     assert {"observed_share", "mean", "inside"} <= set(table.columns)
+    values = table["n_procedures"].astype(int).tolist()  # numbers ascending, 2 before 10
+    assert values == sorted(values) and max(values) >= 10
+    by_cooperation = ppc_shares(result, "cooperation")["cooperation"].tolist()
+    assert by_cooperation == ["low", "medium", "high"]  # the schema's order, not the text's
     plot_ppc(result, table)
     plot_caterpillar(result, group_effects(result))
     plot_margins(result, margins(result, {"n_procedures": [1, 2, 3]}), "n_procedures")

@@ -30,6 +30,7 @@ from scipy.special import expit, logsumexp
 
 from returnmodels.data.vocabulary import (
     ASSISTED,
+    CATEGORY_VALUES,
     NONREFERENCE_OUTCOMES,
     OUTCOMES,
     REFERENCE_OUTCOME,
@@ -543,6 +544,27 @@ def formula_new_group(
     return pd.DataFrame([row | interval(share, prob)])
 
 
+def _in_natural_order(design: FormulaDesign, variables: list[str], codes, levels):
+    """``(codes, levels)`` of one variable's values in its natural order: a number's
+    ascending (``2`` before ``10``), a categorical's in its level order (cooperation low,
+    medium, high); levels of several variables, or of text, stay sorted as text."""
+    if len(variables) != 1:
+        return codes, levels
+    column = design.cells[variables[0]]
+    schema = CATEGORY_VALUES.get(variables[0])  # a case-file category: its schema order
+    if schema is not None:
+        rank = {str(level): k for k, level in enumerate(schema)}
+        key = [rank.get(str(level), len(rank)) for level in levels]
+    elif pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+        key = [float(level) for level in levels]
+    else:
+        return codes, levels
+    order = np.argsort(np.asarray(key), kind="stable")
+    position = np.empty(len(order), dtype=int)
+    position[order] = np.arange(len(order))
+    return position[codes], pd.Index(np.asarray(levels)[order])
+
+
 def formula_ppc(
     result: xr.DataTree, by: str | None = None, *, random_seed: int = 0, prob: float = HDI_PROB
 ) -> pd.DataFrame:
@@ -555,6 +577,7 @@ def formula_ppc(
     if unknown:
         raise ConfigError(f"no variable {unknown[0]!r} in this formula's cells")
     codes, levels = pd.factorize(group_labels(design.cells, by), sort=True)
+    codes, levels = _in_natural_order(design, variables, codes, levels)
     indicator = np.zeros((len(codes), len(levels)))
     indicator[np.arange(len(codes)), codes] = 1.0
     n = design.trials @ indicator
