@@ -1,6 +1,13 @@
-"""Parameter recovery: the bundled data come from a known model (data/cases.truth.json).
+"""Parameter recovery: simulated cases come from a known model (their truth).
 
-``group_predictors`` is that model's uptake stage, so its posterior must cover the truth.
+``group_predictors`` is the uptake stage of the generator's model for cases drawn
+without a person frailty (``simulate_cases(person_sigma=0)``: the bundled cases'
+persons, predictors and nationalities, each case independent given them), so its
+posterior must cover that truth. The bundled data themselves carry a person frailty,
+whose coefficients are conditional on the person: a model without ``(1 | person_id)``
+estimates the effects averaged over persons there (closer to 0), which
+``test_calibration.py`` checks against the published, averaged figures, and
+``test_person_quadrature.py`` checks that the person model recovers the person SD.
 Asserting K intervals jointly, each at 94%, would fail by chance 1 - 0.94^K of the time
 (two in three for K = 18); the fixed effects are therefore checked jointly with
 Bonferroni intervals at 1 - 0.01/K (99% family-wise). Those are normal intervals from the
@@ -23,15 +30,37 @@ import arviz as az
 import numpy as np
 import pytest
 
-from conftest import TRUTH
+from conftest import FULL_DRAWS, SEED
 from returnmodels.engine.design import FormulaDesign
+from returnmodels.simulate import DEFAULT_N_CASES, DEFAULT_SEED, simulate_cases
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def truth():
-    return json.loads(TRUTH.read_text())["parameters"]["uptake"]
+def independent_cases():
+    """The bundled data's cases drawn again without the person frailty, with truth."""
+    return simulate_cases(DEFAULT_N_CASES, DEFAULT_SEED, person_sigma=0.0)
+
+
+@pytest.fixture(scope="module")
+def truth(independent_cases):
+    return json.loads(json.dumps(independent_cases.truth.to_dict()))["uptake"]
+
+
+@pytest.fixture(scope="module")
+def bundled_fit(independent_cases):
+    """``group_predictors`` on those cases (the name the tests below have always used)."""
+    from returnmodels.inference.fit import fit
+
+    return fit(
+        independent_cases.cases,
+        "group_predictors",
+        draws=FULL_DRAWS,
+        tune=FULL_DRAWS,
+        chains=4,
+        random_seed=SEED,
+    )
 
 
 def _targets(bundled_fit, truth) -> dict[str, tuple[np.ndarray, float]]:

@@ -29,7 +29,7 @@ def frail():
 
 @pytest.fixture(scope="module")
 def plain():
-    return simulate_cases(N, random_seed=SEED)
+    return simulate_cases(N, random_seed=SEED, person_sigma=0.0)
 
 
 @pytest.mark.parametrize("eta", [-4.0, -1.0, 0.0, 2.5])
@@ -101,3 +101,18 @@ def test_the_cli_writes_the_sd_into_the_truth_file(tmp_path, capsys):
     assert main(["simulate", "--out", str(out), "--n-cases", "800", "--person-sd", "0.7"]) == 0
     truth = json.loads(truth_path_for(out).read_text())
     assert truth["parameters"]["uptake"]["person_sigma"] == 0.7
+
+
+def test_the_bundled_data_carry_the_default_frailty():
+    """The bundled cases were drawn with the default person SD (what `returnmodels
+    simulate` regenerates them with), and the defaults of both entry points are it."""
+    from conftest import TRUTH
+    from returnmodels.simulate import DEFAULT_PERSON_SIGMA
+
+    assert DEFAULT_PERSON_SIGMA > 0
+    recorded = json.loads(TRUTH.read_text())["parameters"]["uptake"]["person_sigma"]
+    assert recorded == DEFAULT_PERSON_SIGMA
+    import inspect
+
+    default = inspect.signature(simulate_cases).parameters["person_sigma"].default
+    assert default == DEFAULT_PERSON_SIGMA

@@ -6,7 +6,13 @@ import argparse
 
 from returnmodels.data.validation import format_summary, summarise_cases
 from returnmodels.files import sha256_file
-from returnmodels.simulate import DEFAULT_N_CASES, DEFAULT_SEED, simulate_cases, write_simulation
+from returnmodels.simulate import (
+    DEFAULT_N_CASES,
+    DEFAULT_PERSON_SIGMA,
+    DEFAULT_SEED,
+    simulate_cases,
+    write_simulation,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,10 +31,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--person-sd",
         type=float,
-        default=0.0,
+        default=DEFAULT_PERSON_SIGMA,
         help=(
-            "SD of a person frailty on the uptake logit (default 0: none): the cases of a "
-            "person share it; the figures stay calibrated, population-averaged over it"
+            f"SD of a person frailty on the uptake logit (default {DEFAULT_PERSON_SIGMA:g}, "
+            "the bundled data's; 0: none): the cases of a person share it; the figures "
+            "stay calibrated, population-averaged over it"
         ),
     )
     parser.set_defaults(func=run)

@@ -2,6 +2,7 @@
 
 from returnmodels.simulate.generator import (
     DEFAULT_N_CASES,
+    DEFAULT_PERSON_SIGMA,
     DEFAULT_SEED,
     SimulatedCases,
     simulate_cases,
@@ -12,6 +13,7 @@ from returnmodels.simulate.truth import LogitEffects, TrueParameters
 
 __all__ = [
     "DEFAULT_N_CASES",
+    "DEFAULT_PERSON_SIGMA",
     "DEFAULT_SEED",
     "LogitEffects",
     "SimulatedCases",
