@@ -66,6 +66,7 @@ _LAZY: dict[str, str] = {
     "odds_ratios": "returnmodels.summaries",
     "margins": "returnmodels.summaries",
     "comparisons": "returnmodels.summaries",
+    "persons_comparison": "returnmodels.summaries",
     "plot_margins": "returnmodels.report.model_figures",
     "plot_ppc": "returnmodels.report.model_figures",
     "plot_caterpillar": "returnmodels.report.model_figures",

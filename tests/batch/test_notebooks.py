@@ -20,6 +20,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 BATCH = ROOT / "notebooks" / "main.yaml"
+#: The study model with persons, in the folder notebook 02 gives its formula.
+PERSONS_RUN = "fit-formula-assisted-n_procedures-cooperation-nationality-ae0aba95"
 EXPECTED_RUNS = {
     "explore",
     "fit-pooled",
@@ -28,6 +30,7 @@ EXPECTED_RUNS = {
     "fit-varying_slopes",
     "fit-competing_outcomes",
     "fit-formula-crossed-year",
+    PERSONS_RUN,
     "compare",
     "report",
     "report-nl",
@@ -99,7 +102,11 @@ def test_batch_lists_every_run():
     batch = load_batch(BATCH, smoke=True)
     assert {run.name for run in batch.runs} == EXPECTED_RUNS
     assert set(batch.run("compare").after) >= {"fit-group_predictors", "fit-pooled"}
-    assert set(batch.run("report").after) == {"fit-group_predictors", "fit-competing_outcomes"}
+    assert set(batch.run("report").after) == {
+        "fit-group_predictors",
+        "fit-competing_outcomes",
+        PERSONS_RUN,
+    }
 
 
 # -- running them ------------------------------------------------------------------------
@@ -141,6 +148,14 @@ def test_smoke_batch_runs_every_notebook(smoke_results):
     assert "(1 | closing_year)" in formula_fit["config"]["formula"]
     summary = (out / "fit-formula-crossed-year" / "summary.csv").read_text()
     assert "closing_year_sigma" in summary and "nationality_sigma" in summary
+    # the person model: no effect per person anywhere, its comparison in both reports
+    persons = (out / PERSONS_RUN / "summary.csv").read_text()
+    assert "person_id_sigma" in persons and "person_id_effect" not in persons
+    for report, title in (("report", "Persons with repeated cases"),
+                          ("report-nl", "Personen met meerdere zaken")):  # fmt: skip
+        table = (out / report / "persons.csv").read_text()
+        assert table.startswith("quantity,") and "person_sd" in table
+        assert f"<h2>{title}</h2>" in (out / report / "report.html").read_text()
 
 
 FITS = {name for name in EXPECTED_RUNS if name.startswith("fit-")}
@@ -299,3 +314,21 @@ def test_notebook_02_writes_each_formula_into_a_folder_of_its_own(tmp_path):
     manifest = json.loads((folder / "fit_manifest.json").read_text())
     assert manifest["config"]["formula"] == formula
     assert manifest["config"]["reference"] == {"cooperation": "low"}
+
+
+def test_the_report_reads_the_person_fit_the_main_job_writes():
+    """Notebook 04's ``persons`` formula is fitted by a run of the main job named as the
+    folder notebook 02 gives that formula, where ``load_fit`` looks for it."""
+    import yaml
+
+    from returnmodels.report.notebook import fit_folder
+
+    book = _read(ROOT / "notebooks" / "04_report.ipynb")
+    parameters = next(c for c in book.cells if "parameters" in c.metadata.get("tags", []))
+    values = {s.targets[0].id: ast.literal_eval(s.value) for s in _code(parameters).body}
+    persons = values["persons"]
+    assert "(1 | person_id)" in persons
+    runs = {r["name"]: r for r in yaml.safe_load(BATCH.read_text())["runs"]}
+    name = fit_folder(None, persons).name
+    assert runs[name]["parameters"]["formula"] == persons
+    assert name in runs["report"]["after"] and name in runs["report-nl"]["after"]

@@ -14,19 +14,23 @@ from scipy.special import expit
 import returnmodels as rm
 from returnmodels.simulate.truth import logistic_normal_mean
 
+SMALL = {"draws": 100, "tune": 150, "chains": 2, "random_seed": 2, "progressbar": False}
+
 
 @pytest.fixture(scope="module")
-def person_fit():
-    cases = rm.simulate_cases(n_cases=3000, random_seed=4, person_sigma=1.2).cases
-    return rm.fit(
-        cases,
-        formula="assisted ~ n_procedures + (1 | person_id)",
-        draws=100,
-        tune=150,
-        chains=2,
-        random_seed=2,
-        progressbar=False,
-    )
+def cases():
+    return rm.simulate_cases(n_cases=3000, random_seed=4, person_sigma=1.2).cases
+
+
+@pytest.fixture(scope="module")
+def person_fit(cases):
+    return rm.fit(cases, formula="assisted ~ n_procedures + (1 | person_id)", **SMALL)
+
+
+@pytest.fixture(scope="module")
+def independent_fit(cases):
+    """The same cases, every case taken for a different person."""
+    return rm.fit(cases, formula="assisted ~ n_procedures", **SMALL)
 
 
 @pytest.mark.sampling
@@ -127,3 +131,49 @@ def test_the_patterns_log_likelihood_is_the_per_person_one(person_fit):
         expected = logsumexp(per_person + np.log(w / np.sqrt(np.pi)), axis=1).sum()
         got = float(np.sum(counts * per_pattern[chain, draw].astype(float)))
         assert got == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.sampling
+def test_persons_comparison_sets_the_two_fits_side_by_side(person_fit, independent_fit):
+    """Each number is the one its own fit gives: the person SD of the person fit, each
+    fit's slope, each fit's margins (the person fit's averaged over persons), and the
+    widths' ratio; the fits must be a person fit and one without."""
+    independent = independent_fit
+    table = rm.persons_comparison(person_fit, independent, {"n_procedures": [1, 4]})
+    rows = table.set_index(["quantity", "value"])
+    sd = person_fit["posterior"]["person_id_sigma"].values.ravel()
+    assert rows.loc[("person_sd", ""), "with_mean"] == pytest.approx(sd.mean())
+    assert np.isnan(rows.loc[("person_sd", ""), "without_mean"])
+    slope = rows.loc[("coefficient", "")]
+    assert slope["with_mean"] == pytest.approx(person_fit["posterior"]["n_procedures"].mean())
+    assert slope["without_mean"] == pytest.approx(independent["posterior"]["n_procedures"].mean())
+    for fit, side in ((person_fit, "with"), (independent, "without")):
+        own = rm.margins(fit, {"n_procedures": [1, 4]}).set_index("value")
+        for v in ("1", "4"):
+            assert rows.loc[("margin", v), f"{side}_mean"] == pytest.approx(own.loc[v, "mean"])
+            assert rows.loc[("margin", v), f"{side}_upper"] == own.loc[v, "hdi_upper"]
+    margin = rows.loc[("margin", "4")]
+    width = (margin["with_upper"] - margin["with_lower"]) / (
+        margin["without_upper"] - margin["without_lower"]
+    )
+    assert margin["width_ratio"] == pytest.approx(width)
+    with pytest.raises(rm.ConfigError, match="no integrated"):
+        rm.persons_comparison(independent, person_fit)
+    with pytest.raises(rm.ConfigError, match="integrates a person effect too"):
+        rm.persons_comparison(person_fit, person_fit)
+
+
+@pytest.mark.sampling
+def test_the_persons_table_publishes_only_what_both_fits_may(person_fit, independent_fit):
+    """Controlled as every output: all rows under the default rules on 3,000 cases,
+    nothing when the fits rest on too few cases."""
+    from returnmodels.disclosure import DisclosureRules
+    from returnmodels.disclosure.marker import controlled_rules
+    from returnmodels.report.notebook import controlled_persons
+
+    independent = independent_fit
+    table = rm.persons_comparison(person_fit, independent, {"n_procedures": [1, 2]})
+    kept = controlled_persons(table, person_fit, independent)
+    assert len(kept) == len(table) and controlled_rules(kept) is not None
+    strict = DisclosureRules(min_cases=10**6)
+    assert controlled_persons(table, person_fit, independent, strict).empty

@@ -91,6 +91,7 @@ __all__ = [
     "controlled_contrast",
     "controlled_group_effects",
     "controlled_margins",
+    "controlled_persons",
     "controlled_ppc",
     "controlled_summary",
     "publishable_contrast",
@@ -438,6 +439,32 @@ def controlled_margins(
     ]
     controlled = table.loc[np.asarray(keep, dtype=bool)].reset_index(drop=True)
     controlled.attrs = dict(table.attrs)
+    return mark_controlled(controlled, rules)
+
+
+def controlled_persons(
+    table: pd.DataFrame,
+    with_persons: xr.DataTree,
+    without_persons: xr.DataTree,
+    rules: DisclosureRules = DEFAULT_RULES,
+) -> pd.DataFrame:
+    """The rows of :func:`~returnmodels.summaries.persons_comparison` that may be
+    published, marked controlled: the person SD where the person fit publishes it, the
+    coefficient where both fits publish it (:func:`published_fit`), a margin where both
+    fits' supports publish its value (as :func:`controlled_margins`)."""
+    fits = (with_persons, without_persons)
+    posteriors = [published_fit(fit, rules)["posterior"] for fit in fits]
+    supports = [fit_support(fit) for fit in fits]
+    keep = []
+    for row in table.itertuples(index=False):
+        if row.quantity == "margin":
+            ok = all(value_published(s, rules, str(row.predictor), row.value) for s in supports)
+        elif row.quantity == "person_sd":
+            ok = f"{row.predictor}_sigma" in posteriors[0]
+        else:
+            ok = all(str(row.predictor) in posterior for posterior in posteriors)
+        keep.append(ok)
+    controlled = table.loc[np.asarray(keep, dtype=bool)].reset_index(drop=True)
     return mark_controlled(controlled, rules)
 
 

@@ -80,6 +80,8 @@ __all__ = [
 REPORT = "report.html"
 #: The run folder's record of the values each per-group table leaves out.
 WITHHELD = "withheld.json"
+#: The study model without and with persons (notebook 04, :func:`_persons`).
+PERSONS = "persons.csv"
 
 _STYLE = """
 body { font-family: Georgia, 'Times New Roman', serif; max-width: 58em; margin: 2em auto;
@@ -357,11 +359,15 @@ def write_report(
     smoke: bool = False,
     data: str | Path | None = None,
     name: str = REPORT,
+    persons: str | None = None,
 ) -> Path:
     """Write ``name`` into ``folder`` from its controlled tables and figures and from the
     fit folders ``fits`` (``{model: <results>/fit-<model>}``); return its path. ``data``
     is the case file the fits read (``None``: the one the fit of ``model`` recorded,
-    if any; with ``smoke``, the cases the smoke run simulated)."""
+    if any; with ``smoke``, the cases the smoke run simulated). ``persons``: the key in
+    ``fits`` of the study model with a person effect, whose comparison with ``model``
+    (``persons.csv``, :func:`returnmodels.summaries.persons_comparison`) gets a section
+    of its own."""
     rules = folder.rules.to_dict()
     page = _Page(language, rules, _json(folder.path / WITHHELD) or {})
     source = data_source(data if data is not None else _recorded_data(fits.get(model)), smoke=smoke)
@@ -385,6 +391,8 @@ def write_report(
                 f"{text(f'caption_competing_{predictor}', language)} {competing_verdict}",
                 "competing_margins.csv",
             )
+    if persons is not None:
+        _persons(page, folder.path, fits.get(persons), persons)
     _parameters(page, fits.get(model))
     _disclosure(page)
     _provenance(page, fits, source, model)
@@ -626,6 +634,49 @@ def _ppc(page: _Page, path: Path, verdict: str) -> None:
 
 
 _GROUP_PART = re.compile(r"^[a-z]+_(effect|offset|intercept|n_procedures_effect)$")
+
+
+def _persons(page: _Page, path: Path, fit: Path | None, formula: str) -> None:
+    """The study model without and with persons (``persons.csv``), where it was written."""
+    language = page.language
+    table = _read(path / PERSONS)
+    if table is None:
+        return
+    page.section("section_persons")
+    page.add(f"<p>{escape(text('persons_text', language, formula=formula))}</p>")
+    shown = [text(k, language) for k in ("persons_without", "persons_with", "persons_width")]
+    rows = []
+    for row in table.itertuples(index=False):
+        kind = str(row.quantity)
+        share = kind == "margin"
+        cell = (
+            (lambda m, lo, hi: interval(m, lo, hi, language))
+            if share
+            else (lambda m, lo, hi: _span((m, lo, hi), lambda v: _number(v, language, 3), language))
+        )
+        name = {
+            "person_sd": text("persons_sd", language),
+            "coefficient": text(
+                "persons_coefficient", language, predictor=label(str(row.predictor), language)
+            ),
+        }.get(kind) or text(
+            "persons_margin",
+            language,
+            predictor=label(str(row.predictor), language),
+            value=value_label(str(row.predictor), row.value, language),
+        )
+        without = (row.without_mean, row.without_lower, row.without_upper)
+        rows.append(
+            {
+                text("persons_quantity", language): name,
+                shown[0]: "–" if pd.isna(row.without_mean) else cell(*without),
+                shown[1]: cell(row.with_mean, row.with_lower, row.with_upper),
+                shown[2]: "–" if pd.isna(row.width_ratio) else _number(row.width_ratio, language),
+            }
+        )
+    verdict = _verdict_caption(fit, "formula", language)
+    caption = _with_verdict(text("caption_persons", language), verdict)
+    page.table(pd.DataFrame(rows), caption, shown, PERSONS)
 
 
 def population_rows(summary: pd.DataFrame, group: str = "nationality") -> pd.DataFrame:

@@ -9,6 +9,9 @@ returns or :func:`returnmodels.load_result` reads). Intervals are 94% HDIs throu
 * :func:`group_effects`, :func:`contrast`, :func:`predict_new_group` (unseen groups,
   by explicit choice);
 * :func:`ppc_shares`; :func:`compare_models`, :func:`loo_table`;
+* :func:`persons_comparison`: a fit with ``(1 | person_id)`` beside the same model
+  without persons (the person SD, the slope on either scale, the margins and how much
+  wider their intervals are);
 * plots in :mod:`returnmodels.report.model_figures`.
 """
 
@@ -29,6 +32,7 @@ from returnmodels.summaries.margins import (
 )
 from returnmodels.summaries.nationality import contrast, group_effects, predict_new_group
 from returnmodels.summaries.odds_ratios import odds_ratios
+from returnmodels.summaries.persons import persons_comparison
 from returnmodels.summaries.ppc import ppc_shares
 
 __all__ = [
@@ -43,6 +47,7 @@ __all__ = [
     "margins",
     "odds_ratios",
     "parameter_summary",
+    "persons_comparison",
     "ppc_shares",
     "predict_new_group",
     "summary",
