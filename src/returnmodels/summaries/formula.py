@@ -569,7 +569,10 @@ def formula_ppc(
     result: xr.DataTree, by: str | None = None, *, random_seed: int = 0, prob: float = HDI_PROB
 ) -> pd.DataFrame:
     """``by`` level, n, observed_share, replicated mean and HDI, inside; ``by`` is any
-    variable or group factor of the formula (default: its first group)."""
+    variable or group factor of the formula (default: its first group). With an
+    integrated person effect each cell's cases are replicated at its probability
+    averaged over persons (the shares' distribution; the persons' likeness within a
+    cell, which widens it a little, is left out)."""
     design = FormulaDesign.from_result(result)
     by = by or _factor(design, None)
     variables = by.split(":")
@@ -588,6 +591,6 @@ def formula_ppc(
     replicated = np.empty((draws.n, len(levels)))
     for start in range(0, draws.n, _CHUNK):
         part = slice(start, min(draws.n, start + _CHUNK))
-        p = expit(_eta(draws, design.X, encoded, part))
+        p = _share(draws, _eta(draws, design.X, encoded, part), part)  # over persons too
         replicated[part] = rng.binomial(design.trials, p) @ indicator / n
     return ppc_table(by, levels, n, observed, replicated, prob)
