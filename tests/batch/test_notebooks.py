@@ -317,8 +317,9 @@ def test_notebook_02_writes_each_formula_into_a_folder_of_its_own(tmp_path):
 
 
 def test_the_report_reads_the_person_fit_the_main_job_writes():
-    """Notebook 04's ``persons`` formula is fitted by a run of the main job named as the
-    folder notebook 02 gives that formula, where ``load_fit`` looks for it."""
+    """Notebook 04's study model, ``model``, is the formula with persons, fitted by a run
+    of the main job named as the folder notebook 02 gives that formula (where
+    ``load_fit`` looks for it); ``independent``, beside it, is a run of the main job too."""
     import yaml
 
     from returnmodels.report.notebook import fit_folder
@@ -326,9 +327,10 @@ def test_the_report_reads_the_person_fit_the_main_job_writes():
     book = _read(ROOT / "notebooks" / "04_report.ipynb")
     parameters = next(c for c in book.cells if "parameters" in c.metadata.get("tags", []))
     values = {s.targets[0].id: ast.literal_eval(s.value) for s in _code(parameters).body}
-    persons = values["persons"]
+    persons, independent = values["model"], values["independent"]
     assert "(1 | person_id)" in persons
     runs = {r["name"]: r for r in yaml.safe_load(BATCH.read_text())["runs"]}
     name = fit_folder(None, persons).name
     assert runs[name]["parameters"]["formula"] == persons
-    assert name in runs["report"]["after"] and name in runs["report-nl"]["after"]
+    for report in ("report", "report-nl"):
+        assert {name, f"fit-{independent}"} <= set(runs[report]["after"])

@@ -359,15 +359,15 @@ def write_report(
     smoke: bool = False,
     data: str | Path | None = None,
     name: str = REPORT,
-    persons: str | None = None,
+    independent: str | None = None,
 ) -> Path:
     """Write ``name`` into ``folder`` from its controlled tables and figures and from the
     fit folders ``fits`` (``{model: <results>/fit-<model>}``); return its path. ``data``
     is the case file the fits read (``None``: the one the fit of ``model`` recorded,
-    if any; with ``smoke``, the cases the smoke run simulated). ``persons``: the key in
-    ``fits`` of the study model with a person effect, whose comparison with ``model``
-    (``persons.csv``, :func:`returnmodels.summaries.persons_comparison`) gets a section
-    of its own."""
+    if any; with ``smoke``, the cases the smoke run simulated). ``independent``: the key
+    in ``fits`` of the study model fitted as if every case were a different person,
+    whose comparison with ``model`` (a fit with a person effect: ``persons.csv``,
+    :func:`returnmodels.summaries.persons_comparison`) gets a section of its own."""
     rules = folder.rules.to_dict()
     page = _Page(language, rules, _json(folder.path / WITHHELD) or {})
     source = data_source(data if data is not None else _recorded_data(fits.get(model)), smoke=smoke)
@@ -391,8 +391,8 @@ def write_report(
                 f"{text(f'caption_competing_{predictor}', language)} {competing_verdict}",
                 "competing_margins.csv",
             )
-    if persons is not None:
-        _persons(page, folder.path, fits.get(persons), persons)
+    if independent is not None:
+        _persons(page, folder.path, fits.get(model), model)
     _parameters(page, fits.get(model))
     _disclosure(page)
     _provenance(page, fits, source, model)
@@ -636,12 +636,14 @@ def _ppc(page: _Page, path: Path, verdict: str) -> None:
 _GROUP_PART = re.compile(r"^[a-z]+_(effect|offset|intercept|n_procedures_effect)$")
 
 
-def _persons(page: _Page, path: Path, fit: Path | None, formula: str) -> None:
-    """The study model without and with persons (``persons.csv``), where it was written."""
+def _persons(page: _Page, path: Path, fit: Path | None, model: str) -> None:
+    """The study model with persons beside it without (``persons.csv``), where written."""
     language = page.language
     table = _read(path / PERSONS)
     if table is None:
         return
+    manifest = (_json(fit / "fit_manifest.json") if fit is not None else None) or {}
+    formula = (manifest.get("config") or {}).get("formula") or model
     page.section("section_persons")
     page.add(f"<p>{escape(text('persons_text', language, formula=formula))}</p>")
     shown = [text(k, language) for k in ("persons_without", "persons_with", "persons_width")]
@@ -674,7 +676,7 @@ def _persons(page: _Page, path: Path, fit: Path | None, formula: str) -> None:
                 shown[2]: "–" if pd.isna(row.width_ratio) else _number(row.width_ratio, language),
             }
         )
-    verdict = _verdict_caption(fit, "formula", language)
+    verdict = _verdict_caption(fit, model, language)
     caption = _with_verdict(text("caption_persons", language), verdict)
     page.table(pd.DataFrame(rows), caption, shown, PERSONS)
 
