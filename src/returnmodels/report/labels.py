@@ -7,7 +7,7 @@ The WODC publishes in Dutch with an English summary, so every label of the repor
     label("n_procedures", "nl")        # 'aantal terugkeerprocedures'
     parameter_label("cooperation[low]")  # 'cooperation: low (vs high)'
     text("caption_margins_n_procedures", "nl")
-    model_label("group_predictors")    # 'Study model: nationality random intercepts ...'
+    model_label("group_predictors")    # 'Study model without persons: nationality ...'
 
 An unknown key falls back to English, then to the key itself (a raw name is never
 hidden, only made readable where a label exists).
@@ -137,7 +137,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "model_name_pooled": "Pooled model: no nationality effects",
         "model_name_varying_intercepts": "Nationality random intercepts",
         "model_name_group_predictors": (
-            "Study model: nationality random intercepts with cooperation"
+            "Study model without persons: nationality random intercepts with cooperation"
         ),
         "model_name_varying_slopes": (
             "Nationality random intercepts and slopes of the number of procedures"
@@ -348,7 +348,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "model_name_pooled": "Gepoold model: zonder nationaliteitseffecten",
         "model_name_varying_intercepts": "Random intercepts per nationaliteit",
         "model_name_group_predictors": (
-            "Studiemodel: random intercepts per nationaliteit, met medewerking"
+            "Studiemodel zonder personen: random intercepts per nationaliteit, met medewerking"
         ),
         "model_name_varying_slopes": (
             "Random intercepts en hellingen van het aantal procedures per nationaliteit"

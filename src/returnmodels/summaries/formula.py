@@ -50,6 +50,7 @@ __all__ = [
     "formula_margins",
     "formula_new_group",
     "formula_ppc",
+    "integrated_factor",
     "with_persons",
 ]
 
@@ -87,7 +88,7 @@ class FitDraws:
         ]
         self.posterior = posterior
         self.n = n
-        integrated = _integrated_factor(result) if outcome is None else None
+        integrated = integrated_factor(result) if outcome is None else None
         #: draws of the SD of an integrated per-unit effect (``person_id_sigma``), which
         #: the shares average over (population-averaged), or None
         self.unit_sigma = (
@@ -127,7 +128,7 @@ def with_persons(draws: FitDraws, persons: str) -> FitDraws:
     return draws.typical_unit() if persons == "typical" else draws
 
 
-def _integrated_factor(result: xr.DataTree) -> str | None:
+def integrated_factor(result: xr.DataTree) -> str | None:
     """The factor of the fit's integrated ``(1 | g)`` term (``person_id``), or None."""
     described = json.loads(result.attrs.get("returnmodels_design", "{}"))
     integrated = described.get("integrated")

@@ -35,9 +35,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from returnmodels.engine.design import FormulaDesign
 from returnmodels.errors import ConfigError
 from returnmodels.summaries._draws import HDI_PROB, interval
-from returnmodels.summaries.formula import _integrated_factor
+from returnmodels.summaries.formula import integrated_factor
 from returnmodels.summaries.margins import margins
 
 __all__ = ["DEFAULT_SETTINGS", "persons_comparison"]
@@ -82,10 +83,10 @@ def persons_comparison(
       persons in the person fit, so the two estimate the same share.
 
     ``with_persons`` must integrate a person effect and ``without_persons`` not."""
-    factor = _integrated_factor(with_persons)
+    factor = integrated_factor(with_persons)
     if factor is None:
         raise ConfigError("with_persons has no integrated (1 | person) term")
-    if _integrated_factor(without_persons) is not None:
+    if integrated_factor(without_persons) is not None:
         raise ConfigError("without_persons integrates a person effect too")
     sigma = f"{factor}_sigma"
     rows = [
@@ -153,8 +154,6 @@ def _ratio(with_row: pd.Series, without_row: pd.Series) -> float:
 def _shared_settings(with_persons, without_persons, settings) -> dict:
     """``settings`` (default :data:`DEFAULT_SETTINGS`) kept to the variables both fits'
     formulas have."""
-    from returnmodels.engine.design import FormulaDesign
-
     wanted = DEFAULT_SETTINGS if settings is None else settings
     fits = (with_persons, without_persons)
     columns = [set(FormulaDesign.from_result(fit).cells.columns) for fit in fits]
