@@ -454,7 +454,7 @@ def worker_stan(folder: Path, data: Path, n_draws: int, tune: int) -> dict:
 
 def summarise(posterior, variables: list, names: dict) -> dict:
     """Mean and 94% HDI of the person SD, nationality SD and slope; min bulk ESS and max
-    R-hat over ``variables``; ESS per second of the worker's wall and sampling time."""
+    R-hat over ``variables``."""
     import arviz as az
     import numpy as np
 
