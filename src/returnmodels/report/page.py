@@ -649,36 +649,41 @@ def _persons(page: _Page, path: Path, fit: Path | None, model: str) -> None:
     shown = [text(k, language) for k in ("persons_without", "persons_with", "persons_width")]
     rows = []
     for row in table.itertuples(index=False):
-        kind = str(row.quantity)
-        share = kind == "margin"
-        cell = (
-            (lambda m, lo, hi: interval(m, lo, hi, language))
-            if share
-            else (lambda m, lo, hi: _span((m, lo, hi), lambda v: _number(v, language, 3), language))
-        )
-        name = {
-            "person_sd": text("persons_sd", language),
-            "coefficient": text(
-                "persons_coefficient", language, predictor=label(str(row.predictor), language)
-            ),
-        }.get(kind) or text(
-            "persons_margin",
-            language,
-            predictor=label(str(row.predictor), language),
-            value=value_label(str(row.predictor), row.value, language),
-        )
-        without = (row.without_mean, row.without_lower, row.without_upper)
         rows.append(
             {
-                text("persons_quantity", language): name,
-                shown[0]: "–" if pd.isna(row.without_mean) else cell(*without),
-                shown[1]: cell(row.with_mean, row.with_lower, row.with_upper),
+                text("persons_quantity", language): _persons_quantity(row, language),
+                shown[0]: _persons_estimate(row, "without", language),
+                shown[1]: _persons_estimate(row, "with", language),
                 shown[2]: "–" if pd.isna(row.width_ratio) else _number(row.width_ratio, language),
             }
         )
-    verdict = _verdict_caption(fit, model, language)
-    caption = _with_verdict(text("caption_persons", language), verdict)
+    caption = _with_verdict(
+        text("caption_persons", language), _verdict_caption(fit, model, language)
+    )
     page.table(pd.DataFrame(rows), caption, shown, PERSONS)
+
+
+def _persons_quantity(row, language: str) -> str:
+    """A row of ``persons.csv`` as a reader names it: the person SD, a coefficient, or
+    the predicted share at a value."""
+    predictor = label(str(row.predictor), language)
+    if row.quantity == "person_sd":
+        return text("persons_sd", language)
+    if row.quantity == "coefficient":
+        return text("persons_coefficient", language, predictor=predictor)
+    value = value_label(str(row.predictor), row.value, language)
+    return text("persons_margin", language, predictor=predictor, value=value)
+
+
+def _persons_estimate(row, side: str, language: str) -> str:
+    """One fit's estimate of a row (``side``: ``with`` or ``without`` persons): a share
+    as a percentage, an SD or coefficient as a number, each with its interval."""
+    bounds = tuple(getattr(row, f"{side}_{k}") for k in ("mean", "lower", "upper"))
+    if pd.isna(bounds[0]):
+        return "–"
+    if row.quantity == "margin":
+        return interval(*bounds, language)
+    return _span(bounds, lambda v: _number(v, language, 3), language)
 
 
 def population_rows(summary: pd.DataFrame, group: str = "nationality") -> pd.DataFrame:
