@@ -13,6 +13,8 @@ likelihood alone in each form; and the two forms' log densities and gradients at
 same point. Each time is the best of several rounds of calls, in milliseconds a
 gradient.
 
+``--stages`` times the product form stage by stage on the every-predictor model with
+persons (:data:`ALL_PREDICTORS`, 29,454 cells), where its table no longer fits a cache.
 ``--fit`` adds a fit of the model (4 chains x 1000 + 1000 tune, the defaults): wall
 time, sampling time, gradient evaluations a draw (of the kept draws: a fit keeps no
 warm-up statistics), divergences and the person SD. Results go to ``--out``, stamped
@@ -142,13 +144,79 @@ def fitted(cases) -> dict:
     }
 
 
+#: The every-predictor model with persons: the stages of its product form (``--stages``).
+ALL_PREDICTORS = (
+    "assisted ~ n_procedures + C(closing_year) + gender + age_group + family + cooperation"
+    " + (1 | nationality) + (1 | person_id)"
+)
+
+
+def product_stages(cases, formula: str = ALL_PREDICTORS) -> dict:
+    """Where the product form's time goes on ``formula``'s design: each stage of
+    ``graph._unit_products`` compiled on its own, cumulatively (a stage's time includes
+    the stages it needs), in ms a call, beside the sizes of its table and patterns."""
+    design = build_formula_design(cases, formula)
+    arrays, _ = engine_inputs(design)
+    v = {name: pt.tensor(name, dtype=d, shape=(None,) * n) for name, d, n in INPUTS}
+    eta, sigma = pt.dvector("eta"), pt.dscalar("sigma")
+    cell, pattern, sign, position = (v["unit_entry"][i] for i in range(4))
+    node, weight, count = v["gh"][0], v["gh"][2], v["unit_count"]
+    n_cells, n_nodes, n_patterns = eta.shape[0], node.shape[0], count.shape[0]
+    both = pt.exp(pt.concatenate([eta, sigma * node]))
+    odds = both[:n_cells][:, None] * both[n_cells:][None, :]
+    q = 1.0 / (1.0 + odds)
+    p = odds * q
+    table = pt.concatenate([q, p, pt.ones((1, n_nodes))], axis=0)
+    row = cell + n_cells * (sign + 1) // 2
+    singles = graph._single_patterns(v)
+    units = pt.zeros(2 * n_cells)[row[:singles]].inc(count[:singles])
+    weighted = table[: 2 * n_cells] * weight[None, :]
+    total = pt.sum(weighted, axis=1)
+    by_row = (units / total)[:, None] * weighted
+    several = pattern[singles:] - singles
+    padded = pt.full((n_patterns - singles, pt.max(position) + 1), 2 * n_cells, dtype="int64")
+    padded = pt.set_subtensor(padded[several, position[singles:]], row[singles:])
+    product = pt.prod(table[padded], axis=1) * weight[None, :]
+    share = (count[singles:] / pt.sum(product, axis=1))[:, None] * product
+    by_row = pt.inc_subtensor(by_row[row[singles:]], share[several])
+    d = by_row[n_cells:] * q - by_row[:n_cells] * p
+    stages = {
+        "table (C x K: exponentials, q and p)": table,
+        "single-case persons' likelihood": pt.sum(units * pt.log(total)),
+        "patterns' padded gather and products": product,
+        "patterns' scatter back to the rows": by_row,
+        "gradient with respect to eta": d,
+    }
+    inputs = [eta, sigma, *(v[name] for name in UNIT_INPUTS)]
+    values = [np.random.default_rng(2).normal(-1.5, 1.0, design.n_cells), 0.7]
+    values += [arrays[name] for name in UNIT_INPUTS]
+    term = design.integrated
+    found = {
+        "formula": formula,
+        "cells": int(design.n_cells),
+        "quadrature_nodes": int(term.nodes),
+        "patterns": int(term.n_patterns),
+        "entries": int(len(term.entry_cell)),
+    }
+    for name, output in stages.items():
+        function = pytensor.function(inputs, pt.sum(output), mode="NUMBA", on_unused_input="ignore")
+        found[f"{name}, ms"] = best_ms(function, values, calls=10, rounds=3)
+    return found
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", default=str(HERE / "results-units.json"))
     parser.add_argument("--fit", action="store_true", help="also time a fit at the defaults")
+    parser.add_argument(
+        "--stages", action="store_true", help="also time the product form's stages on the "
+        "every-predictor model with persons (cumulative, ms a call)"
+    )  # fmt: skip
     args = parser.parse_args()
     cases = load_cases(BUNDLED)
     results = {"environment": stamp(), "per_gradient": per_gradient(cases)}
+    if args.stages:
+        results["stages"] = product_stages(cases)
     if args.fit:
         results["fit"] = fitted(cases)
     Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
