@@ -6,11 +6,12 @@ item 4).
 On the bundled 118,000 cases, the study model with persons
 (:data:`FORMULA`, ``(1 | person_id)`` integrated by K = 30 Gauss-Hermite nodes), in one
 process: the engine's log density and gradient (PyTensor's compiled function, the one
-nutpie's callback wraps) with the units' likelihood in log space (the engine's form
-before the product form, ``engine/graph.py``'s ``_unit_logs``) and in the product form
-the engine runs now, beside the same model without the person term; then the units'
-likelihood alone in each form; and the two forms' log densities and gradients at the
-same point. Each time is the best of several rounds of calls, in milliseconds a
+nutpie's callback wraps) with the units' likelihood in each of its three forms: log
+space (``engine/graph.py``'s ``_unit_logs``, the first), PyTensor's product form
+(``_unit_products``, the second) and the compiled kernel the engine runs now
+(``engine/unit_kernel.py``), beside the same model without the person term; then the
+units' likelihood alone in each form; and the log and kernel forms' log densities and
+gradients at the same point. Each time is the best of several rounds of calls, in milliseconds a
 gradient.
 
 ``--stages`` times the product form stage by stage on the every-predictor model with
@@ -79,6 +80,11 @@ def unit_function(form):
     return pytensor.function([eta, sigma, *(v[n] for n in UNIT_INPUTS)], outputs, mode="NUMBA")
 
 
+def _products(v, eta, sigma):
+    """The PyTensor product form without its floor (the engine's form before the kernel)."""
+    return graph._unit_products(v, eta, sigma)[:3]
+
+
 def per_gradient(cases) -> dict:
     """The per-gradient figures of the module docstring."""
     design = build_formula_design(cases, FORMULA)
@@ -86,18 +92,23 @@ def per_gradient(cases) -> dict:
     assert not needs_general(arrays)
     inputs = [arrays[name] for name, _, _ in INPUTS]
     theta = np.random.default_rng(1).uniform(-0.5, 0.5, layout.n_dim)
-    log_engine, product_engine = engine_function(True, graph._unit_logs), engine_function(True)
+    engines = {
+        "log_form": engine_function(True, graph._unit_logs),
+        "pytensor_products": engine_function(True, _products),
+        "kernel": engine_function(True),
+    }
     plain = build_formula_design(cases, WITHOUT)
     plain_arrays, plain_layout = engine_inputs(plain)
     plain_theta = np.random.default_rng(1).uniform(-0.5, 0.5, plain_layout.n_dim)
     plain_inputs = [plain_arrays[name] for name, _, _ in INPUTS]
     eta = np.random.default_rng(2).normal(-1.5, 1.0, design.n_cells)
     unit_args = [eta, 0.7, *(arrays[name] for name in UNIT_INPUTS)]
-    log_units, product_units = (
-        unit_function(graph._unit_logs),
-        unit_function(graph._unit_likelihood),
-    )
-    old, new = log_engine(theta, *inputs), product_engine(theta, *inputs)
+    units = {
+        "log_form": unit_function(graph._unit_logs),
+        "pytensor_products": unit_function(_products),
+        "kernel": unit_function(graph._unit_likelihood),
+    }
+    old, new = engines["log_form"](theta, *inputs), engines["kernel"](theta, *inputs)
     term = design.integrated
     lengths = np.bincount(term.entry_pattern)
     return {
@@ -109,11 +120,9 @@ def per_gradient(cases) -> dict:
         "persons": int(term.pattern_count.sum()),
         "single_case_persons": int(term.pattern_count[lengths == 1].sum()),
         "quadrature_nodes": int(term.nodes),
-        "engine_log_form_ms": best_ms(log_engine, [theta, *inputs]),
-        "engine_product_form_ms": best_ms(product_engine, [theta, *inputs]),
+        **{f"engine_{k}_ms": best_ms(f, [theta, *inputs]) for k, f in engines.items()},
         "engine_without_persons_ms": best_ms(engine_function(False), [plain_theta, *plain_inputs]),
-        "units_log_form_ms": best_ms(log_units, unit_args),
-        "units_product_form_ms": best_ms(product_units, unit_args),
+        **{f"units_{k}_ms": best_ms(f, unit_args) for k, f in units.items()},
         "log_density_relative_difference": float(abs(new[0] - old[0]) / abs(old[0])),
         "gradient_max_relative_difference": float(
             np.max(np.abs(new[1] - old[1])) / np.max(np.abs(old[1]))

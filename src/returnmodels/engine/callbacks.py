@@ -26,7 +26,7 @@ from returnmodels.engine.inputs import (
 )
 
 #: Bump when the graph or the callback template changes.
-ENGINE_VERSION = 9
+ENGINE_VERSION = 10
 
 
 #: The callbacks' module source. Its text is part of the cache key (with ENGINE_VERSION
