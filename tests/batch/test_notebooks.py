@@ -155,7 +155,9 @@ def test_smoke_batch_runs_every_notebook(smoke_results):
                           ("report-nl", "Personen met meerdere zaken")):  # fmt: skip
         table = (out / report / "persons.csv").read_text()
         assert table.startswith("quantity,") and "person_sd" in table
-        assert f"<h2>{title}</h2>" in (out / report / "report.html").read_text()
+        html = (out / report / "report.html").read_text()
+        assert f"<h2>{title}</h2>" in html
+        assert "person_id_sigma" not in html  # the person SD by its reader's label
 
 
 FITS = {name for name in EXPECTED_RUNS if name.startswith("fit-")}

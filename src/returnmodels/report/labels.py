@@ -44,6 +44,7 @@ _LABELS: dict[str, dict[str, str]] = {
         # parameters
         "Intercept": "intercept at the mean predictors (log-odds)",
         "nationality_sigma": "SD of the nationality effects (log-odds)",
+        "person_id_sigma": "SD of the person effects (log-odds)",
         "nationality_n_procedures_sigma": "SD of the nationality slopes of procedures",
         "nationality_corr": "correlation of nationality intercepts and slopes",
         # values
@@ -69,6 +70,7 @@ _LABELS: dict[str, dict[str, str]] = {
         "year": "jaar",
         "Intercept": "intercept bij gemiddelde predictoren (log-odds)",
         "nationality_sigma": "SD van de nationaliteitseffecten (log-odds)",
+        "person_id_sigma": "SD van de persoonseffecten (log-odds)",
         "nationality_n_procedures_sigma": "SD van de nationaliteitshellingen van procedures",
         "nationality_corr": "correlatie van nationaliteitsintercepten en -hellingen",
         "high": "veel",
