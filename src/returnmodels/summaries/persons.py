@@ -88,67 +88,36 @@ def persons_comparison(
         raise ConfigError("with_persons has no integrated (1 | person) term")
     if integrated_factor(without_persons) is not None:
         raise ConfigError("without_persons integrates a person effect too")
-    sigma = f"{factor}_sigma"
-    rows = [
-        {"quantity": "person_sd", "predictor": factor, "value": ""}
-        | _pair(None, with_persons["posterior"][sigma].values.ravel(), prob)
-    ]
+    sigma = with_persons["posterior"][f"{factor}_sigma"].values.ravel()
+    rows = [_row("person_sd", factor, "", None, interval(sigma, prob))]
     if slope in with_persons["posterior"] and slope in without_persons["posterior"]:
-        rows.append(
-            {"quantity": "coefficient", "predictor": slope, "value": ""}
-            | _pair(
-                without_persons["posterior"][slope].values.ravel(),
-                with_persons["posterior"][slope].values.ravel(),
-                prob,
-            )
+        without, with_ = (
+            interval(fit["posterior"][slope].values.ravel(), prob)
+            for fit in (without_persons, with_persons)
         )
+        rows.append(_row("coefficient", slope, "", without, with_))
     settings = _shared_settings(with_persons, without_persons, settings)
     if settings:
         averaged = margins(with_persons, settings, prob=prob).set_index(["predictor", "value"])
         independent = margins(without_persons, settings, prob=prob).set_index(
             ["predictor", "value"]
         )
-        for key, row in independent.iterrows():
-            other = averaged.loc[key]
-            rows.append(
-                {"quantity": "margin", "predictor": key[0], "value": key[1]}
-                | _bounds("without", row)
-                | _bounds("with", other)
-                | {"width_ratio": _ratio(other, row)}
-            )
+        for (predictor, value), row in independent.iterrows():
+            rows.append(_row("margin", predictor, value, row, averaged.loc[(predictor, value)]))
     return pd.DataFrame(rows, columns=_COLUMNS)
 
 
-def _pair(without: np.ndarray | None, with_: np.ndarray, prob: float) -> dict:
-    found = {f"with_{k}": v for k, v in _summary(with_, prob).items()}
-    if without is None:
-        return found | {"without_mean": np.nan, "without_lower": np.nan,
-                        "without_upper": np.nan, "width_ratio": np.nan}  # fmt: skip
-    other = {f"without_{k}": v for k, v in _summary(without, prob).items()}
-    width = (found["with_upper"] - found["with_lower"]) / (
-        other["without_upper"] - other["without_lower"]
+def _row(quantity: str, predictor: str, value, without, with_) -> dict:
+    """One row of the table from the two fits' summaries (``mean``, ``hdi_lower``,
+    ``hdi_upper``; ``without`` None where the fit without persons has no such quantity)."""
+    found = {"quantity": quantity, "predictor": predictor, "value": value}
+    for side, summary in (("without", without), ("with", with_)):
+        for key, column in (("mean", "mean"), ("lower", "hdi_lower"), ("upper", "hdi_upper")):
+            found[f"{side}_{key}"] = np.nan if summary is None else float(summary[column])
+    found["width_ratio"] = (found["with_upper"] - found["with_lower"]) / (
+        found["without_upper"] - found["without_lower"]
     )
-    return other | found | {"width_ratio": width}
-
-
-def _summary(draws: np.ndarray, prob: float) -> dict:
-    found = interval(draws, prob)
-    return {"mean": found["mean"], "lower": found["hdi_lower"], "upper": found["hdi_upper"]}
-
-
-def _bounds(side: str, row: pd.Series) -> dict:
-    return {
-        f"{side}_mean": row["mean"],
-        f"{side}_lower": row["hdi_lower"],
-        f"{side}_upper": row["hdi_upper"],
-    }
-
-
-def _ratio(with_row: pd.Series, without_row: pd.Series) -> float:
-    return float(
-        (with_row["hdi_upper"] - with_row["hdi_lower"])
-        / (without_row["hdi_upper"] - without_row["hdi_lower"])
-    )
+    return found
 
 
 def _shared_settings(with_persons, without_persons, settings) -> dict:
