@@ -31,6 +31,7 @@ from returnmodels.engine.graph import (
 )
 from returnmodels.engine.inputs import _unit_inputs, engine_inputs
 from returnmodels.engine.integrated import IntegratedTerm, unit_patterns
+from returnmodels.engine.unit_kernel import BLOCK, unit_likelihood_kernel
 
 pytestmark = pytest.mark.sampling  # compiles the three forms (seconds)
 
@@ -197,6 +198,40 @@ def test_the_product_gradient_matches_finite_differences(forms):
         - forms(arrays, eta, sigma - step)["products"][0]
     )
     assert abs(change / (2 * step) - g_sigma) <= 1e-6 * max(1.0, abs(g_sigma))
+
+
+def test_the_kernel_takes_patterns_in_any_order_of_lengths_and_blocks():
+    """The kernel's blocks (consecutive patterns of one length, up to BLOCK entries, or
+    one longer pattern alone) on patterns whose lengths alternate at random, more of
+    each length than a block holds, and two patterns longer than a block: the
+    log-likelihood equals the SciPy reference and the gradients its central differences."""
+    rng = np.random.default_rng(7)
+    n_cells = 40
+    lengths = np.concatenate([rng.integers(1, 6, 1500), [BLOCK + 37, 3 * BLOCK]])
+    rng.shuffle(lengths)
+    pattern = np.repeat(np.arange(lengths.size), lengths)
+    position = np.arange(pattern.size) - np.searchsorted(pattern, pattern)
+    cell, y = rng.integers(0, n_cells, pattern.size), rng.integers(0, 2, pattern.size)
+    count = rng.integers(1, 4, lengths.size).astype(float)
+    assert any(lengths[1:] != lengths[:-1]) and (lengths == 1).sum() > BLOCK
+    x, w = roots_hermite(30)
+    gh = np.stack([np.sqrt(2.0) * x, np.log(w) - 0.5 * np.log(np.pi), w / np.sqrt(np.pi)])
+    entry = np.stack([cell, pattern, 2 * y - 1, position]).astype(np.int64)
+    eta, sigma, step = rng.normal(-0.8, 0.7, n_cells), 1.1, 1e-5
+
+    def reference(eta_value, sigma_value):
+        return _reference(cell, y, pattern, count, eta_value, sigma_value)
+
+    lik, g_eta, g_sigma = unit_likelihood_kernel(eta, sigma, gh, entry, count)
+    assert abs(lik - reference(eta, sigma)) <= 1e-12 * abs(lik)
+    for c in rng.choice(n_cells, 8, replace=False):
+        up, down = eta.copy(), eta.copy()
+        up[c] += step
+        down[c] -= step
+        numeric = (reference(up, sigma) - reference(down, sigma)) / (2 * step)
+        assert abs(numeric - g_eta[c]) <= 1e-5 * max(1.0, abs(g_eta[c]))
+    numeric = (reference(eta, sigma + step) - reference(eta, sigma - step)) / (2 * step)
+    assert abs(numeric - g_sigma) <= 1e-5 * max(1.0, abs(g_sigma))
 
 
 def _unit_arrays(entry_cell, entry_y, entry_pattern, count) -> dict[str, np.ndarray]:

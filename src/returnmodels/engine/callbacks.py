@@ -6,12 +6,14 @@ family, and a design's nutpie model over them (:class:`FormulaModel`).
 from __future__ import annotations
 
 import hashlib
+import inspect
 from dataclasses import dataclass
 
 import numpy as np
 import pytensor
 from nutpie import compile_pymc as nutpie_pymc
 
+from returnmodels.engine import unit_kernel
 from returnmodels.engine.cache import array_expression, compile_callbacks, library_versions
 from returnmodels.engine.design import FormulaDesign
 from returnmodels.engine.graph import engine_graph
@@ -25,8 +27,9 @@ from returnmodels.engine.inputs import (
     reflected,
 )
 
-#: Bump when the graph or the callback template changes.
-ENGINE_VERSION = 10
+#: Bump when the graph or the callback template changes (the units' kernel is keyed by
+#: its own source as well).
+ENGINE_VERSION = 11
 
 
 #: The callbacks' module source. Its text is part of the cache key (with ENGINE_VERSION
@@ -119,12 +122,14 @@ def compiled_engine(
     source = _TEMPLATE.format(table_size=table_size, args=args)
     # the graph itself is part of the key: numba caches the callbacks with the graph's
     # code linked in, so a changed graph under an unchanged ENGINE_VERSION and source
-    # would otherwise run the old graph on the new data arrays
+    # would otherwise run the old graph on the new data arrays; so is the units' kernel,
+    # whose code the graph's text (an Op's name) does not show
     graph = pytensor.printing.debugprint([lp, grad, expanded], file="str", print_type=True)
+    kernel = inspect.getsource(unit_kernel) if units else ""
     digest = hashlib.sha256(
         (
             f"formula engine {ENGINE_VERSION} {family} {general} {units} {reflected}\n"
-            f"{library_versions()}\n{source}\n{graph}"
+            f"{library_versions()}\n{source}\n{graph}\n{kernel}"
         ).encode()
     ).hexdigest()[:32]
     logp_callback, expand_callback, cacheable = compile_callbacks(

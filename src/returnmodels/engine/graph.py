@@ -51,9 +51,9 @@ the units' outcome patterns (``unit_entry``, ``unit_count``) under Gauss-Hermite
 and weights (``gh``), all data, in a third graph per family (:func:`_unit_likelihood`)
 so that formulas without such a term run exactly the graphs they ran before. Its
 likelihood and gradients come from one compiled kernel
-(:mod:`returnmodels.engine.unit_kernel`: a table of the cells' logistic probabilities at
-the nodes, products of its rows, a logarithm a pattern, log space for a pattern that
-would underflow), tested against the same quadrature written as PyTensor operations in
+(:mod:`returnmodels.engine.unit_kernel`: blocks of patterns of one length, their
+logistic probabilities at the nodes, products and residuals, a logarithm a pattern, log
+space for a pattern that would underflow), tested against the same quadrature written as PyTensor operations in
 probability space (:func:`_unit_products`) and in log space (:func:`_unit_logs`).
 
 The likelihood's gradient with respect to the linear predictor is written by hand, so
@@ -113,15 +113,15 @@ def _unit_likelihood(v, eta, sigma):
     r"""The log-likelihood of the units' outcome patterns with their intercept integrated
     out (:mod:`returnmodels.engine.integrated`), and its gradients with respect to the
     cells' linear predictor and the units' SD :math:`\sigma`, by hand: one compiled
-    kernel (:mod:`returnmodels.engine.unit_kernel`), which tabulates the logistic
-    probabilities of every cell at every node once and visits each pattern once for its
-    likelihood and once for its gradient, in log space for a pattern whose likelihood
-    would leave the normal doubles. The same quadrature written as PyTensor operations,
-    :func:`_unit_products` (probabilities, padded patterns) and :func:`_unit_logs` (log
-    space throughout), is what the kernel is tested against
+    kernel (:mod:`returnmodels.engine.unit_kernel`), which takes the patterns in blocks
+    of one length and computes each entry's logistic probabilities at the nodes, the
+    block's products and their gradients node by node, in log space for a pattern whose
+    likelihood would leave the normal doubles. The same quadrature written as PyTensor
+    operations, :func:`_unit_products` (probabilities, padded patterns) and
+    :func:`_unit_logs` (log space throughout), is what the kernel is tested against
     (``tests/inference/test_person_products.py``); on the model with every case-level
     predictor their passes over the cells x nodes table cost 23 ms a gradient, the
-    kernel's 4 ms (``benchmarks/units.py``)."""
+    kernel's about 1.7 ms (``benchmarks/units.py``)."""
     return unit_likelihood(v, eta, sigma)
 
 

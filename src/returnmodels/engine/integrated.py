@@ -30,23 +30,21 @@ logistic-normal probability :math:`\bar p_c = \sum_k (w_k/\sqrt\pi)
 coefficient left out, as everywhere in the engine).
 
 The cost. The quadrature is the same for every pattern (the nodes are data, not centred
-at each pattern's mode), so the logistic probabilities of every cell at every node,
-:math:`p_{ck} = \operatorname{logit}^{-1}(\eta_c + \sqrt2\sigma x_k)`, form one table of
-(cell, outcome) rows by nodes (:math:`p` a success's row, :math:`1 - p` a failure's),
-and every entry of every pattern is a row of it. The table takes one exponential a cell
-and one a node, :math:`e^{\eta_c + \sqrt2\sigma x_k} = e^{\eta_c} e^{\sqrt2\sigma x_k}`;
-a one-case pattern's likelihood is its row's weighted sum over the nodes (taken once a
-row, however many such persons share it), and another pattern's the weighted sum of the
-product of its rows, so a gradient takes one logarithm a row and a pattern and otherwise
-products and sums (:func:`returnmodels.engine.graph._unit_products`). On the bundled
-data (1,199 cells; 96,768 persons in 3,409 patterns of 6,103 entries, 1,489 patterns
-holding the 79,438 persons of one case) the persons' part takes 0.30 ms a gradient
-against 4.2 ms for the same quadrature in log space, an exponential and a logarithm an
-entry and node, and the engine's whole gradient 0.44 ms against 5.6 (0.07 without the
-person term; ``benchmarks/units.py``, a shared 2-core machine). The log form stays for
-the points the product form cannot represent (a cell's :math:`|\eta|` near 700, a
-pattern's likelihood below :math:`10^{-280}`, patterns of very uneven length;
-:func:`returnmodels.engine.graph._unit_likelihood`), far out in warm-up: both forms
+at each pattern's mode), so every entry of every pattern needs the logistic probability
+of its cell at every node, :math:`p_{ck} = \operatorname{logit}^{-1}(\eta_c +
+\sqrt2\sigma x_k)`, from one exponential a cell and one a node, :math:`e^{\eta_c +
+\sqrt2\sigma x_k} = e^{\eta_c} e^{\sqrt2\sigma x_k}`, and a division; a pattern's
+likelihood is the weighted sum over the nodes of the product of its entries' :math:`p`
+(a success) or :math:`1 - p` (a failure), so a gradient takes one logarithm a pattern and
+otherwise products and sums (:mod:`returnmodels.engine.unit_kernel`, one compiled pass in
+blocks of patterns of one length). On the bundled data (1,199 cells; 96,768 persons in
+3,446 patterns of 6,199 entries, 1,486 patterns holding the 79,438 persons of one case)
+the persons' part takes about 0.17 ms a gradient against 4.4 ms for the same quadrature
+in log space, an exponential and a logarithm an entry and node, and the engine's whole
+gradient 0.25 ms against 4.6 (0.08 without the person term; ``benchmarks/units.py``, a
+shared 2-core machine). The log form stays for the points the product form cannot
+represent (a pattern's likelihood below :math:`10^{-280}` or not finite,
+:data:`returnmodels.engine.unit_kernel.PRODUCT_FLOOR`), far out in warm-up: both forms
 compute the same sum, to rounding.
 
 Which terms are integrated (:func:`integration_reason`): an intercept-only group term
