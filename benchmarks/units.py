@@ -16,7 +16,9 @@ gradients at the same point. Each time is the best of several rounds of calls, i
 gradient.
 
 ``--stages`` times the product form stage by stage on the every-predictor model with
-persons (:data:`ALL_PREDICTORS`, 29,454 cells), where its table no longer fits a cache.
+persons (:data:`ALL_PREDICTORS`, 29,454 cells), where its table no longer fits a cache,
+then the kernel there, with its minor page faults a call (the earlier kernel's two
+tables of 7 MB, allocated every call, cost about 3,500).
 ``--fit`` adds fits of the model (4 chains x 1000 + 1000 tune, the defaults) in a warm
 process (the engine's graph with persons loaded first, as ``formulas.py`` loads its
 graphs), three in turn: wall time, CPU seconds, sampling time, gradient evaluations a
@@ -31,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import sys
 import time
 from pathlib import Path
@@ -239,6 +242,13 @@ def product_stages(cases, formula: str = ALL_PREDICTORS) -> dict:
     for name, output in stages.items():
         function = pytensor.function(inputs, pt.sum(output), mode="NUMBA", on_unused_input="ignore")
         found[f"{name}, ms"] = best_ms(function, values, calls=10, rounds=3)
+    kernel = unit_function(graph._unit_likelihood)
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    found["kernel (the engine's form), ms"] = best_ms(kernel, values, calls=10, rounds=3)
+    calls = 1 + 3 * 10 + 1  # best_ms's calls: one before, then rounds x calls
+    found["kernel's minor page faults a call"] = (
+        resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
+    ) / calls
     return found
 
 
