@@ -9,6 +9,7 @@ its gradient against finite differences; a small fit recovers the person SD."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
@@ -105,6 +106,30 @@ def test_patterns_keep_every_case_and_outcome():
     weight = count[entry_pattern]
     assert np.bincount(entry_cell, weights=weight).tolist() == [4, 2, 2]
     assert np.bincount(entry_cell, weights=weight * entry_y).tolist() == [3, 1, 0]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_patterns_are_each_units_sorted_cases_counted_in_the_documented_order(seed):
+    """Against a plain-Python reference: a unit's pattern is the sorted tuple of its
+    (cell, outcome) codes; single-case patterns first by code, then the others by length
+    and content, each with its number of units; units labelled by text or number."""
+    rng = np.random.default_rng(seed)
+    n = 3000
+    cell, y = rng.integers(0, 9, n), rng.integers(0, 2, n)
+    unit = rng.integers(0, 1800, n).astype(str) if seed else rng.integers(0, 1800, n)
+    codes: dict = {}
+    for c, outcome, u in zip(cell, y, unit, strict=True):
+        codes.setdefault(u, []).append(2 * int(c) + int(outcome))
+    counted = Counter(tuple(sorted(v)) for v in codes.values())
+    keys = sorted(counted, key=lambda t: (len(t) > 1, len(t), t))
+    entry_cell, entry_y, entry_pattern, count = unit_patterns(cell, y, unit)
+    got = [
+        tuple(2 * entry_cell[entry_pattern == k] + entry_y[entry_pattern == k].astype(int))
+        for k in range(len(count))
+    ]
+    assert got == keys
+    assert count.tolist() == [counted[k] for k in keys]
+    assert max(len(k) for k in keys) >= 4  # several lengths of several cases were met
 
 
 def test_the_term_is_integrated_and_says_why(cases):

@@ -386,6 +386,11 @@ def build_formula_design(
     return replace(design, formula=formula, integrated=integrated)
 
 
+def _cases_per_level(column: pd.Series) -> pd.Series:
+    """How many cases each level of a group factor has (levels as text)."""
+    return column.astype(str).value_counts(sort=False)
+
+
 def _integrated_factor(formula, parsed, data, marked: set[str]) -> tuple[str, str] | None:
     """The factor of the formula's group term to integrate out and why, or None; a
     marked factor that cannot be integrated, a second such term, and such a term with
@@ -399,7 +404,7 @@ def _integrated_factor(formula, parsed, data, marked: set[str]) -> tuple[str, st
             if factor in marked:
                 check_columns(formula, {factor}, data)  # refused: nearest name
             continue
-        totals = pd.Series(1, index=data.index).groupby(data[factor].astype(str).to_numpy()).sum()
+        totals = _cases_per_level(data[factor])
         reason = integration_reason(factor, columns, totals, factor in marked)
         if factor in marked and reason is None:
             raise position_error(
@@ -432,7 +437,7 @@ def _integrated_factor(formula, parsed, data, marked: set[str]) -> tuple[str, st
             "aggregated counts (trials) or the competing outcomes ('outcome ~ ...'); "
             f"fit 'assisted ~ ...' on the case rows"
         )
-    totals = pd.Series(1, index=data.index).groupby(data[factor].astype(str).to_numpy()).sum()
+    totals = _cases_per_level(data[factor])
     if (totals == 1).all():
         raise position_error(
             formula,

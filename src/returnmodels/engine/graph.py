@@ -53,8 +53,9 @@ so that formulas without such a term run exactly the graphs they ran before. Its
 likelihood and gradients come from one compiled kernel
 (:mod:`returnmodels.engine.unit_kernel`: blocks of patterns of one length, their
 logistic probabilities at the nodes, products and residuals, a logarithm a pattern, log
-space for a pattern that would underflow), tested against the same quadrature written as PyTensor operations in
-probability space (:func:`_unit_products`) and in log space (:func:`_unit_logs`).
+space for a pattern that would underflow), tested against the same quadrature written
+as PyTensor operations in probability space (:func:`_unit_products`) and in log space
+(:func:`_unit_logs`).
 
 The likelihood's gradient with respect to the linear predictor is written by hand, so
 that one pass over the cells computes both the log-likelihood and its gradient (one

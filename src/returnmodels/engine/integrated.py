@@ -61,7 +61,6 @@ hands to the engine as data.
 from __future__ import annotations
 
 import re
-from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -166,19 +165,29 @@ def unit_patterns(
     """``(entry_cell, entry_y, entry_pattern, pattern_count)``: the cases (``cell``,
     outcome ``y`` 0/1, ``unit`` label, one a case) de-duplicated into outcome patterns,
     the sorted tuple of a unit's (cell, outcome) pairs, with the number of units of each.
-    Single-case units first (a pattern per cell and outcome), then the others by length
-    and content."""
+    Single-case units first (a pattern per cell and outcome, by cell and outcome), then
+    the others by length and content.
+
+    As arrays throughout: a unit of several cases is a row of its length and its sorted
+    codes (:math:`2c + y`), padded, and the patterns are the distinct rows, which
+    ``np.unique`` sorts by length and then content."""
     code = np.asarray(cell, dtype=np.int64) * 2 + np.asarray(y, dtype=np.int64)
-    frame = pd.DataFrame({"unit": pd.factorize(np.asarray(unit))[0], "code": code})
-    size = frame.groupby("unit")["code"].transform("size").to_numpy()
+    units = pd.factorize(np.asarray(unit))[0]
+    size = np.bincount(units)[units]
     single_codes, single_counts = np.unique(code[size == 1], return_counts=True)
-    multi = frame[size > 1].sort_values(["unit", "code"])
-    tuples = multi.groupby("unit", sort=False)["code"].agg(tuple)
-    counted = Counter(tuples.tolist())
-    keys = sorted(counted, key=lambda t: (len(t), t))
-    codes = [(int(c),) for c in single_codes] + keys
-    counts = np.concatenate([single_counts, [counted[k] for k in keys]])
-    lengths = np.array([len(t) for t in codes], dtype=np.int64)
-    flat = np.fromiter((c for t in codes for c in t), dtype=np.int64, count=int(lengths.sum()))
-    pattern = np.repeat(np.arange(len(codes), dtype=np.int64), lengths)
-    return flat // 2, (flat % 2).astype(float), pattern, np.asarray(counts, dtype=float)
+    several = np.flatnonzero(size > 1)
+    order = several[np.lexsort((code[several], units[several]))]
+    owner, codes = units[order], code[order]
+    starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]]) if owner.size else owner
+    lengths = np.diff(np.r_[starts, owner.size])
+    rows = np.full((starts.size, 1 + (int(lengths.max()) if lengths.size else 0)), -1)
+    rows[:, 0] = lengths
+    rows[np.repeat(np.arange(starts.size), lengths), 1 + np.arange(owner.size) - np.repeat(
+        starts, lengths)] = codes  # fmt: skip
+    keys, counts = np.unique(rows, axis=0, return_counts=True)
+    filled = np.arange(keys.shape[1] - 1)[None, :] < keys[:, :1]
+    flat = np.concatenate([single_codes, keys[:, 1:][filled]]).astype(np.int64)
+    sizes = np.concatenate([np.ones(single_codes.size, dtype=np.int64), keys[:, 0]])
+    pattern = np.repeat(np.arange(sizes.size, dtype=np.int64), sizes)
+    counts = np.concatenate([single_counts, counts]).astype(float)
+    return flat // 2, (flat % 2).astype(float), pattern, counts
