@@ -53,8 +53,8 @@ __all__ = ["PRODUCT_FLOOR", "UnitLikelihood", "unit_likelihood", "unit_likelihoo
 PRODUCT_FLOOR = 1e-280
 #: Entries of patterns of one length computed together (vectorised across the patterns).
 BLOCK = 256
-#: Fast-math flags without ``nnan``/``ninf``: sums may be reassociated (vectorised node
-#: loops), infinities and NaNs keep their meaning (the log-space test relies on them).
+#: Fast-math flags without ``nnan``/``ninf``: sums may be reassociated (loops across a
+#: block vectorise), infinities and NaNs keep their meaning (the log-space test relies on them).
 FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
 
 
