@@ -408,21 +408,8 @@ def worker_stan(folder: Path, data: Path, n_draws: int, tune: int) -> dict:
     fit = model.sample(num_chains=CHAINS, num_samples=n_draws, num_warmup=tune)
     sampled = time.perf_counter()
 
-    def draws(name: str) -> np.ndarray:
-        """(chain, draw, *dims): pystan's flat last axis is draw-major (draw * chains + chain)."""
-        values = fit[name]
-        values = values.reshape(*values.shape[:-1], n_draws, CHAINS)
-        return np.moveaxis(values, (-1, -2), (0, 1))
-
-    beta = draws("beta")
-    posterior = xr.Dataset({
-        "Intercept": (("chain", "draw"), beta[:, :, 0]),
-        "n_procedures": (("chain", "draw"), beta[:, :, 1]),
-        "cooperation": (("chain", "draw", "cooperation_level"), beta[:, :, 2:]),
-        "nationality_sigma": (("chain", "draw"), draws("sigma_nationality")[..., 0]),
-        "person_id_sigma": (("chain", "draw"), draws("sigma_person")[..., 0]),
-        "nationality_effect": (("chain", "draw", "nationality"), draws("u")),
-    })  # fmt: skip
+    draws = stan_draws(fit, n_draws)
+    posterior = stan_posterior(draws)
     persons = xr.Dataset({"z_person": (("chain", "draw", "person"), draws("z_person"))})
     finished = time.perf_counter()
     figures = {
@@ -450,6 +437,35 @@ def worker_stan(folder: Path, data: Path, n_draws: int, tune: int) -> dict:
             "person_z_max_rhat": float(az.rhat(persons)["z_person"].values.max()),
         }
     )
+
+
+def stan_draws(fit, n_draws: int):
+    """A function of a Stan variable's name that gives its draws as (chain, draw,
+    *dims): pystan's flat last axis is draw-major (draw * chains + chain)."""
+    import numpy as np
+
+    def draws(name: str) -> np.ndarray:
+        values = fit[name]
+        values = values.reshape(*values.shape[:-1], n_draws, CHAINS)
+        return np.moveaxis(values, (-1, -2), (0, 1))
+
+    return draws
+
+
+def stan_posterior(draws):
+    """An xarray Dataset of the parameters both samplers have, from a Stan fit's ``draws``
+    (:func:`stan_draws`), under returnmodels' names."""
+    import xarray as xr
+
+    beta = draws("beta")
+    return xr.Dataset({
+        "Intercept": (("chain", "draw"), beta[:, :, 0]),
+        "n_procedures": (("chain", "draw"), beta[:, :, 1]),
+        "cooperation": (("chain", "draw", "cooperation_level"), beta[:, :, 2:]),
+        "nationality_sigma": (("chain", "draw"), draws("sigma_nationality")[..., 0]),
+        "person_id_sigma": (("chain", "draw"), draws("sigma_person")[..., 0]),
+        "nationality_effect": (("chain", "draw", "nationality"), draws("u")),
+    })  # fmt: skip
 
 
 def summarise(posterior, variables: list, names: dict) -> dict:

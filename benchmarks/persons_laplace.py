@@ -277,8 +277,6 @@ def worker_fit(folder: Path, variant: int, n_draws: int, tune: int) -> dict:
     """The embedded-Laplace program sampled by NUTS; figures as ``persons.py``'s Stan
     worker reports them."""
     import arviz as az  # noqa: F401  (imported before the clock: persons.summarise uses it)
-    import numpy as np
-    import xarray as xr
     from httpstan.cache import model_directory
 
     imported = time.perf_counter()
@@ -291,21 +289,8 @@ def worker_fit(folder: Path, variant: int, n_draws: int, tune: int) -> dict:
     fit = model.sample(num_chains=persons.CHAINS, num_samples=n_draws, num_warmup=tune)
     sampled = time.perf_counter()
 
-    def draws(name: str) -> np.ndarray:
-        """(chain, draw, *dims): pystan's flat last axis is draw-major (draw * chains + chain)."""
-        values = fit[name]
-        values = values.reshape(*values.shape[:-1], n_draws, persons.CHAINS)
-        return np.moveaxis(values, (-1, -2), (0, 1))
-
-    beta = draws("beta")
-    posterior = xr.Dataset({
-        "Intercept": (("chain", "draw"), beta[:, :, 0]),
-        "n_procedures": (("chain", "draw"), beta[:, :, 1]),
-        "cooperation": (("chain", "draw", "cooperation_level"), beta[:, :, 2:]),
-        "nationality_sigma": (("chain", "draw"), draws("sigma_nationality")[..., 0]),
-        "person_id_sigma": (("chain", "draw"), draws("sigma_person")[..., 0]),
-        "nationality_effect": (("chain", "draw", "nationality"), draws("u")),
-    })  # fmt: skip
+    draws = persons.stan_draws(fit, n_draws)
+    posterior = persons.stan_posterior(draws)
     finished = time.perf_counter()
     figures = {
         "import_s": imported - T0,

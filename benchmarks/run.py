@@ -1,10 +1,10 @@
 """One command for the whole benchmark: ``.venv/bin/python benchmarks/run.py``.
 
 The other measurements run through it too, each in its own script:
-``run.py formulas|stan|writing|settings|units|blas|persons [their options]`` (the
+``run.py formulas|stan|writing|settings|units|blas|persons|persons-laplace [their options]`` (the
 README's formulas, Stan beside returnmodels, a fit's writing time, sampler settings, the
 integrated person term's cost per gradient, BLAS threads under the chains', the study
-model with persons beside glmer and Stan); with no
+model with persons beside glmer and Stan, and beside Stan's embedded Laplace by size); with no
 such name it runs the comparison, bundled and scaling measurements below.
 
 Runs every measurement of ``measure.py`` in its own fresh process (so that imports,
@@ -111,6 +111,7 @@ SUITES = {
     "units": "units.py",
     "blas": "blas_threads.py",
     "persons": "persons.py",
+    "persons-laplace": "persons_laplace.py",
 }
 
 
