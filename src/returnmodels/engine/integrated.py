@@ -39,9 +39,9 @@ likelihood is the weighted sum over the nodes of the product of its entries' :ma
 otherwise products and sums (:mod:`returnmodels.engine.unit_kernel`, one compiled pass in
 blocks of patterns of one length). On the bundled data (1,199 cells; 96,768 persons in
 3,446 patterns of 6,199 entries, 1,486 patterns holding the 79,438 persons of one case)
-the persons' part takes about 0.17 ms a gradient against 4.4 ms for the same quadrature
+the persons' part takes about 0.18 ms a gradient against 4.2 ms for the same quadrature
 in log space, an exponential and a logarithm an entry and node, and the engine's whole
-gradient 0.25 ms against 4.6 (0.08 without the person term; ``benchmarks/units.py``, a
+gradient 0.24 ms against 4.2 (0.07 without the person term; ``benchmarks/units.py``, a
 shared 2-core machine). The log form stays for the points the product form cannot
 represent (a pattern's likelihood below :math:`10^{-280}` or not finite,
 :data:`returnmodels.engine.unit_kernel.PRODUCT_FLOOR`), far out in warm-up: both forms
