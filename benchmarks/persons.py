@@ -383,12 +383,36 @@ def worker_returnmodels(folder: Path, data: Path, draws: int, tune: int) -> dict
     return figures | summarise(posterior, list(posterior.data_vars), names)
 
 
+def build_stan(program: str, payload: dict) -> tuple:
+    """``program`` built by pystan for ``payload``: the model, whether httpstan had the
+    program in its cache (``"cached"`` or ``"cold"``) and the build's seconds."""
+    import stan
+    from httpstan.cache import list_model_names
+    from httpstan.models import calculate_model_name
+
+    in_cache = calculate_model_name(program) in list_model_names()
+    started = time.perf_counter()
+    model = stan.build(program, data=payload, random_seed=SEED)
+    return model, ("cached" if in_cache else "cold"), time.perf_counter() - started
+
+
+def sample_fresh(model, n_draws: int, tune: int) -> tuple:
+    """``(fit, stored fits removed, sampling seconds)``: the earlier fits httpstan stored
+    for the model removed first (with a seed it would return one for the same request
+    instead of sampling), then :data:`CHAINS` chains sampled."""
+    from httpstan.cache import model_directory
+
+    stored = list(model_directory(model.model_name).rglob("*.jsonlines.gz"))
+    for path in stored:
+        path.unlink()
+    started = time.perf_counter()
+    fit = model.sample(num_chains=CHAINS, num_samples=n_draws, num_warmup=tune)
+    return fit, len(stored), time.perf_counter() - started
+
+
 def worker_stan(folder: Path, data: Path, n_draws: int, tune: int) -> dict:
     import numpy as np
-    import stan
     import xarray as xr
-    from httpstan.cache import list_model_names, model_directory
-    from httpstan.models import calculate_model_name
 
     imported = time.perf_counter()
     with np.load(folder / "stan.npz") as arrays:
@@ -396,33 +420,25 @@ def worker_stan(folder: Path, data: Path, n_draws: int, tune: int) -> dict:
     payload = {"N": X.shape[0], "P": X.shape[1], "J": int(nationality.max()),
                "K": int(person.max()), "X": X, "y": y, "nationality": nationality,
                "person": person}  # fmt: skip
-    program = PROGRAM.read_text()
-    in_cache = calculate_model_name(program) in list_model_names()
-    loaded = time.perf_counter()
-    model = stan.build(program, data=payload, random_seed=SEED)
+    model, cache, compile_s = build_stan(PROGRAM.read_text(), payload)
     built = time.perf_counter()
-    stored = list(model_directory(model.model_name).rglob("*.jsonlines.gz"))
-    for path in stored:
-        path.unlink()
-    sampled_from = time.perf_counter()
-    fit = model.sample(num_chains=CHAINS, num_samples=n_draws, num_warmup=tune)
-    sampled = time.perf_counter()
-
+    fit, removed, sample_s = sample_fresh(model, n_draws, tune)
+    removing_s = time.perf_counter() - built - sample_s
     draws = stan_draws(fit, n_draws)
     posterior = stan_posterior(draws)
     persons = xr.Dataset({"z_person": (("chain", "draw", "person"), draws("z_person"))})
     finished = time.perf_counter()
     figures = {
         "import_s": imported - T0,
-        "compile_s": built - loaded,
-        "compile_cache": "cached" if in_cache else "cold",
-        "sample_s": sampled - sampled_from,
-        "total_s": finished - T0 - (sampled_from - built),  # not the removal of old fits
+        "compile_s": compile_s,
+        "compile_cache": cache,
+        "sample_s": sample_s,
+        "total_s": finished - T0 - removing_s,  # not the removal of old fits
         "n_cases": int(X.shape[0]),
         "steps_per_draw": float(draws("n_leapfrog__").mean()),
         "divergences": int(draws("divergent__").sum()),
         "max_treedepth": int(draws("treedepth__").max()),
-        "stored_fits_removed": len(stored),
+        "stored_fits_removed": removed,
     }
     names = {"person_sd": "person_id_sigma", "nationality_sd": "nationality_sigma",
              "slope": "n_procedures"}  # fmt: skip

@@ -240,16 +240,8 @@ def stan_payload(folder: Path, variant: int) -> dict:
 def build(folder: Path, variant: int) -> tuple:
     """The program built for ``folder``'s data: the model, whether httpstan had it, the
     build's seconds."""
-    import stan
-    from httpstan.cache import list_model_names
-    from httpstan.models import calculate_model_name
-
     payload = stan_payload(folder, variant)
-    program = PROGRAM.read_text()
-    in_cache = calculate_model_name(program) in list_model_names()
-    started = time.perf_counter()
-    model = stan.build(program, data=payload, random_seed=persons.SEED)
-    return model, ("cached" if in_cache else "cold"), time.perf_counter() - started, payload
+    return (*persons.build_stan(PROGRAM.read_text(), payload), payload)
 
 
 def worker_probe(folder: Path, variant: int, repeats: int) -> dict:
@@ -277,17 +269,12 @@ def worker_fit(folder: Path, variant: int, n_draws: int, tune: int) -> dict:
     """The embedded-Laplace program sampled by NUTS; figures as ``persons.py``'s Stan
     worker reports them."""
     import arviz as az  # noqa: F401  (imported before the clock: persons.summarise uses it)
-    from httpstan.cache import model_directory
 
     imported = time.perf_counter()
     model, cache, compile_s, payload = build(folder, variant)
     built = time.perf_counter()
-    stored = list(model_directory(model.model_name).rglob("*.jsonlines.gz"))
-    for path in stored:
-        path.unlink()
-    sampled_from = time.perf_counter()
-    fit = model.sample(num_chains=persons.CHAINS, num_samples=n_draws, num_warmup=tune)
-    sampled = time.perf_counter()
+    fit, removed, sample_s = persons.sample_fresh(model, n_draws, tune)
+    removing_s = time.perf_counter() - built - sample_s
 
     draws = persons.stan_draws(fit, n_draws)
     posterior = persons.stan_posterior(draws)
@@ -296,8 +283,8 @@ def worker_fit(folder: Path, variant: int, n_draws: int, tune: int) -> dict:
         "import_s": imported - T0,
         "compile_s": compile_s,
         "compile_cache": cache,
-        "sample_s": sampled - sampled_from,
-        "total_s": finished - T0 - (sampled_from - built),  # not the removal of old fits
+        "sample_s": sample_s,
+        "total_s": finished - T0 - removing_s,  # not the removal of old fits
         "n_cases": payload["N"],
         "n_persons": payload["K"],
         "draws": n_draws,
@@ -305,7 +292,7 @@ def worker_fit(folder: Path, variant: int, n_draws: int, tune: int) -> dict:
         "steps_per_draw": float(draws("n_leapfrog__").mean()),
         "divergences": int(draws("divergent__").sum()),
         "max_treedepth": int(draws("treedepth__").max()),
-        "stored_fits_removed": len(stored),
+        "stored_fits_removed": removed,
     }
     names = {"person_sd": "person_id_sigma", "nationality_sd": "nationality_sigma",
              "slope": "n_procedures"}  # fmt: skip
