@@ -245,7 +245,7 @@ def product_stages(cases, formula: str = ALL_PREDICTORS) -> dict:
     kernel = unit_function(graph._unit_likelihood)
     faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     found["kernel (the engine's form), ms"] = best_ms(kernel, values, calls=10, rounds=3)
-    calls = 1 + 3 * 10 + 1  # best_ms's calls: one before, then rounds x calls
+    calls = 1 + 3 * 10  # best_ms's calls: one before, then rounds x calls
     found["kernel's minor page faults a call"] = (
         resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
     ) / calls

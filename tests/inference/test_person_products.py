@@ -23,7 +23,6 @@ from conftest import BUNDLED
 from returnmodels.data.validation import load_cases
 from returnmodels.engine.design import build_formula_design
 from returnmodels.engine.graph import (
-    PRODUCT_FLOOR,
     PRODUCT_PADDING,
     _unit_likelihood,
     _unit_logs,
@@ -31,7 +30,7 @@ from returnmodels.engine.graph import (
 )
 from returnmodels.engine.inputs import _unit_inputs, engine_inputs
 from returnmodels.engine.integrated import IntegratedTerm, unit_patterns
-from returnmodels.engine.unit_kernel import BLOCK, unit_likelihood_kernel
+from returnmodels.engine.unit_kernel import BLOCK, PRODUCT_FLOOR, unit_likelihood_kernel
 
 pytestmark = pytest.mark.sampling  # compiles the three forms (seconds)
 

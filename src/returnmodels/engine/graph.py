@@ -103,10 +103,10 @@ def _prior_lp(v, beta, log_sigma):
 #: max|sqrt2 x_k|`` at most this (so that every ``exp`` and logistic probability of the
 #: table is a normal double, between e^-700 and 1) ...
 PRODUCT_RANGE = 700.0
-#: ... every likelihood of a pattern of several cases at least this (no product
-#: underflowed that counts) ...
-PRODUCT_FLOOR = 1e-280
-#: ... and those patterns padded to the longest at most this many times their entries.
+#: ... every likelihood of a pattern of several cases at least the kernel's
+#: ``PRODUCT_FLOOR`` (no product underflowed that counts; the same floor below which the
+#: kernel takes the log form) ...
+#: and those patterns padded to the longest at most this many times their entries.
 PRODUCT_PADDING = 4
 
 
