@@ -17,6 +17,7 @@ from fakes import fake_fit, fake_formula_fit, fake_formula_rows
 from returnmodels.engine.design import build_formula_design
 from returnmodels.errors import ConfigError
 from returnmodels.summaries._draws import interval
+from returnmodels.summaries.formula import default_values
 from returnmodels.summaries.margins import margin_draws
 from returnmodels.summaries.margins_grid import natural_values
 
@@ -186,6 +187,22 @@ def test_natural_values_put_case_file_categories_in_the_schema_order(fake):
     coded = build_formula_design(rows, "y ~ x + cooperation + (1 | g)")
     assert coded.orders["cooperation"][0] != "low"  # the most common level first
     assert natural_values(coded, "cooperation") == ["low", "medium", "high"]
+
+
+def test_default_margins_list_case_file_categories_in_the_schema_order():
+    """The values a margins table takes by default (what a fit folder's margins.csv and
+    the report's margins show): a case-file category in the schema's order whatever its
+    reference, another categorical one in the model's order."""
+    rows = fake_formula_rows(np.random.default_rng(1), 400).rename(columns={"coop": "cooperation"})
+    rows.loc[rows.index[:40], "cooperation"] = "medium"
+    coded = build_formula_design(
+        rows, "y ~ x + cooperation + (1 | g)", reference={"cooperation": "medium"}
+    )
+    assert coded.orders["cooperation"][0] == "medium"
+    assert default_values(coded)["cooperation"] == ["low", "medium", "high"]
+    other = build_formula_design(fake_formula_rows(np.random.default_rng(2), 400), FORMULA,
+                                 reference={"coop": "low"})  # fmt: skip
+    assert default_values(other)["coop"] == ["low", "high"]  # not a case-file column
 
 
 def test_plot_margins_draws_a_line_per_by_level_in_model_order(fake):

@@ -323,15 +323,19 @@ def cells_frame(design: FormulaDesign) -> pd.DataFrame:
 
 
 def default_values(design: FormulaDesign) -> dict[str, list]:
-    """Every non-grouping variable of the common terms: categorical ones at each level,
-    integer counts at their smallest 8 values, other numeric ones at five quantiles."""
+    """Every non-grouping variable of the common terms: categorical ones at each level
+    (a case-file category in the schema's order, cooperation low, medium, high; another
+    in the model's, reference first), integer counts at their smallest 8 values, other
+    numeric ones at five quantiles."""
     values: dict[str, list] = {}
     for column in design.cells.columns:
         if column in design.factors:
             continue
         series = design.cells[column]
         if column in design.orders:
-            values[column] = list(design.orders[column])
+            levels = list(design.orders[column])
+            schema = [level for level in CATEGORY_VALUES.get(column, ()) if level in levels]
+            values[column] = schema if len(schema) == len(levels) else levels
         elif pd.api.types.is_bool_dtype(series):
             values[column] = [False, True]
         elif pd.api.types.is_integer_dtype(series):

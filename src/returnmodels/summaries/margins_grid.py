@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from returnmodels.data.vocabulary import CATEGORY_VALUES, NONREFERENCE_OUTCOMES, OUTCOMES
+from returnmodels.data.vocabulary import NONREFERENCE_OUTCOMES, OUTCOMES
 from returnmodels.engine.design import FormulaDesign
 from returnmodels.errors import ConfigError
 from returnmodels.summaries._draws import (
@@ -125,14 +125,10 @@ def counterfactuals_of(result: xr.DataTree, persons: str = "averaged") -> Counte
 
 
 def natural_values(design: FormulaDesign, variable: str) -> list:
-    """The default values of ``variable`` (:func:`default_values`) in their natural
-    order: a case-file category in the schema's order (cooperation low, medium, high),
-    another categorical one in the model's (reference first), numbers ascending."""
-    values = default_values(design)[variable]
-    schema = CATEGORY_VALUES.get(variable)
-    if schema is not None and variable in design.orders:
-        return [level for level in schema if level in values]
-    return values
+    """The default values of ``variable`` (:func:`default_values`), which are in their
+    natural order: a case-file category in the schema's order (cooperation low, medium,
+    high), another categorical one in the model's (reference first), numbers ascending."""
+    return default_values(design)[variable]
 
 
 def _rows(counterfactuals, keys: dict, shares: np.ndarray, prob: float) -> list[dict]:
