@@ -25,7 +25,6 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,10 +60,11 @@ from returnmodels.inference.results import load_result, result_config
 from returnmodels.models import column_spec
 from returnmodels.paths import bundled_cases, formula_run_name, results_root, run_output
 from returnmodels.report import style
+from returnmodels.report.beside import beside
 from returnmodels.report.convergence_figures import plot_rank_ecdf, plot_traces
 from returnmodels.report.labels import text
 from returnmodels.report.model_figures import plot_elpd_differences, plot_margins
-from returnmodels.report.run_folder import Figure, RunFolder
+from returnmodels.report.run_folder import Figure, RunFolder, png_bytes
 from returnmodels.simulate import simulate_cases
 from returnmodels.simulate.targets import COOPERATION_MARGINS, PROCEDURE_MARGINS
 from returnmodels.summaries import (
@@ -110,6 +110,7 @@ __all__ = [
     "read_fit_tables",
     "read_fits",
     "sampling_settings",
+    "convergence_pngs",
     "save_convergence_plots",
     "withheld_groups",
     "write_fit_folder",
@@ -282,38 +283,54 @@ def save_convergence_plots(
     result: xr.DataTree, folder: RunFolder, names: list[str] | None = None
 ) -> list[Figure]:
     """Rank plots and trace plots of the population-level parameters (``rank.png``,
-    ``trace.png``; :mod:`returnmodels.report.convergence_figures`: the fractional-rank
-    Delta-ECDF per chain and the thinned draws, drawn directly), at most
-    :data:`MAX_PANELS` panels, constant ones (a correlation's diagonal) left out.
-    A fit of one chain has the rank plot of its two halves.
+    ``trace.png``; :func:`convergence_pngs`) written into ``folder``.
     ``names``: the parameters to consider (default :func:`population_parameters`)."""
-    posterior = result["posterior"].to_dataset()
     candidates = population_parameters(result) if names is None else names
-    names, panels = [], 0
-    for name in candidates:
+    drawn = convergence_pngs(result, candidates, folder.mark(basis="diagnostics"))
+    return [folder.png(png, f"{name}.png") for name, png in drawn.items()]
+
+
+#: The convergence figures of a fit folder, each drawn by its own function.
+CONVERGENCE_FIGURES = ("rank", "trace")
+
+
+def convergence_pngs(
+    result: xr.DataTree, names: list[str], marker: dict, kinds: Iterable[str] = CONVERGENCE_FIGURES
+) -> dict[str, bytes]:
+    """``{"rank": PNG, "trace": PNG}`` (those of ``kinds``) of the parameters ``names``
+    carrying ``marker`` (:mod:`returnmodels.report.convergence_figures`: the
+    fractional-rank Delta-ECDF per chain and the thinned draws, drawn directly), at most
+    :data:`MAX_PANELS` panels, constant ones (a correlation's diagonal) left out. A fit of
+    one chain has the rank plot of its two halves. Nothing is written:
+    :meth:`RunFolder.png` writes them."""
+    posterior = result["posterior"].to_dataset()
+    shown, panels = [], 0
+    for name in names:
         var = posterior[name]
         if bool((var.std(("chain", "draw")) == 0).any()):
             continue
         size = int(np.prod([var.sizes[d] for d in var.dims if d not in ("chain", "draw")]))
         if panels + size > MAX_PANELS:
             break
-        names.append(name)
+        shown.append(name)
         panels += size
     style.apply()  # the project's theme whatever was plotted before in this process
-    saved = []
-    if not names:  # nothing of the fit may be published: say so in place of the plots
-        for name in ("rank", "trace"):
+    drawn = {}
+    for kind in kinds:
+        if not shown:  # nothing of the fit may be published: say so in place of the plots
             figure, ax = style.subplots("wide")
             ax.axis("off")
             ax.text(0.5, 0.5, NOTHING_PUBLISHED, ha="center", va="center", wrap=True)
-            saved.append(folder.figure(figure, f"{name}.png", basis="diagnostics"))
-        return saved
-    halves = _halves_of_one_chain(result)["posterior"].to_dataset()
-    with style.without_unloaded_jax():  # 0.7 s of a small fit's writing otherwise
-        for name, plot in (("rank", plot_rank_ecdf), ("trace", plot_traces)):
-            figure = plot(halves if name == "rank" else posterior, names)
-            saved.append(folder.figure(figure, f"{name}.png", basis="diagnostics", tight=False))
-    return saved
+            drawn[kind] = png_bytes(figure, marker)
+            continue
+        with style.without_unloaded_jax():  # 0.7 s of a small fit's writing otherwise
+            if kind == "rank":
+                halves = _halves_of_one_chain(result)["posterior"].to_dataset()
+                figure = plot_rank_ecdf(halves, shown)
+            else:
+                figure = plot_traces(posterior, shown)
+            drawn[kind] = png_bytes(figure, marker, tight=False)
+    return drawn
 
 
 def _halves_of_one_chain(result: xr.DataTree) -> xr.DataTree:
@@ -555,12 +572,15 @@ def write_fit_outputs(
     rank and trace plots of the population-level parameters, and ``fit_manifest.json``
     (configuration, seed, data checksum, versions, timings, files, rules).
 
-    The two plots are drawn in a second thread while this one writes the rest (drawing
-    is mostly Python and holds the interpreter's lock, but NetCDF's writes, NumPy's
-    array work and PNG encoding let it go, so the two overlap on a second core); the
-    manifest is written after both. Its ``timings`` say where the writing time went:
-    ``write_posterior_s``, ``write_summary_s``, ``write_margins_s`` and
-    ``write_controls_s`` in this thread, ``write_figures_s`` in the other, and the
+    The two plots are drawn in a child process beside this one
+    (:func:`returnmodels.report.beside.beside`: forked, so it has every module and the
+    draws already, and draws on the other core while this process writes the tables;
+    it sends the PNG bytes back, and this process checks and writes them); the manifest
+    is written after both. Its ``timings`` say where the writing time went:
+    ``write_start_s`` (the published fit and the child's start), ``write_posterior_s``,
+    ``write_summary_s``, ``write_margins_s`` and
+    ``write_controls_s`` here, ``write_figures_s`` the drawing in the child,
+    ``write_figures_wait_s`` the wait for it and the two PNGs' writing, and the
     whole ``write_s`` (which adds the manifest), beside the fit's
     ``compile_and_sample_s`` and ``compile_s``."""
     started = clock = time.perf_counter()
@@ -571,16 +591,16 @@ def write_fit_outputs(
         now = time.perf_counter()
         seconds[f"write_{part}_s"], clock = now - clock, now
 
-    def plots(published: xr.DataTree) -> tuple[Figure, Figure]:
+    def plots() -> tuple[float, dict[str, bytes]]:  # drawn beside the tables
         begun = time.perf_counter()
-        saved = save_convergence_plots(published, folder, population_parameters(published))
-        seconds["write_figures_s"] = time.perf_counter() - begun
-        return saved[0], saved[1]
+        drawn = convergence_pngs(published, population_parameters(published), marker)
+        return time.perf_counter() - begun, drawn
 
     published = published_fit(result, folder.rules)
+    marker = folder.mark(basis="diagnostics")
     outputs: dict[str, Path | Figure] = {}
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fit-figures") as pool:
-        figures = pool.submit(plots, published)
+    with beside(plots) as drawing:
+        lap("start")
         outputs["posterior"] = folder.posterior(result)
         lap("posterior")
         summary = _summary_of(published).rename_axis("parameter")
@@ -591,7 +611,10 @@ def write_fit_outputs(
         folder.table(controlled_margins(table, result, folder.rules), "margins.csv")
         outputs["diagnostics"] = write_verdict(result, folder)
         lap("controls")
-        outputs["rank"], outputs["trace"] = figures.result()
+        seconds["write_figures_s"], drawn = drawing.result()
+        for kind, png in drawn.items():
+            outputs[kind] = folder.png(png, f"{kind}.png")
+        lap("figures_wait")
     manifest = fit_manifest(result, data_path)
     seconds["margins_s"] = seconds["write_margins_s"]  # the name earlier manifests used
     manifest["timings"] |= seconds | {"write_s": time.perf_counter() - started}
