@@ -13,7 +13,7 @@ import numpy as np
 import pytensor
 from nutpie import compile_pymc as nutpie_pymc
 
-from returnmodels.engine import unit_kernel
+from returnmodels.engine import cell_kernel, unit_kernel
 from returnmodels.engine.cache import array_expression, compile_callbacks, library_versions
 from returnmodels.engine.design import FormulaDesign
 from returnmodels.engine.graph import engine_graph
@@ -122,10 +122,10 @@ def compiled_engine(
     source = _TEMPLATE.format(table_size=table_size, args=args)
     # the graph itself is part of the key: numba caches the callbacks with the graph's
     # code linked in, so a changed graph under an unchanged ENGINE_VERSION and source
-    # would otherwise run the old graph on the new data arrays; so is the units' kernel,
-    # whose code the graph's text (an Op's name) does not show
+    # would otherwise run the old graph on the new data arrays; so are the kernels, whose
+    # code the graph's text (an Op's name) does not show
     graph = pytensor.printing.debugprint([lp, grad, expanded], file="str", print_type=True)
-    kernel = inspect.getsource(unit_kernel) if units else ""
+    kernel = inspect.getsource(cell_kernel) + (inspect.getsource(unit_kernel) if units else "")
     digest = hashlib.sha256(
         (
             f"formula engine {ENGINE_VERSION} {family} {general} {units} {reflected}\n"
