@@ -36,9 +36,10 @@ PRIVATE_APIS = [
     ("formulae.terms.call_resolver", "LazyOperator", None, "engine/functions.py"),
     ("formulae.terms.call_resolver", "LazyValue", None, "engine/functions.py"),
     ("formulae.terms.call_resolver", "LazyVariable", None, "engine/functions.py"),
-    ("pytensor.link.numba.dispatch.basic", "numba_njit", None, "engine/unit_kernel.py"),
+    ("pytensor.link.numba.dispatch.basic", "numba_njit", None,
+     "engine/unit_kernel.py, engine/cell_kernel.py"),
     ("pytensor.link.numba.dispatch.basic", "register_funcify_default_op_cache_key", None,
-     "engine/unit_kernel.py"),
+     "engine/unit_kernel.py, engine/cell_kernel.py"),
 ]  # fmt: skip
 
 #: The fields of nutpie's compiled-model dataclass that the engine's model fills in.

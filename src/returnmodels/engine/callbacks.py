@@ -29,7 +29,7 @@ from returnmodels.engine.inputs import (
 
 #: Bump when the graph or the callback template changes (the units' kernel is keyed by
 #: its own source as well).
-ENGINE_VERSION = 11
+ENGINE_VERSION = 12
 
 
 #: The callbacks' module source. Its text is part of the cache key (with ENGINE_VERSION

@@ -34,16 +34,14 @@ linear predictor gives a NaN log-likelihood, as the PyTensor form does.
 
 from __future__ import annotations
 
-import hashlib
-import inspect
-import sys
-
 import numba
 import numpy as np
 import pytensor.tensor as pt
 from pytensor.graph import Apply, Op
 from pytensor.link.numba.dispatch import basic as numba_basic
 from pytensor.link.numba.dispatch.basic import register_funcify_default_op_cache_key
+
+from returnmodels.engine.kernel_key import source_salt
 
 __all__ = [
     "EXP_FLOOR",
@@ -163,14 +161,6 @@ class BinomialCells(Op):
         output_storage[1][0] = g_eta
 
 
-def _source_salt() -> int:
-    """A number that changes with this module's text: PyTensor's numba cache keys the
-    Op by its class and props, so the kernel's code must enter the key itself."""
-    return int(
-        hashlib.sha256(inspect.getsource(sys.modules[__name__]).encode()).hexdigest()[:12], 16
-    )
-
-
 @register_funcify_default_op_cache_key(BinomialCells)
 def _numba_binomial_cells(op, **kwargs):
     kernel = binomial_cells_kernel
@@ -183,7 +173,7 @@ def _numba_binomial_cells(op, **kwargs):
                             np.ascontiguousarray(n))  # fmt: skip
         return np.asarray(lik), g_eta
 
-    return binomial_cells_op, _source_salt()
+    return binomial_cells_op, source_salt(__name__)
 
 
 def binomial_cells(eta, y, n):

@@ -36,16 +36,14 @@ loops across a block vectorise) but keep infinities and NaNs meaningful.
 
 from __future__ import annotations
 
-import hashlib
-import inspect
-import sys
-
 import numba
 import numpy as np
 import pytensor.tensor as pt
 from pytensor.graph import Apply, Op
 from pytensor.link.numba.dispatch import basic as numba_basic
 from pytensor.link.numba.dispatch.basic import register_funcify_default_op_cache_key
+
+from returnmodels.engine.kernel_key import source_salt
 
 __all__ = ["PRODUCT_FLOOR", "UnitLikelihood", "unit_likelihood", "unit_likelihood_kernel"]
 
@@ -252,14 +250,6 @@ class UnitLikelihood(Op):
         output_storage[2][0] = np.asarray(g_sigma)
 
 
-def _source_salt() -> int:
-    """A number that changes with this module's text: PyTensor's numba cache keys the
-    Op by its class and props, so the kernel's code must enter the key itself."""
-    return int(
-        hashlib.sha256(inspect.getsource(sys.modules[__name__]).encode()).hexdigest()[:12], 16
-    )
-
-
 @register_funcify_default_op_cache_key(UnitLikelihood)
 def _numba_unit_likelihood(op, **kwargs):
     kernel = unit_likelihood_kernel
@@ -269,7 +259,7 @@ def _numba_unit_likelihood(op, **kwargs):
         lik, g_eta, g_sigma = kernel(eta, sigma.item(), gh, entry, count)
         return np.asarray(lik), g_eta, np.asarray(g_sigma)
 
-    return unit_likelihood_op, _source_salt()
+    return unit_likelihood_op, source_salt(__name__)
 
 
 def unit_likelihood(v, eta, sigma):
