@@ -74,3 +74,19 @@ def test_the_x_axis_is_labelled_on_the_lowest_panel_of_each_column_only():
         shown = [any(t.get_text() for t in ax.get_xticklabels()) for ax in figure.axes]
         assert shown == [False, False, True, True, True, True]
         assert all(any(t.get_text() for t in ax.get_yticklabels()) for ax in figure.axes)
+
+
+def test_every_tick_made_lies_inside_its_axis_and_every_labelled_axis_has_two():
+    """matplotlib makes a tick for each location its locator gives: the panels' locator
+    gives only those inside the view (at least two, so each scale can be read)."""
+    rng = np.random.default_rng(3)
+    posterior = _posterior(rng)
+    for plot in (cf.plot_rank_ecdf, cf.plot_traces):
+        figure = plot(posterior, ["a", "b"])
+        figure.draw_without_rendering()
+        for ax in figure.axes:
+            for axis in (ax.yaxis, *([ax.xaxis] if ax.get_xticklabels() else [])):
+                low, high = sorted(axis.get_view_interval())
+                ticks = axis.get_majorticklocs()
+                assert len(ticks) >= 2
+                assert all(low <= tick <= high for tick in ticks), (low, high, ticks)

@@ -95,15 +95,25 @@ def _grid(count: int, height: float):
     return figure, axes
 
 
+class _TicksInside(MaxNLocator):
+    """At most ``nbins`` + 1 round ticks, only those inside the axis's view: matplotlib
+    makes a tick (two lines, a grid line and two texts) for every location a locator
+    gives, drawn or not, and ``MaxNLocator`` gives one beyond each end."""
+
+    def __call__(self):
+        low, high = sorted(self.axis.get_view_interval())
+        return [tick for tick in super().__call__() if low <= tick <= high]
+
+
 def _finish_axis(ax, label: str, lowest: bool) -> None:
     """Title and ticks of one panel; the x axis (the same in every panel: fractional
     rank, or draw) has its ticks and labels only on the ``lowest`` panel of its column,
     which spares the figure a third of its ticks and text."""
     ax.set_title(label, fontsize=8)
-    ax.tick_params(labelsize=7)
     # the x axis's ticks are made (a third of the drawing time) only where labelled
-    ax.xaxis.set_major_locator(MaxNLocator(3) if lowest else NullLocator())
-    ax.yaxis.set_major_locator(MaxNLocator(3))
+    ax.xaxis.set_major_locator(_TicksInside(3) if lowest else NullLocator())
+    ax.yaxis.set_major_locator(_TicksInside(3))
+    ax.tick_params(labelsize=7)  # after the locators: only the ticks kept are restyled
 
 
 def _lowest(k: int, count: int) -> bool:
