@@ -259,8 +259,7 @@ def _average_shares(draws, X, encoded, setting, weights) -> np.ndarray:
     if np.any(np.diff(setting) < 0) or np.unique(setting).size != K:
         raise ValueError("the rows of each setting must be together, settings 0, 1, ... in order")
     normalised = np.asarray(weights, float) / np.bincount(setting, weights, K)[setting]
-    normalised = normalised.astype(np.float32)[:, None]
-    starts = np.searchsorted(setting, np.arange(K))
+    bounds = np.searchsorted(setting, np.arange(K + 1))
     single = draws.single_precision()
     X = np.asarray(X, dtype=np.float32)
     rows, inverse = _distinct_rows(X) or (X, np.arange(len(X)))
@@ -278,8 +277,10 @@ def _average_shares(draws, X, encoded, setting, weights) -> np.ndarray:
         for index, values, effects in columns:
             gathered = np.take(effects[:, part], index, axis=0)
             eta += gathered if np.all(values == 1.0) else gathered * values[:, None]
-        shares = (_share(single, eta, part, fast=True, draws_axis=1) * normalised).astype(float)
-        out[part] = np.add.reduceat(shares, starts, axis=0).T  # summed in double
+        shares = _share(single, eta, part, fast=True, draws_axis=1)
+        for k in range(K):  # each setting's weighted average, summed in double (BLAS)
+            rows_k = slice(bounds[k], bounds[k + 1])
+            out[part, k] = normalised[rows_k] @ shares[rows_k].astype(float)
     return out
 
 
