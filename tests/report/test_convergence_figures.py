@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import matplotlib
 import numpy as np
+import pytest
 import xarray as xr
 
 from returnmodels.report import convergence_figures as cf
@@ -90,3 +91,29 @@ def test_every_tick_made_lies_inside_its_axis_and_every_labelled_axis_has_two():
                 ticks = axis.get_majorticklocs()
                 assert len(ticks) >= 2
                 assert all(low <= tick <= high for tick in ticks), (low, high, ticks)
+
+
+def test_traces_drawn_into_the_rank_plot_s_axes_are_the_traces_alone():
+    """The trace plot reuses the saved rank plot's axes: the same lines and titles as a
+    trace plot of its own, no rank line or band left, limits of the draws alone."""
+    rng = np.random.default_rng(4)
+    posterior = _posterior(rng)
+    fresh = cf.plot_traces(posterior, ["a", "b"])
+    reused = cf.plot_traces(posterior, ["a", "b"], figure=cf.plot_rank_ecdf(posterior, ["a", "b"]))
+    assert len(reused.axes) == len(fresh.axes) == 3
+    for mine, theirs in zip(reused.axes, fresh.axes, strict=True):
+        assert mine.get_title() == theirs.get_title()
+        assert not mine.collections  # the rank plot's band is gone
+        assert len(mine.lines) == len(theirs.lines) == 4
+        for line, other in zip(mine.lines, theirs.lines, strict=True):
+            assert np.array_equal(line.get_xydata(), other.get_xydata())
+        assert np.allclose(mine.get_ylim(), theirs.get_ylim())
+        assert np.allclose(mine.get_xlim(), theirs.get_xlim())
+    assert reused.get_suptitle() == fresh.get_suptitle()
+
+
+def test_a_figure_of_other_panels_is_refused():
+    rng = np.random.default_rng(5)
+    posterior = _posterior(rng)
+    with pytest.raises(ValueError, match=r"the figure has 1 panel\(s\), the plot 3"):
+        cf.plot_traces(posterior, ["a", "b"], figure=cf.plot_rank_ecdf(posterior, ["a"]))

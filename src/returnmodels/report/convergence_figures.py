@@ -137,15 +137,29 @@ def plot_rank_ecdf(posterior: xr.Dataset, names: list[str]):
     return figure
 
 
-def plot_traces(posterior: xr.Dataset, names: list[str]):
-    """The trace plot of ``names`` (module docstring): a figure, one panel each."""
+def plot_traces(posterior: xr.Dataset, names: list[str], figure: Figure | None = None):
+    """The trace plot of ``names`` (module docstring): a figure, one panel each.
+
+    ``figure``: a figure of as many panels to draw into instead of a new one (the rank
+    plot of the same ``names``, once saved), its lines and bands removed: its axes,
+    about a third of the drawing time, serve both plots."""
     shown = panels(posterior, names)
-    figure, axes = _grid(len(shown), 1.7)
+    if figure is None:
+        figure, axes = _grid(len(shown), 1.7)
+    else:
+        axes = figure.axes
+        if len(axes) != len(shown):
+            raise ValueError(f"the figure has {len(axes)} panel(s), the plot {len(shown)}")
+        for ax in axes:
+            for artist in [*ax.lines, *ax.collections]:
+                artist.remove()
     for k, (ax, (label, draws)) in enumerate(zip(axes, shown, strict=False)):
         step = max(1, -(-draws.shape[1] // TRACE_POINTS))
         index = np.arange(0, draws.shape[1], step)
         for c, chain in enumerate(draws):
             ax.plot(index, chain[index], lw=0.6, alpha=0.8, color=f"C{c}")
+        ax.relim()  # the limits of these lines alone
+        ax.autoscale_view()
         _finish_axis(ax, label, _lowest(k, len(shown)))
     figure.suptitle("Trace plots: each chain's draws in order", fontsize=9)
     return figure

@@ -315,7 +315,7 @@ def convergence_pngs(
         shown.append(name)
         panels += size
     style.apply()  # the project's theme whatever was plotted before in this process
-    drawn = {}
+    drawn, rank = {}, None
     for kind in kinds:
         if not shown:  # nothing of the fit may be published: say so in place of the plots
             figure, ax = style.subplots("wide")
@@ -326,9 +326,9 @@ def convergence_pngs(
         with style.without_unloaded_jax():  # 0.7 s of a small fit's writing otherwise
             if kind == "rank":
                 halves = _halves_of_one_chain(result)["posterior"].to_dataset()
-                figure = plot_rank_ecdf(halves, shown)
-            else:
-                figure = plot_traces(posterior, shown)
+                figure = rank = plot_rank_ecdf(halves, shown)
+            else:  # into the rank plot's axes once it is saved, where it was drawn
+                figure = plot_traces(posterior, shown, figure=rank)
             drawn[kind] = png_bytes(figure, marker, tight=False)
     return drawn
 
