@@ -65,6 +65,16 @@ def test_no_outputs_or_execution_counts(notebook):
             assert cell.execution_count is None, f"{path.name} cell {i} has an execution count"
 
 
+def test_every_cell_has_a_unique_id():
+    """nbformat 4.5's cell ids: without them nbformat warns on every read (the batch
+    runner's log) and will refuse the notebook."""
+    for path in NOTEBOOKS:
+        cells = json.loads(path.read_text())["cells"]
+        ids = [cell.get("id") for cell in cells]
+        assert None not in ids, f"{path.name}: cell {ids.index(None)} has no id"
+        assert len(set(ids)) == len(ids), f"{path.name}: repeated cell ids"
+
+
 def test_opens_with_markdown(notebook):
     path, book = notebook
     assert book.cells[0].cell_type == "markdown", f"{path.name} must open with markdown"
