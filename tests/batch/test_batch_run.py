@@ -104,6 +104,9 @@ def test_each_run_folder_holds_notebook_html_outputs_and_manifest(first):
     kernel = Path((out / "draws" / "kernel.txt").read_text())
     assert kernel.parent == Path(sys.executable).parent
     assert Path((out / "draws" / "cwd.txt").read_text()).parent == out / ".staging"
+    # ... and it held no kernel sockets (they showed in notebook 02's listing of its folder)
+    listing = (out / "draws" / "cwd_listing.txt").read_text().split("\n")
+    assert "draws.csv" in listing and not [n for n in listing if n.startswith("kernel-ipc")]
     # the dependent run read its upstream's published outputs through `results`
     assert read_manifest(out / "down")["injected"] == ["out", "results"]
     assert (out / "down" / "total.csv").read_text().startswith("total\n")

@@ -27,7 +27,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -76,7 +78,13 @@ def _execute_once(task: dict[str, Any]) -> dict[str, Any] | None:
     import papermill
     from traitlets.config import Config
 
-    config = Config({"KernelManager": {"transport": "ipc" if os.name == "posix" else "tcp"}})
+    # IPC sockets in a folder of their own: in the notebook's working directory (the
+    # run's output folder) they showed up in its listings as kernel-ipc-1 ... -5
+    sockets = tempfile.mkdtemp(prefix="returnmodels-kernel-")
+    manager = {"transport": "tcp"}
+    if os.name == "posix":
+        manager = {"transport": "ipc", "ip": os.path.join(sockets, "kernel-ipc")}
+    config = Config({"KernelManager": manager})
     try:
         papermill.execute_notebook(
             task["notebook"],
@@ -102,6 +110,8 @@ def _execute_once(task: dict[str, Any]) -> dict[str, Any] | None:
             "cell": None,
             "kernel_start": not _any_cell_ran(Path(task["executed"])),
         }
+    finally:
+        shutil.rmtree(sockets, ignore_errors=True)
     return None
 
 
