@@ -290,19 +290,12 @@ def save_convergence_plots(
     return [folder.png(png, f"{name}.png") for name, png in drawn.items()]
 
 
-#: The convergence figures of a fit folder, each drawn by its own function.
-CONVERGENCE_FIGURES = ("rank", "trace")
-
-
-def convergence_pngs(
-    result: xr.DataTree, names: list[str], marker: dict, kinds: Iterable[str] = CONVERGENCE_FIGURES
-) -> dict[str, bytes]:
-    """``{"rank": PNG, "trace": PNG}`` (those of ``kinds``) of the parameters ``names``
-    carrying ``marker`` (:mod:`returnmodels.report.convergence_figures`: the
-    fractional-rank Delta-ECDF per chain and the thinned draws, drawn directly), at most
-    :data:`MAX_PANELS` panels, constant ones (a correlation's diagonal) left out. A fit of
-    one chain has the rank plot of its two halves. Nothing is written:
-    :meth:`RunFolder.png` writes them."""
+def convergence_pngs(result: xr.DataTree, names: list[str], marker: dict) -> dict[str, bytes]:
+    """``{"rank": PNG, "trace": PNG}`` of the parameters ``names`` carrying ``marker``
+    (:mod:`returnmodels.report.convergence_figures`: the fractional-rank Delta-ECDF per
+    chain and the thinned draws, drawn directly), at most :data:`MAX_PANELS` panels,
+    constant ones (a correlation's diagonal) left out. A fit of one chain has the rank
+    plot of its two halves. Nothing is written: :meth:`RunFolder.png` writes them."""
     posterior = result["posterior"].to_dataset()
     shown, panels = [], 0
     for name in names:
@@ -315,21 +308,20 @@ def convergence_pngs(
         shown.append(name)
         panels += size
     style.apply()  # the project's theme whatever was plotted before in this process
-    drawn, rank = {}, None
-    for kind in kinds:
-        if not shown:  # nothing of the fit may be published: say so in place of the plots
+    if not shown:  # nothing of the fit may be published: say so in place of the plots
+        drawn = {}
+        for kind in ("rank", "trace"):
             figure, ax = style.subplots("wide")
             ax.axis("off")
             ax.text(0.5, 0.5, NOTHING_PUBLISHED, ha="center", va="center", wrap=True)
             drawn[kind] = png_bytes(figure, marker)
-            continue
-        with style.without_unloaded_jax():  # 0.7 s of a small fit's writing otherwise
-            if kind == "rank":
-                halves = _halves_of_one_chain(result)["posterior"].to_dataset()
-                figure = rank = plot_rank_ecdf(halves, shown)
-            else:  # into the rank plot's axes once it is saved, where it was drawn
-                figure = plot_traces(posterior, shown, figure=rank)
-            drawn[kind] = png_bytes(figure, marker, tight=False)
+        return drawn
+    halves = _halves_of_one_chain(result)["posterior"].to_dataset()
+    with style.without_unloaded_jax():  # 0.7 s of a small fit's writing otherwise
+        rank = plot_rank_ecdf(halves, shown)
+        drawn = {"rank": png_bytes(rank, marker, tight=False)}
+        # the trace plot into the rank plot's axes, now that it is saved
+        drawn["trace"] = png_bytes(plot_traces(posterior, shown, figure=rank), marker, tight=False)
     return drawn
 
 
